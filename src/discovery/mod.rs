@@ -1,0 +1,3 @@
+//! Master discovery for Rust applications, through sentinels.
+
+pub mod cli;

@@ -1,0 +1,5 @@
+//! Small shared helpers: ids, clocks, atomic file writes, process stats.
+
+pub mod fsutil;
+pub mod ids;
+pub mod proc_stats;

@@ -1,0 +1,282 @@
+//! Shared helpers for integration tests: free ports, processes killed on drop (also on
+//! panic), a tiny synchronous RESP client, redis-cli, and bounded waits.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub use vigil::resp::{parse_frame, Frame};
+
+/// A port nobody listens on right now. Ports are handed out from a per-process
+/// counter offset by the pid so that parallel test binaries rarely collide, and each
+/// candidate is checked by binding it.
+pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    // Below the kernel's ephemeral range (32768+), so outgoing connections never
+    // hold a port we are about to hand out.
+    let base = 10000 + (std::process::id() % 1100) as u16 * 20;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let port = 10000 + (base - 10000 + n % 22000) % 22000;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// Poll `f` every 20 ms until it returns `Some`, or panic after `timeout`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A child process that is killed (SIGKILL) and reaped when dropped.
+pub struct Proc {
+    pub child: Child,
+    pub port: u16,
+    pub name: String,
+    pub dir: PathBuf,
+}
+
+impl Proc {
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.pid(), sig);
+        }
+    }
+
+    pub fn stop(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    pub fn cont(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Whether the process has exited (and its status).
+    pub fn try_exit(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    pub fn client(&self) -> Client {
+        Client::connect(self.port)
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.cont();
+        self.kill();
+    }
+}
+
+pub fn vigil_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_vigil")
+}
+
+/// A fresh temporary directory that lives as long as the returned guard.
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("vigil-test-")
+        .tempdir()
+        .expect("temp dir")
+}
+
+fn spawn(mut cmd: Command, port: u16, name: &str, dir: &Path) -> Proc {
+    let log = std::fs::File::create(dir.join(format!("{name}-{port}.log"))).expect("log file");
+    let log2 = log.try_clone().expect("log file");
+    cmd.current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log))
+        .stderr(Stdio::from(log2));
+    let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {name}: {e}"));
+    let mut p = Proc {
+        child,
+        port,
+        name: name.to_string(),
+        dir: dir.to_path_buf(),
+    };
+    wait_for(&format!("{name} on port {port}"), Duration::from_secs(10), || {
+        if let Some(st) = p.try_exit() {
+            let log = std::fs::read_to_string(dir.join(format!("{name}-{port}.log")))
+                .unwrap_or_default();
+            panic!("{name} exited early ({st}):\n{log}");
+        }
+        TcpStream::connect(("127.0.0.1", port)).ok().map(|_| ())
+    });
+    p
+}
+
+/// `vigil server --port P --save '' --dir DIR <extra...>`.
+pub fn vigil_server(dir: &Path, extra: &[&str]) -> Proc {
+    let port = free_port();
+    let mut cmd = Command::new(vigil_bin());
+    cmd.arg("server")
+        .args(["--port", &port.to_string(), "--save", "", "--dir"])
+        .arg(dir)
+        .args(extra);
+    spawn(cmd, port, "vigil-server", dir)
+}
+
+/// The Debian `redis-server` with test-friendly settings.
+pub fn redis_server(dir: &Path, extra: &[&str]) -> Proc {
+    let port = free_port();
+    let mut cmd = Command::new("redis-server");
+    cmd.args(["--port", &port.to_string(), "--save", "", "--dir"])
+        .arg(dir)
+        .args([
+            "--repl-diskless-sync-delay",
+            "0",
+            "--daemonize",
+            "no",
+            "--bind",
+            "127.0.0.1",
+        ])
+        .args(extra);
+    spawn(cmd, port, "redis-server", dir)
+}
+
+/// Write `conf` (with `port P` appended) to DIR/sentinel-P.conf and start `vigil sentinel`.
+pub fn vigil_sentinel(dir: &Path, conf: &str) -> Proc {
+    let port = free_port();
+    let path = write_sentinel_conf(dir, port, conf);
+    let mut cmd = Command::new(vigil_bin());
+    cmd.arg("sentinel").arg(&path);
+    spawn(cmd, port, "vigil-sentinel", dir)
+}
+
+/// The same with the Debian `redis-sentinel`.
+pub fn redis_sentinel(dir: &Path, conf: &str) -> Proc {
+    let port = free_port();
+    let path = write_sentinel_conf(dir, port, conf);
+    let mut cmd = Command::new("redis-sentinel");
+    cmd.arg(&path);
+    spawn(cmd, port, "redis-sentinel", dir)
+}
+
+pub fn write_sentinel_conf(dir: &Path, port: u16, conf: &str) -> PathBuf {
+    let path = dir.join(format!("sentinel-{port}.conf"));
+    std::fs::write(
+        &path,
+        format!("port {port}\nbind 127.0.0.1\ndaemonize no\n{conf}\n"),
+    )
+    .expect("write sentinel conf");
+    path
+}
+
+/// Run redis-cli against `port` and return its stdout (trimmed).
+pub fn redis_cli(port: u16, args: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .args(["-p", &port.to_string()])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("redis-cli");
+    String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+}
+
+/// A minimal blocking RESP client built on Vigil's own codec.
+pub struct Client {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    pub fn connect(port: u16) -> Client {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        stream.set_nodelay(true).ok();
+        Client {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    pub fn try_connect(port: u16) -> Option<Client> {
+        let stream =
+            TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(1))
+                .ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+        Some(Client {
+            stream,
+            buf: Vec::new(),
+        })
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    pub fn send(&mut self, args: &[&str]) {
+        let mut out = bytes::BytesMut::new();
+        Frame::encode_command(args, &mut out);
+        self.send_raw(&out);
+    }
+
+    /// Read one reply; panics on timeout or a closed connection.
+    pub fn read(&mut self) -> Frame {
+        self.try_read().expect("reply (connection closed or timed out)")
+    }
+
+    /// Read one reply; `None` when the connection closed or timed out.
+    pub fn try_read(&mut self) -> Option<Frame> {
+        loop {
+            if let Some((f, used)) = parse_frame(&self.buf).expect("valid reply") {
+                self.buf.drain(..used);
+                return Some(f);
+            }
+            let mut chunk = [0u8; 65536];
+            match self.stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+
+    pub fn cmd(&mut self, args: &[&str]) -> Frame {
+        self.send(args);
+        self.read()
+    }
+
+    /// Send a command and return its reply as text (bulk/simple/int/error).
+    pub fn text(&mut self, args: &[&str]) -> String {
+        let f = self.cmd(args);
+        f.as_text().unwrap_or_else(|| format!("{f:?}"))
+    }
+
+    /// Whether the server closed the connection (reads EOF within the timeout).
+    pub fn is_closed(&mut self) -> bool {
+        self.try_read().is_none()
+    }
+}
+
+/// One field of an INFO text (`field:value` lines).
+pub fn info_field(info: &str, field: &str) -> Option<String> {
+    info.lines()
+        .find_map(|l| l.strip_prefix(field).and_then(|r| r.strip_prefix(':')))
+        .map(|v| v.trim().to_string())
+}
