@@ -288,12 +288,9 @@ impl Discovery {
             .call(&["SENTINEL", "SENTINELS", &self.shared.name])
             .await
         {
-            Ok(reply) => self.add_sentinels(
-                instance_maps(reply)
-                    .iter()
-                    .filter_map(map_addr)
-                    .collect(),
-            ),
+            Ok(reply) => {
+                self.add_sentinels(instance_maps(reply).iter().filter_map(map_addr).collect())
+            }
             Err(e) => {
                 tracing::debug!(sentinel = %link.addr, error = %e, "SENTINEL SENTINELS failed");
                 0
