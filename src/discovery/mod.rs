@@ -24,6 +24,6 @@ pub use events::{SentinelEvent, SwitchMaster};
 pub use link::{Link, LinkError};
 pub use manager::{connect_node, FailoverClient, ManagerConfig, ManagerEvent};
 pub use resolver::{
-    parse_info_role, parse_master_addr, parse_role, Discovery, DiscoveryConfig, MasterInfo,
-    ReplicaInfo, Role,
+    instance_maps, parse_info_role, parse_master_addr, parse_role, Discovery, DiscoveryConfig,
+    MasterInfo, ReplicaInfo, Role,
 };
