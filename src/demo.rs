@@ -573,6 +573,8 @@ async fn run(args: &DemoArgs, topo: &mut Topology, out: &Out) -> Result<(), Stri
         "rejoin_ms": rejoined.map(|t| ms(t.duration_since(t_restart))),
         "dir": topo.dir.display().to_string(),
         "kept": args.keep,
+        "pids": topo.pids(),
+        "sentinel_addrs": sentinels.iter().map(Addr::to_string).collect::<Vec<_>>(),
         "timeline": tl.entries,
     });
     if args.json {
@@ -665,7 +667,7 @@ fn keep_instructions(topo: &Topology, master: &Addr, sentinels: &[Addr], out: &O
     out.line(format!(
         "  python3 -c \"from redis.sentinel import Sentinel; s = Sentinel([{list}]); m = s.master_for('{NAME}'); m.set('hello', 'world'); print(m.get('hello'))\""
     ));
-    out.line(format!("stop it with: kill {pids}"));
+    out.line(format!("stop it with: kill {pids}; rm -rf {}", dir.display()));
 }
 
 /// Aborts a task when dropped (so an interrupted demo leaves no task behind).

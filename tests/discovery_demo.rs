@@ -52,8 +52,10 @@ fn check_summary(v: &serde_json::Value) {
     assert!(pos("+promoted-slave") < pos("restart"));
     let sw = v["switch_master_ms"].as_i64().unwrap();
     assert!(sw > 900, "switch-master before down-after elapsed: {sw}");
-    // The temporary directory is gone.
-    assert!(!std::path::Path::new(v["dir"].as_str().unwrap()).exists());
+    // The temporary directory is gone (unless kept).
+    if v["kept"] == false {
+        assert!(!std::path::Path::new(v["dir"].as_str().unwrap()).exists());
+    }
 }
 
 #[test]
@@ -143,4 +145,56 @@ fn sigkill_of_the_demo_leaves_no_child_behind() {
     let (mut demo, pids, _d) = start_demo();
     demo.kill();
     wait_all_gone(&pids);
+}
+
+#[test]
+fn keep_leaves_a_working_topology() {
+    let v = run_demo_json(&["--redis", "--keep"]);
+    let pids: Vec<i32> = v["pids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_i64().unwrap() as i32)
+        .collect();
+    let dir = std::path::PathBuf::from(v["dir"].as_str().unwrap());
+    // Clean up whatever happens below.
+    struct Cleanup(Vec<i32>, std::path::PathBuf);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            for p in &self.0 {
+                unsafe {
+                    libc::kill(*p, libc::SIGKILL);
+                }
+            }
+            let _ = std::fs::remove_dir_all(&self.1);
+        }
+    }
+    let _c = Cleanup(pids.clone(), dir.clone());
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(pids.len(), 6);
+    assert!(dir.exists());
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(pids.iter().all(|p| alive(*p)), "children outlive the demo");
+    let new_port: u16 = v["new_master"]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        support::redis_cli(new_port, &["SET", "after-demo", "1"]),
+        "OK"
+    );
+    let s: u16 = v["sentinel_addrs"][0]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let reply = support::redis_cli(s, &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"]);
+    assert!(reply.ends_with(&new_port.to_string()), "{reply}");
 }
