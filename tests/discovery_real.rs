@@ -347,3 +347,30 @@ fn redis_crate_sentinel_client_baseline() {
     assert_eq!(n.text(&["GET", "b"]), "2");
     assert_eq!(n.text(&["GET", "a"]), "1");
 }
+
+#[test]
+fn manager_times_out_on_a_frozen_master_and_moves_on() {
+    let t = Topology::start(Flavor::Redis, 2, 3, 1000);
+    let old = t.master.port;
+    let rt = rt();
+    rt.block_on(async {
+        let cfg = ManagerConfig {
+            response_timeout: Duration::from_millis(500),
+            ..ManagerConfig::default()
+        };
+        let c = FailoverClient::new(Discovery::new(NAME, t.sentinel_addrs()).unwrap(), cfg);
+        let () = c.query(redis::cmd("SET").arg("a").arg(1)).await.unwrap();
+        // Frozen, not dead: the socket stays open and simply never answers.
+        t.master.stop();
+        let started = Instant::now();
+        let () = c.query(redis::cmd("SET").arg("b").arg(2)).await.unwrap();
+        let took = started.elapsed();
+        let now = c.current_master().await.unwrap();
+        assert_ne!(now.port, old);
+        eprintln!("write after freezing the master succeeded on {now} after {took:?}");
+        assert!(took < Duration::from_secs(20), "{took:?}");
+        let mut n = support::Client::connect(now.port);
+        assert_eq!(n.text(&["GET", "b"]), "2");
+        assert_eq!(n.text(&["GET", "a"]), "1");
+    });
+}
