@@ -4,7 +4,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "vigil", version, about = "Redis-compatible server, Sentinel-style supervisor and master discovery")]
+#[command(
+    name = "vigil",
+    version,
+    about = "Redis-compatible server, Sentinel-style supervisor and master discovery"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

@@ -269,7 +269,11 @@ pub fn format_double(d: f64) -> String {
 /// C's `%.<prec>g`.
 pub(crate) fn format_g(d: f64, prec: usize) -> String {
     if d == 0.0 {
-        return if d.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if d.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     let exp = d.abs().log10().floor() as i32;
     // Decide on the exponent after rounding to `prec` significant digits.

@@ -17,8 +17,7 @@ const MAX_AGGREGATE: i64 = 64 * 1024 * 1024;
 /// Parse one frame from the start of `buf`. `Ok(None)`: incomplete, need more bytes.
 /// `Ok(Some((frame, used)))`: a frame and how many bytes it took.
 pub fn parse_frame(buf: &[u8]) -> Result<Option<(Frame, usize)>, ParseError> {
-    parse_at(buf, 0, 0)
-        .map(|o| o.map(|(f, end)| (f, end)))
+    parse_at(buf, 0, 0).map(|o| o.map(|(f, end)| (f, end)))
 }
 
 fn err(s: impl Into<String>) -> ParseError {
@@ -110,7 +109,11 @@ fn parse_at(buf: &[u8], pos: usize, depth: usize) -> Result<Option<(Frame, usize
             if !(0..=MAX_AGGREGATE).contains(&n) {
                 return Err(err("bad aggregate length"));
             }
-            let count = if matches!(kind, b'%' | b'|') { n * 2 } else { n } as usize;
+            let count = if matches!(kind, b'%' | b'|') {
+                n * 2
+            } else {
+                n
+            } as usize;
             let mut items = Vec::with_capacity(count.min(1024));
             let mut p = next;
             for _ in 0..count {

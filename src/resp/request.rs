@@ -180,7 +180,10 @@ impl RequestParser {
 }
 
 fn find_cr(buf: &[u8], from: usize) -> Option<usize> {
-    buf[from..].iter().position(|&c| c == b'\r').map(|p| p + from)
+    buf[from..]
+        .iter()
+        .position(|&c| c == b'\r')
+        .map(|p| p + from)
 }
 
 fn parse_i64(s: &[u8]) -> Option<i64> {
@@ -323,12 +326,16 @@ mod tests {
 
     #[test]
     fn multibulk_and_inline() {
-        let (c, e) = parse_all(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\n\r\n\r\nSET \"a b\" 'c d'\r\n");
+        let (c, e) =
+            parse_all(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\n\r\n\r\nSET \"a b\" 'c d'\r\n");
         assert!(e.is_none());
         assert_eq!(c.len(), 3);
         assert_eq!(c[0], vec![b"GET".to_vec(), b"k".to_vec()]);
         assert_eq!(c[1], vec![b"PING".to_vec()]);
-        assert_eq!(c[2], vec![b"SET".to_vec(), b"a b".to_vec(), b"c d".to_vec()]);
+        assert_eq!(
+            c[2],
+            vec![b"SET".to_vec(), b"a b".to_vec(), b"c d".to_vec()]
+        );
     }
 
     #[test]
@@ -345,9 +352,18 @@ mod tests {
 
     #[test]
     fn errors_like_redis() {
-        assert_eq!(parse_all(b"*x\r\n").1.unwrap().0, "invalid multibulk length");
-        assert_eq!(parse_all(b"*1\r\n:1\r\n").1.unwrap().0, "expected '$', got ':'");
-        assert_eq!(parse_all(b"*1\r\n$-5\r\n").1.unwrap().0, "invalid bulk length");
+        assert_eq!(
+            parse_all(b"*x\r\n").1.unwrap().0,
+            "invalid multibulk length"
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n:1\r\n").1.unwrap().0,
+            "expected '$', got ':'"
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n$-5\r\n").1.unwrap().0,
+            "invalid bulk length"
+        );
         assert_eq!(
             parse_all(b"*1\r\n$536870913\r\n").1.unwrap().0,
             "invalid bulk length"
@@ -386,7 +402,9 @@ mod tests {
             let len = (seed % 40) as usize;
             let mut v = Vec::new();
             for _ in 0..len {
-                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 v.push(b"*$\r\n0123-x\"' "[(seed >> 33) as usize % 13]);
             }
             let _ = parse_all(&v);
