@@ -1069,7 +1069,15 @@ impl Machine {
         if i.kind != Kind::Sentinel {
             let fast = i.kind == Kind::Replica
                 && (m.inst.odown_since.is_some() || m.in_failover() || i.master_link_down_ms != 0);
-            let period = if fast {
+            // During a failover, the replicas whose progress we wait for are polled
+            // every 100 ms instead of waiting for the 1 s INFO period.
+            let very_fast = i.kind == Kind::Replica
+                && ((i.promoted && m.failover_state == FailoverState::WaitPromotion)
+                    || (m.failover_state == FailoverState::ReconfSlaves
+                        && matches!(i.reconf, Reconf::Sent | Reconf::InProg)));
+            let period = if very_fast {
+                Duration::from_millis(100)
+            } else if fast {
                 Duration::from_millis(1000).min(self.t.info_period)
             } else {
                 self.t.info_period
@@ -1178,6 +1186,7 @@ impl Machine {
         let down = elapsed > i.down_after || role_mismatch || reboot_down;
         if down && i.sdown_since.is_none() {
             i.sdown_since = Some(now);
+            i.down_mark = Some(now);
             let snap = i.clone();
             let inst = if snap.kind == Kind::Master {
                 None
@@ -1212,6 +1221,7 @@ impl Machine {
         }
         if odown && m.inst.odown_since.is_none() {
             m.inst.odown_since = Some(now);
+            m.inst.down_mark = Some(now);
             let e = instance_event(
                 Level::Warning,
                 "+odown",
@@ -1384,7 +1394,7 @@ impl Machine {
             if req_runid != myid {
                 // We voted for someone else: don't start our own election for a while.
                 m.next_election =
-                    Some(now + m.failover_timeout.min(Duration::from_secs(2)) + delay);
+                    Some(now + (m.failover_timeout * 2).min(Duration::from_secs(5)) + delay);
             }
         }
         (m.leader.clone(), m.leader_epoch)

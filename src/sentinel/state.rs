@@ -189,6 +189,9 @@ pub struct Instance {
 
     pub sdown_since: Option<Instant>,
     pub odown_since: Option<Instant>,
+    /// Last time the instance entered SDOWN or ODOWN (never cleared, like Redis's
+    /// `s_down_since_time`), for the "no down state for N ms" checks.
+    pub down_mark: Option<Instant>,
 
     // INFO (masters and replicas).
     pub info_refresh: Option<Instant>,
@@ -240,6 +243,7 @@ impl Instance {
             script_kill_sent: false,
             sdown_since: None,
             odown_since: None,
+            down_mark: None,
             info_refresh: None,
             info_sent: None,
             info_text: None,
