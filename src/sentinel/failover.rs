@@ -170,7 +170,7 @@ pub fn get_leader(m: &mut Machine, name: &str, epoch: u64, now: Instant) -> Opti
         }
     }
     let (winner, votes) = counts.into_iter().max_by_key(|(_, c)| *c)?;
-    if votes >= voters / 2 + 1 && votes >= quorum {
+    if votes > voters / 2 && votes >= quorum {
         Some(winner)
     } else {
         None
