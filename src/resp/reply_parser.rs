@@ -17,7 +17,7 @@ const MAX_AGGREGATE: i64 = 64 * 1024 * 1024;
 /// Parse one frame from the start of `buf`. `Ok(None)`: incomplete, need more bytes.
 /// `Ok(Some((frame, used)))`: a frame and how many bytes it took.
 pub fn parse_frame(buf: &[u8]) -> Result<Option<(Frame, usize)>, ParseError> {
-    parse_at(buf, 0, 0).map(|o| o.map(|(f, end)| (f, end)))
+    parse_at(buf, 0, 0)
 }
 
 fn err(s: impl Into<String>) -> ParseError {

@@ -1,6 +1,211 @@
 //! The bundled Redis-compatible server (`vigil server`).
 
+pub mod blocking;
+pub mod client;
+pub mod command;
+pub mod commands;
+pub mod config;
+pub mod conn;
+pub mod db;
+pub mod glob;
+pub mod pubsub;
+pub mod replication;
+pub mod state;
+pub mod stats;
+
+/// The Redis version we report (HELLO, INFO): clients key features on it.
+pub const REDIS_VERSION: &str = "7.0.15";
+
+use config::Config;
+use state::{Shared, ShutdownRequest};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
 /// Entry point of `vigil server [CONFIG] [--directive value ...]`.
-pub fn main(_args: Vec<String>) -> Result<(), String> {
-    Err("the server is not built yet".into())
+pub fn main(args: Vec<String>) -> Result<(), String> {
+    let config = Config::from_args(&args).map_err(|e| e.to_string())?;
+    init_logging(&config)?;
+    let dir = config.dir();
+    std::env::set_current_dir(&dir)
+        .map_err(|e| format!("can't chdir to '{}': {e}", dir.display()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("can't start the runtime: {e}"))?;
+    runtime.block_on(run(config))
+}
+
+fn init_logging(config: &Config) -> Result<(), String> {
+    use tracing_subscriber::EnvFilter;
+    let level = match config.get("loglevel") {
+        "debug" => "debug",
+        "verbose" => "info",
+        "warning" => "warn",
+        _ => "info",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let logfile = config.get("logfile");
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let result = if logfile.is_empty() {
+        builder.with_writer(std::io::stdout).try_init()
+    } else {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(logfile)
+            .map_err(|e| format!("can't open the log file '{logfile}': {e}"))?;
+        builder
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(f))
+            .try_init()
+    };
+    // A second init (tests embedding the server) is not an error.
+    let _ = result;
+    Ok(())
+}
+
+/// Addresses to listen on, from `bind` and `port`. A leading `-` marks an address
+/// that may be unavailable.
+fn listen_addrs(config: &Config) -> Vec<(SocketAddr, bool)> {
+    let port = config.get_i64("port") as u16;
+    config
+        .get("bind")
+        .split_whitespace()
+        .filter_map(|a| {
+            let (optional, a) = match a.strip_prefix('-') {
+                Some(rest) => (true, rest),
+                None => (false, a),
+            };
+            let ip = match a {
+                "*" => "0.0.0.0".to_string(),
+                "::*" => "::".to_string(),
+                other => other.to_string(),
+            };
+            ip.parse::<std::net::IpAddr>()
+                .ok()
+                .map(|ip| (SocketAddr::new(ip, port), optional))
+        })
+        .collect()
+}
+
+/// Run the server until SHUTDOWN or a signal.
+pub async fn run(config: Config) -> Result<(), String> {
+    let addrs = listen_addrs(&config);
+    let shared = Shared::new(config);
+    let mut listeners = Vec::new();
+    for (addr, optional) in addrs {
+        match TcpListener::bind(addr).await {
+            Ok(l) => listeners.push(l),
+            Err(e) if optional => tracing::debug!(%addr, "optional bind failed: {e}"),
+            Err(e) => {
+                return Err(format!(
+                    "could not create server TCP listening socket {addr}: {e}"
+                ))
+            }
+        }
+    }
+    if listeners.is_empty() {
+        return Err("no address to listen on".into());
+    }
+    let pidfile = shared.state.lock().config.get("pidfile").to_string();
+    if !pidfile.is_empty() {
+        let _ = std::fs::write(&pidfile, format!("{}\n", std::process::id()));
+    }
+    {
+        let st = shared.state.lock();
+        tracing::info!(
+            port = st.port,
+            run_id = %st.run_id,
+            "Ready to accept connections"
+        );
+    }
+    replication::start(&shared);
+    for l in listeners {
+        tokio::spawn(accept_loop(shared.clone(), l));
+    }
+    tokio::spawn(cron(shared.clone()));
+    let reason = wait_for_shutdown(&shared).await;
+    finish(&shared, reason);
+    if !pidfile.is_empty() {
+        let _ = std::fs::remove_file(&pidfile);
+    }
+    Ok(())
+}
+
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, addr)) => {
+                tokio::spawn(conn::serve(shared.clone(), stream, addr));
+            }
+            Err(e) => {
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+/// Background work every 100 ms (Redis's serverCron at hz 10): active expiry.
+async fn cron(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        tick.tick().await;
+        let mut st = shared.state.lock();
+        let now = state::unix_ms();
+        for db in st.dbs.iter_mut() {
+            // Keep sampling while a quarter of the sample was expired, like Redis.
+            for _ in 0..16 {
+                if db.active_expire(now, 20) < 5 {
+                    break;
+                }
+            }
+        }
+        command::propagate_expired(&mut st, true);
+    }
+}
+
+async fn wait_for_shutdown(shared: &Arc<Shared>) -> ShutdownRequest {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("can't watch SIGTERM: {e}");
+            return std::future::pending().await;
+        }
+    };
+    let mut int = match signal(SignalKind::interrupt()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("can't watch SIGINT: {e}");
+            return std::future::pending().await;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => { tracing::info!("Received SIGTERM scheduling shutdown..."); ShutdownRequest::Default }
+        _ = int.recv() => { tracing::info!("Received SIGINT scheduling shutdown..."); ShutdownRequest::Default }
+        _ = shared.shutdown.notified() => {
+            shared.state.lock().shutdown.clone().unwrap_or(ShutdownRequest::Default)
+        }
+    }
+}
+
+/// Last steps before exit: save when asked or when save points are configured.
+fn finish(shared: &Arc<Shared>, reason: ShutdownRequest) {
+    let st = shared.state.lock();
+    let save = match reason {
+        ShutdownRequest::Save => true,
+        ShutdownRequest::NoSave => false,
+        ShutdownRequest::Default => !st.config.save_points().is_empty(),
+    };
+    drop(st);
+    if save {
+        if let Err(e) = replication::save_on_shutdown(shared) {
+            tracing::warn!("Error trying to save the DB on shutdown: {e}");
+        }
+    }
+    tracing::info!("Redis is now ready to exit, bye bye...");
 }

@@ -1,0 +1,5 @@
+//! CLIENT subcommands.
+
+use crate::server::command::Command;
+
+pub static COMMANDS: &[Command] = &[];

@@ -1,0 +1,5 @@
+//! Pub/Sub: SUBSCRIBE, PSUBSCRIBE, PUBLISH, PUBSUB ...
+
+use crate::server::command::Command;
+
+pub static COMMANDS: &[Command] = &[];

@@ -1,0 +1,375 @@
+//! One client connection: read requests, run them in batches under the state lock,
+//! write replies; deliver pub/sub pushes; block for BLPOP and friends; hand the socket
+//! over to replication after PSYNC.
+
+use super::client::{Client, ClientEntry, ClientKind, ClientMsg};
+use super::command::{dispatch, BlockOn, Handoff};
+use super::state::{unix_ms, Shared, State};
+use crate::resp::{Frame, Proto, RequestLimits, RequestParser};
+use bytes::{Bytes, BytesMut};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+/// Most requests run under one lock acquisition.
+const MAX_BATCH: usize = 1024;
+
+const DENIED: &str = "DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.";
+
+/// Removes the client from the shared registries when the task ends (also on panic).
+struct Registration {
+    shared: Arc<Shared>,
+    id: u64,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut st = self.shared.state.lock();
+        forget_client(&mut st, self.id);
+    }
+}
+
+/// Drop every trace of a client: registry, subscriptions, watches.
+pub fn forget_client(st: &mut State, id: u64) {
+    st.clients.entries.remove(&id);
+    st.pubsub.channels.retain(|_, s| {
+        s.remove(&id);
+        !s.is_empty()
+    });
+    st.pubsub.patterns.retain(|_, s| {
+        s.remove(&id);
+        !s.is_empty()
+    });
+    for db in st.dbs.iter_mut() {
+        if !db.watched.is_empty() {
+            db.watched.retain(|_, ids| {
+                ids.retain(|x| *x != id);
+                !ids.is_empty()
+            });
+        }
+    }
+    st.dirty_cas.remove(&id);
+}
+
+/// Serve one accepted connection until it closes.
+pub async fn serve(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let laddr = stream
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let (tx, rx) = mpsc::unbounded_channel();
+    let admitted = {
+        let mut st = shared.state.lock();
+        st.stats.total_connections_received += 1;
+        if st.clients.len() >= st.config.hot.maxclients {
+            st.stats.rejected_connections += 1;
+            Err("ERR max number of clients reached".to_string())
+        } else if st.config.hot.protected_mode
+            && st.config.hot.requirepass.is_none()
+            && !addr.ip().is_loopback()
+        {
+            Err(DENIED.to_string())
+        } else {
+            let id = st.clients.next_id();
+            let client = Client::new(id, addr, laddr, st.config.hot.requirepass.is_none(), tx);
+            st.clients
+                .entries
+                .insert(id, ClientEntry::from_client(&client, ClientKind::Normal));
+            Ok(client)
+        }
+    };
+    let mut stream = stream;
+    let client = match admitted {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = stream
+                .write_all(&Frame::Error(e).to_bytes(Proto::Resp2))
+                .await;
+            return;
+        }
+    };
+    let reg = Registration {
+        shared: shared.clone(),
+        id: client.id,
+    };
+    let (rd, wr) = stream.into_split();
+    let conn = Conn {
+        shared,
+        client,
+        rd,
+        wr,
+        rx,
+        inbuf: BytesMut::with_capacity(16 * 1024),
+        outbuf: BytesMut::with_capacity(16 * 1024),
+        parser: RequestParser::new(RequestLimits::default()),
+        pending: VecDeque::new(),
+    };
+    if let Some((handoff, rd, wr, rest)) = conn.run().await {
+        drop(reg);
+        if let Ok(stream) = rd.reunite(wr) {
+            handoff(stream, rest).await;
+        }
+    }
+}
+
+struct Conn {
+    shared: Arc<Shared>,
+    client: Client,
+    rd: OwnedReadHalf,
+    wr: OwnedWriteHalf,
+    rx: mpsc::UnboundedReceiver<ClientMsg>,
+    inbuf: BytesMut,
+    outbuf: BytesMut,
+    parser: RequestParser,
+    /// Parsed requests not yet run (behind a blocked command).
+    pending: VecDeque<Vec<Bytes>>,
+}
+
+/// What a batch ended with.
+enum BatchEnd {
+    Continue,
+    Close,
+    Block(BlockOn, Vec<Bytes>, Arc<tokio::sync::Notify>),
+    Handoff(Handoff),
+}
+
+type HandoffParts = (Handoff, OwnedReadHalf, OwnedWriteHalf, BytesMut);
+
+impl Conn {
+    async fn run(mut self) -> Option<HandoffParts> {
+        loop {
+            match self.run_batch() {
+                BatchEnd::Continue => {}
+                BatchEnd::Close => {
+                    let _ = self.flush().await;
+                    return None;
+                }
+                BatchEnd::Handoff(h) => {
+                    if self.flush().await.is_err() {
+                        return None;
+                    }
+                    let rest = std::mem::take(&mut self.inbuf);
+                    return Some((h, self.rd, self.wr, rest));
+                }
+                BatchEnd::Block(block, argv, notify) => {
+                    if self.flush().await.is_err() {
+                        return None;
+                    }
+                    if !self.wait_blocked(block, argv, notify).await {
+                        return None;
+                    }
+                    continue;
+                }
+            }
+            if self.flush().await.is_err() {
+                return None;
+            }
+            if !self.pending.is_empty() {
+                continue;
+            }
+            tokio::select! {
+                r = self.rd.read_buf(&mut self.inbuf) => {
+                    match r {
+                        Ok(0) | Err(_) => return None,
+                        Ok(n) => {
+                            let limit = {
+                                let mut st = self.shared.state.lock();
+                                st.stats.total_net_input_bytes += n as u64;
+                                st.config.hot.client_query_buffer_limit
+                            };
+                            if self.inbuf.len() > limit {
+                                tracing::warn!(client = self.client.id, "closing client that reached max query buffer length");
+                                return None;
+                            }
+                            let want = self.parser.wanted(&self.inbuf);
+                            if want > 0 {
+                                self.inbuf.reserve(want);
+                            }
+                        }
+                    }
+                }
+                msg = self.rx.recv() => {
+                    if !self.handle_msg(msg) {
+                        let _ = self.flush().await;
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Handle a message from elsewhere in the server. False: close the connection.
+    fn handle_msg(&mut self, msg: Option<ClientMsg>) -> bool {
+        match msg {
+            Some(ClientMsg::Push(f)) => {
+                let before = self.outbuf.len();
+                f.encode(self.client.proto, &mut self.outbuf);
+                let size = self.outbuf.len() - before;
+                let pending = &self.client.pending_push_bytes;
+                let _ = pending.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                    Some(v.saturating_sub(size))
+                });
+                true
+            }
+            Some(ClientMsg::Kill(last)) => {
+                if let Some(f) = last {
+                    f.encode(self.client.proto, &mut self.outbuf);
+                }
+                false
+            }
+            None => false,
+        }
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        if self.outbuf.is_empty() {
+            return Ok(());
+        }
+        let n = self.outbuf.len();
+        let r = self.wr.write_all(&self.outbuf).await;
+        self.outbuf.clear();
+        if self.outbuf.capacity() > 1 << 20 {
+            self.outbuf = BytesMut::with_capacity(16 * 1024);
+        }
+        self.shared.state.lock().stats.total_net_output_bytes += n as u64;
+        r
+    }
+
+    /// Parse and run what is buffered, under one lock.
+    fn run_batch(&mut self) -> BatchEnd {
+        let mut st = self.shared.state.lock();
+        self.parser.limits.authenticated = self.client.authenticated;
+        self.parser.limits.max_bulk_len = st.config.hot.proto_max_bulk_len;
+        let now_ms = unix_ms();
+        let mut ran = 0;
+        let mut end = BatchEnd::Continue;
+        let mut last_cmd: Option<Bytes> = None;
+        while ran < MAX_BATCH {
+            let argv = match self.pending.pop_front() {
+                Some(a) => a,
+                None => match self.parser.next(&mut self.inbuf) {
+                    Ok(Some(a)) => a,
+                    Ok(None) => break,
+                    Err(e) => {
+                        Frame::err(e.to_string()).encode(self.client.proto, &mut self.outbuf);
+                        end = BatchEnd::Close;
+                        break;
+                    }
+                },
+            };
+            ran += 1;
+            // Redis closes silently on requests that look like HTTP cross-protocol attacks.
+            if argv[0].eq_ignore_ascii_case(b"host:") || argv[0].eq_ignore_ascii_case(b"post") {
+                tracing::warn!("Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: commands to Redis. Connection aborted.");
+                end = BatchEnd::Close;
+                break;
+            }
+            last_cmd = Some(argv[0].clone());
+            let keep = argv.clone();
+            let out = dispatch(&mut st, &mut self.client, argv, now_ms);
+            if let Some(block) = out.block {
+                let notify = st.blocking.register(self.client.db, &block.keys);
+                if let Some(e) = st.clients.entries.get_mut(&self.client.id) {
+                    e.blocked = true;
+                }
+                end = BatchEnd::Block(block, keep, notify);
+                break;
+            }
+            out.reply.encode(self.client.proto, &mut self.outbuf);
+            if let Some(h) = out.handoff {
+                end = BatchEnd::Handoff(h);
+                break;
+            }
+            if self.client.close_after_reply {
+                end = BatchEnd::Close;
+                break;
+            }
+        }
+        if ran > 0 {
+            self.update_entry(&mut st, last_cmd);
+        }
+        end
+    }
+
+    fn update_entry(&self, st: &mut State, last_cmd: Option<Bytes>) {
+        if let Some(e) = st.clients.entries.get_mut(&self.client.id) {
+            e.last_interaction = Instant::now();
+            e.db = self.client.db;
+            e.name = self.client.name.clone();
+            e.sub = self.client.channels.len();
+            e.psub = self.client.patterns.len();
+            e.multi = self
+                .client
+                .multi
+                .as_ref()
+                .map(|q| q.len() as i64)
+                .unwrap_or(-1);
+            e.proto = self.client.proto;
+            e.user = self.client.user.clone();
+            e.lib_name = self.client.lib_name.clone();
+            e.lib_ver = self.client.lib_ver.clone();
+            if e.kind == ClientKind::Normal && self.client.subscriptions() > 0 {
+                e.kind = ClientKind::PubSub;
+            } else if e.kind == ClientKind::PubSub && self.client.subscriptions() == 0 {
+                e.kind = ClientKind::Normal;
+            }
+            if let Some(c) = last_cmd {
+                e.last_cmd = String::from_utf8_lossy(&c).to_ascii_lowercase();
+            }
+        }
+    }
+
+    /// Wait until a blocked command can be retried, times out or the client is killed.
+    /// False: close the connection.
+    async fn wait_blocked(
+        &mut self,
+        block: BlockOn,
+        argv: Vec<Bytes>,
+        notify: Arc<tokio::sync::Notify>,
+    ) -> bool {
+        let deadline = block.deadline;
+        let sleep = async move {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(sleep);
+        let mut alive = true;
+        let mut retry = false;
+        loop {
+            tokio::select! {
+                _ = notify.notified() => { retry = true; break; }
+                _ = &mut sleep => {
+                    block.timeout_reply.encode(self.client.proto, &mut self.outbuf);
+                    break;
+                }
+                msg = self.rx.recv() => {
+                    if !self.handle_msg(msg) { alive = false; break; }
+                    if self.flush().await.is_err() { alive = false; break; }
+                }
+                // A client that goes away while blocked; more requests stay buffered.
+                r = self.rd.read_buf(&mut self.inbuf) => {
+                    if matches!(r, Ok(0) | Err(_)) { alive = false; break; }
+                }
+            }
+        }
+        {
+            let mut st = self.shared.state.lock();
+            st.blocking.unregister(self.client.db, &block.keys, &notify);
+            if let Some(e) = st.clients.entries.get_mut(&self.client.id) {
+                e.blocked = false;
+            }
+        }
+        if retry {
+            self.pending.push_front(argv);
+        }
+        alive
+    }
+}

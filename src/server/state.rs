@@ -1,0 +1,101 @@
+//! The server's shared state: everything commands touch, behind one lock.
+//!
+//! One lock (like Redis's single thread) keeps every write in one order, which is the
+//! order of the replication stream. Connection tasks take it once per batch of
+//! pipelined commands.
+
+use super::blocking::Blocking;
+use super::client::ClientRegistry;
+use super::config::Config;
+use super::db::Db;
+use super::pubsub::PubSub;
+use super::replication::Replication;
+use super::stats::Stats;
+use parking_lot::Mutex;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::Notify;
+
+/// Why and how the server is asked to stop.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ShutdownRequest {
+    /// Save if save points are configured (SHUTDOWN, SIGTERM).
+    Default,
+    Save,
+    NoSave,
+}
+
+pub struct State {
+    pub config: Config,
+    pub dbs: Vec<Db>,
+    pub clients: ClientRegistry,
+    pub pubsub: PubSub,
+    pub stats: Stats,
+    pub repl: Replication,
+    pub blocking: Blocking,
+    /// 40-hex id, new at every start (INFO run_id).
+    pub run_id: String,
+    pub started: Instant,
+    /// Loading a dataset (startup RDB or full sync): commands answer -LOADING.
+    pub loading: bool,
+    pub shutdown: Option<ShutdownRequest>,
+    /// TCP port we listen on (after binding).
+    pub port: u16,
+    /// Clients whose WATCHed keys were modified (their EXEC fails).
+    pub dirty_cas: std::collections::HashSet<u64>,
+}
+
+impl State {
+    pub fn new(config: Config) -> State {
+        let n = config.hot.databases;
+        State {
+            dbs: (0..n).map(|_| Db::new(true)).collect(),
+            clients: ClientRegistry::default(),
+            pubsub: PubSub::default(),
+            stats: Stats::default(),
+            repl: Replication::new(&config),
+            blocking: Blocking::default(),
+            run_id: crate::util::ids::random_hex40(),
+            started: Instant::now(),
+            loading: false,
+            shutdown: None,
+            port: config.get_i64("port") as u16,
+            dirty_cas: Default::default(),
+            config,
+        }
+    }
+
+    /// Sum of the dirty counters of all databases.
+    pub fn dirty(&self) -> u64 {
+        self.dbs.iter().map(|d| d.dirty).sum()
+    }
+
+    /// Whether this server is a replica.
+    pub fn is_replica(&self) -> bool {
+        self.repl.master.is_some()
+    }
+}
+
+/// The state plus the wake-ups that tasks wait on.
+pub struct Shared {
+    pub state: Mutex<State>,
+    /// Signalled when a shutdown is requested.
+    pub shutdown: Notify,
+}
+
+impl Shared {
+    pub fn new(config: Config) -> Arc<Shared> {
+        Arc::new(Shared {
+            state: Mutex::new(State::new(config)),
+            shutdown: Notify::new(),
+        })
+    }
+}
+
+/// Wall clock in unix milliseconds (for expiry, which Redis keys on wall time).
+pub fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,46 @@
+//! Counters reported by INFO stats / commandstats / errorstats.
+
+use std::collections::HashMap;
+
+#[derive(Default, Debug)]
+pub struct CommandStat {
+    pub calls: u64,
+    pub usec: u64,
+    pub rejected_calls: u64,
+    pub failed_calls: u64,
+}
+
+#[derive(Default, Debug)]
+pub struct Stats {
+    pub total_connections_received: u64,
+    pub total_commands_processed: u64,
+    pub total_net_input_bytes: u64,
+    pub total_net_output_bytes: u64,
+    pub rejected_connections: u64,
+    pub expired_keys: u64,
+    pub evicted_keys: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub pubsub_messages: u64,
+    pub sync_full: u64,
+    pub sync_partial_ok: u64,
+    pub sync_partial_err: u64,
+    pub total_error_replies: u64,
+    pub commands: HashMap<String, CommandStat>,
+    /// Error prefix (ERR, WRONGTYPE...) → count.
+    pub errors: HashMap<String, u64>,
+}
+
+impl Stats {
+    /// Count an error reply by its prefix.
+    pub fn error_reply(&mut self, text: &str) {
+        self.total_error_replies += 1;
+        let prefix = text.split(' ').next().unwrap_or("ERR").to_string();
+        *self.errors.entry(prefix).or_default() += 1;
+    }
+
+    /// CONFIG RESETSTAT.
+    pub fn reset(&mut self) {
+        *self = Stats::default();
+    }
+}
