@@ -9,6 +9,7 @@ pub mod conn;
 pub mod db;
 pub mod glob;
 pub mod pubsub;
+pub mod rdb;
 pub mod replication;
 pub mod state;
 pub mod stats;
