@@ -14,6 +14,33 @@ use vigil::discovery::{
     Addr, Discovery, DiscoveryError, FailoverClient, ManagerConfig, ManagerEvent, Role,
 };
 
+/// One `#[test]` per flavor: `NAME::redis` (redis-sentinel + redis-server) and
+/// `NAME::vigil_sentinel` (`vigil sentinel` + redis-server).
+macro_rules! flavors {
+    ($($body:ident),* $(,)?) => {$(
+        mod $body {
+            #[test]
+            fn redis() {
+                super::$body(super::Flavor::Redis)
+            }
+            #[test]
+            fn vigil_sentinel() {
+                super::$body(super::Flavor::VigilSentinel)
+            }
+        }
+    )*};
+}
+
+flavors!(
+    resolves_master_replicas_and_reports_distinct_errors,
+    replica_down_is_skipped,
+    manager_reconnects_after_sigkill_failover,
+    readonly_from_demoted_master_triggers_rediscovery,
+    replica_connections_serve_reads,
+    redis_crate_sentinel_client_baseline,
+    manager_times_out_on_a_frozen_master_and_moves_on
+);
+
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -26,9 +53,8 @@ fn local(port: u16) -> Addr {
     Addr::new("127.0.0.1", port)
 }
 
-#[test]
-fn resolves_master_replicas_and_reports_distinct_errors() {
-    let t = Topology::start(Flavor::Redis, 2, 3, 1000);
+fn resolves_master_replicas_and_reports_distinct_errors(flavor: Flavor) {
+    let t = Topology::start(flavor, 2, 3, 1000);
     rt().block_on(async {
         // A dead sentinel first: it is skipped, and the one that answers moves to the
         // front. Only one live sentinel is given: the others are learnt.
@@ -95,9 +121,8 @@ fn resolves_master_replicas_and_reports_distinct_errors() {
     });
 }
 
-#[test]
-fn replica_down_is_skipped() {
-    let mut t = Topology::start(Flavor::Redis, 2, 1, 1000);
+fn replica_down_is_skipped(flavor: Flavor) {
+    let mut t = Topology::start(flavor, 2, 1, 1000);
     let gone = t.replicas[0].port;
     t.replicas[0].kill();
     rt().block_on(async {
@@ -157,9 +182,8 @@ async fn writer(
     (acked, durable, errors)
 }
 
-#[test]
-fn manager_reconnects_after_sigkill_failover() {
-    let mut t = Topology::start(Flavor::Redis, 2, 3, 1000);
+fn manager_reconnects_after_sigkill_failover(flavor: Flavor) {
+    let mut t = Topology::start(flavor, 2, 3, 1000);
     let old = t.master.port;
     let rt = rt();
     let d = Discovery::new(NAME, t.sentinel_addrs()).unwrap();
@@ -220,9 +244,8 @@ fn manager_reconnects_after_sigkill_failover() {
     );
 }
 
-#[test]
-fn readonly_from_demoted_master_triggers_rediscovery() {
-    let t = Topology::start(Flavor::Redis, 1, 2, 1000);
+fn readonly_from_demoted_master_triggers_rediscovery(flavor: Flavor) {
+    let t = Topology::start(flavor, 1, 2, 1000);
     let (old, new) = (t.master.port, t.replicas[0].port);
     let rt = rt();
     rt.block_on(async {
@@ -276,9 +299,8 @@ fn readonly_from_demoted_master_triggers_rediscovery() {
     });
 }
 
-#[test]
-fn replica_connections_serve_reads() {
-    let t = Topology::start(Flavor::Redis, 2, 1, 1000);
+fn replica_connections_serve_reads(flavor: Flavor) {
+    let t = Topology::start(flavor, 2, 1, 1000);
     rt().block_on(async {
         let c = FailoverClient::new(
             Discovery::new(NAME, t.sentinel_addrs()).unwrap(),
@@ -301,9 +323,8 @@ fn replica_connections_serve_reads() {
     });
 }
 
-#[test]
-fn redis_crate_sentinel_client_baseline() {
-    let t = Topology::start(Flavor::Redis, 2, 3, 1000);
+fn redis_crate_sentinel_client_baseline(flavor: Flavor) {
+    let t = Topology::start(flavor, 2, 3, 1000);
     let old = t.master.port;
     let rt = rt();
     let urls: Vec<String> = t
@@ -348,9 +369,8 @@ fn redis_crate_sentinel_client_baseline() {
     assert_eq!(n.text(&["GET", "a"]), "1");
 }
 
-#[test]
-fn manager_times_out_on_a_frozen_master_and_moves_on() {
-    let t = Topology::start(Flavor::Redis, 2, 3, 1000);
+fn manager_times_out_on_a_frozen_master_and_moves_on(flavor: Flavor) {
+    let t = Topology::start(flavor, 2, 3, 1000);
     let old = t.master.port;
     let rt = rt();
     rt.block_on(async {

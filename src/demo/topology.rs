@@ -10,20 +10,29 @@ use std::time::{Duration, Instant};
 use crate::discovery::{Addr, Link};
 use crate::resp::Frame;
 
-/// What to run for servers and sentinels.
+/// Which program runs a kind of node.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Flavor {
-    /// `current_exe() server ...` / `current_exe() sentinel FILE`.
+pub enum Bin {
+    /// This binary (`current_exe() server ...` / `current_exe() sentinel FILE`).
     Vigil(PathBuf),
-    /// `redis-server ...` / `redis-sentinel FILE` from PATH.
+    /// `redis-server` / `redis-sentinel` from PATH.
     Redis,
+}
+
+/// What to run for servers and for sentinels.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Flavor {
+    pub servers: Bin,
+    pub sentinels: Bin,
 }
 
 impl Flavor {
     pub fn label(&self) -> &'static str {
-        match self {
-            Flavor::Vigil(_) => "vigil",
-            Flavor::Redis => "redis",
+        match (&self.servers, &self.sentinels) {
+            (Bin::Vigil(_), Bin::Vigil(_)) => "vigil",
+            (Bin::Redis, Bin::Redis) => "redis",
+            (Bin::Redis, Bin::Vigil(_)) => "redis-server + vigil sentinel",
+            (Bin::Vigil(_), Bin::Redis) => "vigil server + redis-sentinel",
         }
     }
 }
@@ -101,12 +110,12 @@ impl Topology {
 
     fn server_args(&self, port: u16, replicaof: Option<u16>) -> (PathBuf, Vec<String>) {
         let mut args: Vec<String> = Vec::new();
-        let program = match &self.flavor {
-            Flavor::Vigil(exe) => {
+        let program = match &self.flavor.servers {
+            Bin::Vigil(exe) => {
                 args.push("server".into());
                 exe.clone()
             }
-            Flavor::Redis => PathBuf::from("redis-server"),
+            Bin::Redis => PathBuf::from("redis-server"),
         };
         for (k, v) in [
             ("--port", port.to_string()),
@@ -142,12 +151,12 @@ impl Topology {
         let conf = self.dir.join(format!("sentinel-{port}.conf"));
         std::fs::write(&conf, format!("port {port}\nbind 127.0.0.1\n{body}"))
             .map_err(|e| format!("cannot write {}: {e}", conf.display()))?;
-        let (program, args) = match &self.flavor {
-            Flavor::Vigil(exe) => (
+        let (program, args) = match &self.flavor.sentinels {
+            Bin::Vigil(exe) => (
                 exe.clone(),
                 vec!["sentinel".to_string(), conf.display().to_string()],
             ),
-            Flavor::Redis => (
+            Bin::Redis => (
                 PathBuf::from("redis-sentinel"),
                 vec![conf.display().to_string()],
             ),
