@@ -318,7 +318,8 @@ async fn run(args: &DemoArgs, topo: &mut Topology, out: &Out) -> Result<(), Stri
         Duration::from_secs(20),
         || replicas_in_sync(&replica_addrs),
     )
-    .await?;
+    .await
+    .map_err(|e| format!("{e}; {}", topo.last_log_lines(&replica_idx)))?;
     let quorum = args.sentinels / 2 + 1;
     let body = format!(
         "sentinel monitor {NAME} 127.0.0.1 {} {quorum}\n\
@@ -349,7 +350,8 @@ async fn run(args: &DemoArgs, topo: &mut Topology, out: &Out) -> Result<(), Stri
         Duration::from_secs(30),
         || sentinels_settled(&sentinels, args.replicas),
     )
-    .await?;
+    .await
+    .map_err(|e| format!("{e}; {}", topo.last_log_lines(&sentinel_idx)))?;
     out.line(format!(
         "ready after {:.1}s: sentinels agree on master {old_master} (quorum {quorum})",
         t_start.elapsed().as_secs_f64()

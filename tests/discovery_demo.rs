@@ -53,7 +53,10 @@ fn check_summary(v: &serde_json::Value) {
     assert!(pos("+promoted-slave") < pos("restart"));
     let sw = v["switch_master_ms"].as_i64().unwrap();
     let odown = v["odown_ms"].as_i64().unwrap();
-    assert!(0 < odown && odown <= sw, "odown {odown} ms, switch-master {sw} ms");
+    assert!(
+        0 < odown && odown <= sw,
+        "odown {odown} ms, switch-master {sw} ms"
+    );
     // The temporary directory is gone (unless kept).
     if v["kept"] == false {
         assert!(!std::path::Path::new(v["dir"].as_str().unwrap()).exists());
