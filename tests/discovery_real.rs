@@ -38,7 +38,8 @@ flavors!(
     readonly_from_demoted_master_triggers_rediscovery,
     replica_connections_serve_reads,
     redis_crate_sentinel_client_baseline,
-    manager_times_out_on_a_frozen_master_and_moves_on
+    manager_times_out_on_a_frozen_master_and_moves_on,
+    concurrent_callers_share_one_reconnect,
 );
 
 fn rt() -> tokio::runtime::Runtime {
@@ -393,4 +394,54 @@ fn manager_times_out_on_a_frozen_master_and_moves_on(flavor: Flavor) {
         assert_eq!(n.text(&["GET", "b"]), "2");
         assert_eq!(n.text(&["GET", "a"]), "1");
     });
+}
+
+fn concurrent_callers_share_one_reconnect(flavor: Flavor) {
+    let mut t = Topology::start(flavor, 2, 3, 1000);
+    let old = t.master.port;
+    let rt = rt();
+    let c = rt.block_on(async {
+        FailoverClient::new(
+            Discovery::new(NAME, t.sentinel_addrs()).unwrap(),
+            ManagerConfig::default(),
+        )
+    });
+    rt.block_on(async {
+        let () = c.query(redis::cmd("SET").arg("warm").arg(1)).await.unwrap();
+    });
+    let mut events = c.events();
+    t.master.kill();
+    // Eight callers at once while the master is gone: all succeed on the new master.
+    let results = rt.block_on(async {
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let c = c.clone();
+                tokio::spawn(async move {
+                    c.query::<()>(redis::cmd("SET").arg(format!("c{i}")).arg(i))
+                        .await
+                })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        out
+    });
+    for r in &results {
+        assert!(r.is_ok(), "{r:?}");
+    }
+    let new = rt.block_on(c.current_master()).unwrap();
+    assert_ne!(new.port, old);
+    let mut n = support::Client::connect(new.port);
+    for i in 0..8 {
+        assert_eq!(n.text(&["GET", &format!("c{i}")]), i.to_string());
+    }
+    let mut connects = 0;
+    while let Ok(e) = events.try_recv() {
+        if matches!(e, ManagerEvent::Connected { .. }) {
+            connects += 1;
+        }
+    }
+    assert_eq!(connects, 1, "one reconnect shared by all callers");
 }
