@@ -227,4 +227,28 @@ fn watch_json_follows_sigkill_failover(flavor: Flavor) {
         seen.iter().any(|l| l.contains("\"unavailable\"")),
         "{seen:#?}"
     );
+    // The replica list changed too: the promoted node left it, the dead master
+    // joined it as not usable.
+    let reps = if let Some(l) = seen
+        .iter()
+        .rev()
+        .find(|l| l.contains("\"event\":\"replicas\"") && l.contains(&format!(":{old}\"")))
+    {
+        l.clone()
+    } else {
+        line_until(&rx, Duration::from_secs(10), &mut seen, |l| {
+            l.contains("\"event\":\"replicas\"") && l.contains(&format!(":{old}\""))
+        })
+    };
+    let v: serde_json::Value = serde_json::from_str(&reps).unwrap();
+    let list = v["replicas"].as_array().unwrap();
+    assert!(
+        list.iter().all(|r| r["addr"] != format!("127.0.0.1:{new}")),
+        "{reps}"
+    );
+    let dead = list
+        .iter()
+        .find(|r| r["addr"] == format!("127.0.0.1:{old}"))
+        .unwrap();
+    assert_eq!(dead["healthy"], false, "{reps}");
 }
