@@ -290,8 +290,23 @@ fn exclusion(m: &Machine, mm: &Master, key: &str, r: &Instance, now: Instant) ->
     None
 }
 
+/// Whether selection should wait a little: some replica is only excluded because its
+/// INFO is old, and a fresh one is on its way (replicas are polled every second
+/// while the master is down). Waits at most 2 s in SELECT_SLAVE.
+fn waiting_for_fresh_info(m: &Machine, name: &str, now: Instant) -> bool {
+    let Some(mm) = m.masters.get(name) else {
+        return false;
+    };
+    if now.saturating_duration_since(mm.failover_state_change_time) > Duration::from_secs(2) {
+        return false;
+    }
+    mm.replicas
+        .iter()
+        .any(|(k, r)| exclusion(m, mm, k, r, now).as_deref() == Some("its INFO is too old"))
+}
+
 /// `sentinelSelectSlave`: the best replica by priority, offset, run id.
-pub fn select_slave(m: &mut Machine, name: &str, now: Instant) -> Option<String> {
+pub fn select_slave(m: &mut Machine, name: &str, now: Instant, log: bool) -> Option<String> {
     let mm = m.masters.get(name)?;
     let mut ok: Vec<(&String, &Instance)> = Vec::new();
     let mut logs = Vec::new();
@@ -319,14 +334,18 @@ pub fn select_slave(m: &mut Machine, name: &str, now: Instant) -> Option<String>
             })
     });
     let chosen = ok.first().map(|(k, _)| (*k).clone());
-    for l in logs {
-        m.io.log(Level::Notice, l);
+    if log {
+        for l in logs {
+            m.io.log(Level::Notice, l);
+        }
     }
     chosen
 }
 
 fn select_slave_state(m: &mut Machine, name: &str, now: Instant) {
-    match select_slave(m, name, now) {
+    let waiting = waiting_for_fresh_info(m, name, now);
+    match select_slave(m, name, now, !waiting) {
+        None if waiting => {}
         None => {
             if let Some(mm) = m.masters.get(name) {
                 m.io.event(instance_event(
@@ -835,7 +854,7 @@ pub(crate) fn manual_failover(m: &mut Machine, name: &str, now: Instant) -> Resu
     if mm.in_failover() {
         return Err(Frame::error("INPROG Failover already in progress"));
     }
-    if select_slave(m, name, now).is_none() {
+    if select_slave(m, name, now, true).is_none() {
         return Err(Frame::error("NOGOODSLAVE No suitable replica to promote"));
     }
     start_failover(m, name, now, true);

@@ -1068,7 +1068,10 @@ impl Machine {
         // INFO to masters and replicas.
         if i.kind != Kind::Sentinel {
             let fast = i.kind == Kind::Replica
-                && (m.inst.odown_since.is_some() || m.in_failover() || i.master_link_down_ms != 0);
+                && (m.inst.sdown_since.is_some()
+                    || m.inst.odown_since.is_some()
+                    || m.in_failover()
+                    || i.master_link_down_ms != 0);
             // During a failover, the replicas whose progress we wait for are polled
             // every 100 ms instead of waiting for the 1 s INFO period.
             let very_fast = i.kind == Kind::Replica
@@ -1398,6 +1401,42 @@ impl Machine {
             }
         }
         (m.leader.clone(), m.leader_epoch)
+    }
+
+    /// `SENTINEL IS-MASTER-DOWN-BY-ADDR ip port epoch runid`: whether we see that
+    /// master SDOWN (never while in TILT), and with a run id other than `*` our vote
+    /// for that epoch. Reply `[down, leader or "*", leader_epoch]`. When this sets
+    /// [`Io::dirty`], the config must be flushed before the reply is sent.
+    pub fn is_master_down_by_addr(
+        &mut self,
+        ip: &str,
+        port: i64,
+        epoch: i64,
+        runid: &str,
+        now: Instant,
+    ) -> Frame {
+        let master = if (0..=65535).contains(&port) {
+            self.master_by_addr(ip, port as u16)
+        } else {
+            None
+        };
+        let down = master
+            .as_ref()
+            .and_then(|nm| self.masters.get(nm))
+            .map(|mm| mm.inst.sdown_since.is_some() && !self.tilt)
+            .unwrap_or(false);
+        let mut leader = None;
+        let mut leader_epoch = 0u64;
+        if let (Some(nm), true) = (&master, runid != "*") {
+            let (l, e) = self.vote_leader(nm, epoch.max(0) as u64, runid, now);
+            leader = l;
+            leader_epoch = e;
+        }
+        Frame::Array(vec![
+            Frame::Integer(i64::from(down)),
+            Frame::bulk_str(leader.as_deref().unwrap_or("*")),
+            Frame::Integer(leader_epoch as i64),
+        ])
     }
 
     /// Find a master by address (`IS-MASTER-DOWN-BY-ADDR` looks masters up that way).
