@@ -707,7 +707,7 @@ impl World {
 /// Run one seed; `Err` describes the first violated invariant. `Ok` carries the
 /// number of elections won.
 fn run_seed(seed: u64) -> Result<usize, String> {
-    let n = if seed % 3 == 0 { 5 } else { 3 };
+    let n = if seed.is_multiple_of(3) { 5 } else { 3 };
     let mut w = World::new(seed, n);
     w.faults_until = Duration::from_secs(25);
     w.plan_faults();
