@@ -49,7 +49,12 @@ pub enum Tag {
     Ping(Inst),
     Info(Inst),
     Hello(Inst),
-    AskDown { master: String, runid: String },
+    AskDown {
+        master: String,
+        runid: String,
+    },
+    /// Reply to `CLIENT PAUSE` sent to the old master of a coordinated failover.
+    Pause(String),
 }
 
 /// What the driver must do.
@@ -424,6 +429,19 @@ impl Machine {
                 }
             }
             Tag::AskDown { master, runid } => self.on_ask_reply(&master, &runid, reply, now),
+            Tag::Pause(master) => {
+                if reply.is_error() {
+                    // The server cannot pause writes: fall back to a classic failover.
+                    if let Some(m) = self.masters.get_mut(&master) {
+                        m.coordinated = false;
+                    }
+                    self.io.log(
+                        Level::Warning,
+                        format!("CLIENT PAUSE refused by the master of {master}; classic failover"),
+                    );
+                }
+                super::failover::tick(self, &master, now);
+            }
         }
     }
 
@@ -491,6 +509,9 @@ impl Machine {
             i.info_sent = None;
             i.info_text = Some(text.to_string());
             i.master_link_down_ms = f.master_link_down_ms;
+            if let Some(o) = f.master_repl_offset {
+                i.master_repl_offset = o;
+            }
         }
         // Run id: learn it, or notice a reboot.
         if let Some(run_id) = &f.run_id {
@@ -873,6 +894,9 @@ impl Machine {
         m.last_ask = None;
         m.next_election = None;
         m.election_attempts = 0;
+        m.coordinated = false;
+        m.pause_sent = None;
+        m.sync_target = None;
         for s in m.sentinels.values_mut() {
             s.master_down = false;
             s.leader = None;
@@ -997,17 +1021,13 @@ impl Machine {
     }
 
     fn reconnect(&mut self, id: &Inst, now: Instant) {
-        let Some(m) = self.masters.get(id.master()) else {
-            return;
-        };
         let Some(i) = self.instance(id) else { return };
         if i.port == 0 {
             return;
         }
         let ping_period = self.t.ping_period.min(i.down_after);
-        let (ip, port) = (i.ip.clone(), i.port);
+        let port = i.port;
         let (down_after, act_ping_time) = (i.down_after, i.act_ping_time);
-        let setups = [self.setup_cmds(m, id, false), self.setup_cmds(m, id, true)];
         let keys: Vec<(LinkKey, bool)> = match id {
             Inst::Sentinel(_, r) => vec![(LinkKey::Peer(r.clone()), false)],
             other => vec![
@@ -1025,7 +1045,13 @@ impl Machine {
                 }
             };
             if need {
-                let setup = setups[usize::from(pubsub)].clone();
+                let Some(m) = self.masters.get(id.master()) else {
+                    return;
+                };
+                let setup = self.setup_cmds(m, id, pubsub);
+                let Some(ip) = self.instance(id).map(|i| i.ip.clone()) else {
+                    return;
+                };
                 self.io.connect(key, &ip, port, setup, now);
                 continue;
             }
@@ -1075,7 +1101,11 @@ impl Machine {
             // During a failover, the replicas whose progress we wait for are polled
             // every 100 ms instead of waiting for the 1 s INFO period.
             let very_fast = i.kind == Kind::Replica
-                && ((i.promoted && m.failover_state == FailoverState::WaitPromotion)
+                && ((i.promoted
+                    && matches!(
+                        m.failover_state,
+                        FailoverState::WaitPromotion | FailoverState::SendSlaveofNoone
+                    ))
                     || (m.failover_state == FailoverState::ReconfSlaves
                         && matches!(i.reconf, Reconf::Sent | Reconf::InProg)));
             let period = if very_fast {
@@ -1116,12 +1146,41 @@ impl Machine {
             self.send_ping(id, now);
         }
         let Some(i) = self.instance(id) else { return };
-        let pub_due = i
-            .last_pub_time
-            .map(|t| now.saturating_duration_since(t) > self.t.publish_period)
-            .unwrap_or(true);
+        // A master whose writes we paused would block our link on PUBLISH.
+        let paused = matches!(id, Inst::Master(_))
+            && self
+                .masters
+                .get(id.master())
+                .map(|m| m.coordinated && m.pause_sent.is_some())
+                .unwrap_or(false);
+        let pub_due = !paused
+            && i.last_pub_time
+                .map(|t| now.saturating_duration_since(t) > self.t.publish_period)
+                .unwrap_or(true);
         if pub_due {
             self.send_hello(id, now);
+        }
+    }
+
+    /// Ask `id` for INFO now unless one is already in flight.
+    pub fn request_info(&mut self, id: &Inst, now: Instant) {
+        let in_flight = self
+            .instance(id)
+            .map(|i| i.info_sent.is_some())
+            .unwrap_or(true);
+        if in_flight {
+            return;
+        }
+        let Some(name) = self.masters.get(id.master()).map(|m| m.cmd_name("INFO")) else {
+            return;
+        };
+        if self
+            .io
+            .send(&Self::cmd_link(id), vec![name], Tag::Info(id.clone()))
+        {
+            if let Some(i) = self.inst_mut(id) {
+                i.info_sent = Some(now);
+            }
         }
     }
 
