@@ -1635,3 +1635,174 @@ fn inst_mut<'a>(masters: &'a mut IndexMap<String, Master>, id: &Inst) -> Option<
 pub fn ms_since(now: Instant, t: Option<Instant>) -> u64 {
     t.map(|t| ms(now.saturating_duration_since(t))).unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sentinel::config;
+
+    fn machine(now: Instant) -> Machine {
+        let text = "sentinel myid 0123456789abcdef0123456789abcdef01234567\n\
+                    sentinel monitor m 10.0.0.1 6379 1\n\
+                    sentinel down-after-milliseconds m 1000\n";
+        let l = config::parse("t.conf", text, &[], &Timers::default(), now).unwrap();
+        Machine::new(l.global, l.masters, 7)
+    }
+
+    fn events(m: &mut Machine) -> Vec<String> {
+        let mut v = Vec::new();
+        while let Some(a) = m.poll_action() {
+            if let Action::Event(e) = a {
+                v.push(format!("{} {}", e.kind, e.text));
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn tilt_on_a_stall_blocks_actions_and_votes() {
+        let t0 = Instant::now();
+        let mut m = machine(t0);
+        m.handle_tick(t0);
+        events(&mut m);
+        // A 3 s stall between ticks: TILT.
+        let t1 = t0 + Duration::from_secs(3);
+        m.handle_tick(t1);
+        let ev = events(&mut m);
+        assert!(
+            ev.contains(&"+tilt #tilt mode entered".to_string()),
+            "{ev:?}"
+        );
+        assert!(m.tilt);
+        // The master never answered, but no SDOWN is declared in TILT.
+        let t2 = t1 + Duration::from_millis(100);
+        m.handle_tick(t2);
+        assert!(m.masters["m"].inst.sdown_since.is_none());
+        // No vote, and "not down", while in TILT.
+        let r = m.is_master_down_by_addr(
+            "10.0.0.1",
+            6379,
+            5,
+            "fedcba9876543210fedcba9876543210fedcba98",
+            t2,
+        );
+        assert_eq!(
+            r,
+            Frame::Array(vec![
+                Frame::Integer(0),
+                Frame::bulk_str("*"),
+                Frame::Integer(0)
+            ])
+        );
+        assert!(!m.take_dirty());
+        // TILT ends after the tilt period (ticks keep coming regularly).
+        let mut t = t2;
+        while t < t1 + Duration::from_secs(31) {
+            t += Duration::from_millis(100);
+            m.handle_tick(t);
+        }
+        let ev = events(&mut m);
+        assert!(
+            ev.contains(&"-tilt #tilt mode exited".to_string()),
+            "{ev:?}"
+        );
+        assert!(!m.tilt);
+        assert!(
+            m.masters["m"].inst.sdown_since.is_some(),
+            "acts again after TILT"
+        );
+    }
+
+    #[test]
+    fn sdown_after_down_after_and_back() {
+        let t0 = Instant::now();
+        let mut m = machine(t0);
+        let mut t = t0;
+        for _ in 0..5 {
+            t += Duration::from_millis(100);
+            m.handle_tick(t);
+        }
+        // Links requested; bring the command link up and answer PINGs.
+        let key = LinkKey::Cmd(Inst::Master("m".into()));
+        let conn = m.io.links[&key].conn;
+        m.handle_link_up(&key, conn, Some("10.0.1.1".into()), t);
+        m.handle_reply(
+            &key,
+            conn,
+            Tag::Ping(Inst::Master("m".into())),
+            Frame::simple("PONG"),
+            t,
+        );
+        for _ in 0..9 {
+            t += Duration::from_millis(100);
+            m.handle_tick(t);
+        }
+        assert!(m.masters["m"].inst.sdown_since.is_none());
+        // Silence for more than down-after: +sdown; with quorum 1 also +odown.
+        for _ in 0..25 {
+            t += Duration::from_millis(100);
+            m.handle_tick(t);
+        }
+        let ev = events(&mut m);
+        assert!(
+            ev.contains(&"+sdown master m 10.0.0.1 6379".to_string()),
+            "{ev:?}"
+        );
+        assert!(ev
+            .iter()
+            .any(|e| e.starts_with("+odown master m 10.0.0.1 6379 #quorum 1/1")));
+        // A valid reply (-LOADING counts) clears it.
+        m.handle_reply(
+            &key,
+            conn,
+            Tag::Ping(Inst::Master("m".into())),
+            Frame::error("LOADING loading"),
+            t,
+        );
+        t += Duration::from_millis(100);
+        m.handle_tick(t);
+        let ev = events(&mut m);
+        assert!(
+            ev.contains(&"-sdown master m 10.0.0.1 6379".to_string()),
+            "{ev:?}"
+        );
+        assert!(
+            ev.contains(&"-odown master m 10.0.0.1 6379".to_string()),
+            "{ev:?}"
+        );
+    }
+
+    #[test]
+    fn hello_adds_peer_and_adopts_newer_config() {
+        let t0 = Instant::now();
+        let mut m = machine(t0);
+        let peer = "fedcba9876543210fedcba9876543210fedcba98";
+        m.handle_hello(&format!("10.0.1.2,26379,{peer},3,m,10.0.0.1,6379,0"), t0);
+        assert_eq!(m.masters["m"].sentinels.len(), 1);
+        assert_eq!(m.g.current_epoch, 3);
+        // Same address, other run id: the old entry's address becomes invalid.
+        let peer2 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        m.handle_hello(&format!("10.0.1.2,26379,{peer2},3,m,10.0.0.1,6379,0"), t0);
+        assert_eq!(m.masters["m"].sentinels[peer].port, 0);
+        // A newer config epoch with another address switches the master.
+        m.handle_hello(&format!("10.0.1.2,26379,{peer2},4,m,10.0.0.9,6380,4"), t0);
+        assert_eq!(
+            m.masters["m"].current_addr(),
+            ("10.0.0.9".to_string(), 6380)
+        );
+        assert_eq!(m.masters["m"].config_epoch, 4);
+        let ev = events(&mut m);
+        assert!(
+            ev.contains(&"+switch-master m 10.0.0.1 6379 10.0.0.9 6380".to_string()),
+            "{ev:?}"
+        );
+        assert!(
+            m.masters["m"].replicas.contains_key("10.0.0.1:6379"),
+            "old master kept as replica"
+        );
+        // Our own hellos and garbage are ignored.
+        m.handle_hello("0123456789abcdef0123456789abcdef01234567,x", t0);
+        m.handle_hello("10.0.1.2,26379,x,1,m", t0);
+        assert_eq!(m.masters["m"].sentinels.len(), 2);
+    }
+}
