@@ -244,6 +244,12 @@ fn lex_iter<'a>(
     r: &'a LexRange,
     rev: bool,
 ) -> Box<dyn Iterator<Item = &'a (Score, Bytes)> + 'a> {
+    // zslIsInLexRange: the extremes must overlap the range at all.
+    let overlaps = z.order.last().is_some_and(|(_, m)| r.above_min(m))
+        && z.order.first().is_some_and(|(_, m)| r.below_max(m));
+    if !overlaps {
+        return Box::new(std::iter::empty());
+    }
     if !rev {
         Box::new(
             z.order
@@ -1196,12 +1202,13 @@ fn zdiff(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 
 /// `ZINTERCARD numkeys key [key ...] [LIMIT limit]`.
 fn zintercard(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let numkeys = match parse_i64(&argv[1]) {
-        Some(n) if n > 0 => n as usize,
-        _ => return Frame::err("numkeys should be greater than 0"),
+    let numkeys = match int(&argv[1]) {
+        Ok(n) if n > 0 => n as usize,
+        Ok(_) => return Frame::err("at least 1 input key is needed for 'zintercard' command"),
+        Err(e) => return e,
     };
     if numkeys > argv.len() - 2 {
-        return Frame::err("Number of keys can't be greater than number of args");
+        return syntax_error();
     }
     let mut limit = 0usize;
     let mut j = 2 + numkeys;
