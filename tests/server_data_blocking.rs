@@ -35,7 +35,10 @@ fn blpop_is_served_by_a_later_push() {
         b"*2\r\n$2\r\nq2\r\n$1\r\nx\r\n".to_vec(),
         "served from the key that got data"
     );
-    assert_eq!(pusher.cmd_str(&["LRANGE", "q2", "0", "-1"]), "*1\r\n$1\r\ny\r\n");
+    assert_eq!(
+        pusher.cmd_str(&["LRANGE", "q2", "0", "-1"]),
+        "*1\r\n$1\r\ny\r\n"
+    );
     // The blocked connection is usable again.
     assert_eq!(blocked.cmd_str(&["PING"]), "+PONG\r\n");
 }
@@ -55,7 +58,10 @@ fn brpop_and_blmove_and_blmpop_are_served() {
     settle();
     pusher.cmd(&["RPUSH", "src", "m"]);
     assert_eq!(c.read(), b"$1\r\nm\r\n".to_vec());
-    assert_eq!(pusher.cmd_str(&["LRANGE", "dst", "0", "-1"]), "*1\r\n$1\r\nm\r\n");
+    assert_eq!(
+        pusher.cmd_str(&["LRANGE", "dst", "0", "-1"]),
+        "*1\r\n$1\r\nm\r\n"
+    );
     assert_eq!(pusher.cmd_str(&["EXISTS", "src"]), ":0\r\n");
 
     c.send(&["BRPOPLPUSH", "src2", "dst", "5"]);
@@ -106,7 +112,10 @@ fn timeouts_answer_a_null_array_in_both_protocols() {
             let t = Instant::now();
             assert_eq!(c.cmd(&cmd), null.to_vec(), "{cmd:?}");
             let waited = t.elapsed();
-            assert!(waited >= Duration::from_millis(90), "{cmd:?} waited {waited:?}");
+            assert!(
+                waited >= Duration::from_millis(90),
+                "{cmd:?} waited {waited:?}"
+            );
             assert!(waited < Duration::from_secs(5), "{cmd:?} waited {waited:?}");
         }
     }
@@ -120,7 +129,10 @@ fn blocking_argument_errors_and_wrong_types() {
         c.cmd_str(&["BLPOP", "k", "abc"]),
         "-ERR timeout is not a float or out of range\r\n"
     );
-    assert_eq!(c.cmd_str(&["BLPOP", "k", "-1"]), "-ERR timeout is negative\r\n");
+    assert_eq!(
+        c.cmd_str(&["BLPOP", "k", "-1"]),
+        "-ERR timeout is negative\r\n"
+    );
     c.cmd(&["SET", "str", "v"]);
     assert_eq!(
         c.cmd_str(&["BLPOP", "str", "1"]),

@@ -31,8 +31,12 @@ fn large_values_and_encodings_match_redis() {
     // Sets: intset up to 512 integers, then hashtable.
     let ints: String = (0..512).rev().map(|i| format!(" {i}")).collect();
     script += &format!("SADD si{ints}\nOBJECT ENCODING si\nSMEMBERS si\nSSCAN si 0\n");
-    script += "SADD si 512\nOBJECT ENCODING si\nSCARD si\n~SMEMBERS si\nSADD sw a\nOBJECT ENCODING sw\n";
-    script += &format!("SADD s2{}\n~SINTER si s2\n~SUNION s2 sw\nSINTERCARD 2 si s2\n", seq("", 300, false));
+    script +=
+        "SADD si 512\nOBJECT ENCODING si\nSCARD si\n~SMEMBERS si\nSADD sw a\nOBJECT ENCODING sw\n";
+    script += &format!(
+        "SADD s2{}\n~SINTER si s2\n~SUNION s2 sw\nSINTERCARD 2 si s2\n",
+        seq("", 300, false)
+    );
     // Sorted sets: listpack up to 128 members / 64 bytes, then skiplist.
     let mut zadd = String::from("ZADD zb");
     for i in 0..200 {
@@ -41,7 +45,10 @@ fn large_values_and_encodings_match_redis() {
     script += &format!("{zadd}\nOBJECT ENCODING zb\nZRANGE zb 0 -1 WITHSCORES\n");
     script += "ZRANGEBYSCORE zb (10 50 WITHSCORES LIMIT 5 20\nZREVRANGE zb 10 30\nZRANK zb m150\nZREVRANK zb m150\nZCOUNT zb 20 (60\n";
     script += "ZRANGE zb +inf -inf BYSCORE REV LIMIT 0 7 WITHSCORES\nZPOPMIN zb 3\nZPOPMAX zb 3\nZREMRANGEBYSCORE zb 0 10\nZCARD zb\n";
-    script += &format!("ZADD zl 1 {long}\nOBJECT ENCODING zl\nZADD zs{}\nOBJECT ENCODING zs\n", seq("1 m", 128, false));
+    script += &format!(
+        "ZADD zl 1 {long}\nOBJECT ENCODING zl\nZADD zs{}\nOBJECT ENCODING zs\n",
+        seq("1 m", 128, false)
+    );
     // Lists.
     script += &format!("RPUSH bl{}\nLRANGE bl 100 120\nLINDEX bl 777\nLPOS bl e500\nLREM bl 0 e3\nLLEN bl\nLTRIM bl 10 -10\nLRANGE bl -5 -1\n", seq("e", 1000, false));
     assert_same_as_redis(&script);
@@ -81,7 +88,9 @@ fn scan_family_walks_everything() {
     for _ in 0..1000 {
         raw.read();
     }
-    let keys: HashSet<String> = scan_all(&mut c, &["SCAN", "COUNT", "100"]).into_iter().collect();
+    let keys: HashSet<String> = scan_all(&mut c, &["SCAN", "COUNT", "100"])
+        .into_iter()
+        .collect();
     assert_eq!(keys.len(), 1000);
 
     let fields: Vec<String> = (0..1000).map(|i| format!("f{i}")).collect();
@@ -104,7 +113,9 @@ fn scan_family_walks_everything() {
         h.chunks(2).map(|p| (p[0].clone(), p[1].clone())).collect();
     assert_eq!(pairs.len(), 1000);
     assert!(pairs.contains(&("f999".to_string(), "v999".to_string())));
-    let sm: HashSet<String> = scan_all(&mut c, &["SSCAN", "s", "COUNT", "50"]).into_iter().collect();
+    let sm: HashSet<String> = scan_all(&mut c, &["SSCAN", "s", "COUNT", "50"])
+        .into_iter()
+        .collect();
     assert_eq!(sm.len(), 1000);
     let z = scan_all(&mut c, &["ZSCAN", "z", "COUNT", "50"]);
     let zp: HashSet<(String, String)> = z.chunks(2).map(|p| (p[0].clone(), p[1].clone())).collect();
@@ -121,7 +132,10 @@ fn scan_family_walks_everything() {
     let mut seen = HashSet::new();
     let mut deleted = 0;
     loop {
-        let items = c.cmd(&["SCAN", &cursor, "COUNT", "37"]).into_items().unwrap();
+        let items = c
+            .cmd(&["SCAN", &cursor, "COUNT", "37"])
+            .into_items()
+            .unwrap();
         cursor = items[0].as_text().unwrap();
         for f in items[1].clone().into_items().unwrap() {
             seen.insert(f.as_text().unwrap());

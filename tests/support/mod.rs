@@ -118,14 +118,18 @@ fn spawn(mut cmd: Command, port: u16, name: &str, dir: &Path) -> Proc {
         name: name.to_string(),
         dir: dir.to_path_buf(),
     };
-    wait_for(&format!("{name} on port {port}"), Duration::from_secs(10), || {
-        if let Some(st) = p.try_exit() {
-            let log = std::fs::read_to_string(dir.join(format!("{name}-{port}.log")))
-                .unwrap_or_default();
-            panic!("{name} exited early ({st}):\n{log}");
-        }
-        TcpStream::connect(("127.0.0.1", port)).ok().map(|_| ())
-    });
+    wait_for(
+        &format!("{name} on port {port}"),
+        Duration::from_secs(10),
+        || {
+            if let Some(st) = p.try_exit() {
+                let log = std::fs::read_to_string(dir.join(format!("{name}-{port}.log")))
+                    .unwrap_or_default();
+                panic!("{name} exited early ({st}):\n{log}");
+            }
+            TcpStream::connect(("127.0.0.1", port)).ok().map(|_| ())
+        },
+    );
     p
 }
 
@@ -239,7 +243,8 @@ impl Client {
 
     /// Read one reply; panics on timeout or a closed connection.
     pub fn read(&mut self) -> Frame {
-        self.try_read().expect("reply (connection closed or timed out)")
+        self.try_read()
+            .expect("reply (connection closed or timed out)")
     }
 
     /// Read one reply; `None` when the connection closed or timed out.

@@ -277,7 +277,11 @@ fn limited<'a>(
     if offset < 0 {
         return Vec::new();
     }
-    let take = if count < 0 { usize::MAX } else { count as usize };
+    let take = if count < 0 {
+        usize::MAX
+    } else {
+        count as usize
+    };
     it.skip(offset as usize)
         .take(take)
         .map(|(s, m)| (m.clone(), s.0))
@@ -319,7 +323,12 @@ enum Added {
 }
 
 /// zsetAdd: apply one (score, member) under the flags; the new score when processed.
-fn add_one(z: &mut ZSet, score: f64, m: &Bytes, f: &AddFlags) -> Result<(Added, Option<f64>), Frame> {
+fn add_one(
+    z: &mut ZSet,
+    score: f64,
+    m: &Bytes,
+    f: &AddFlags,
+) -> Result<(Added, Option<f64>), Frame> {
     match z.score(m) {
         Some(cur) => {
             if f.nx {
@@ -385,13 +394,13 @@ fn zadd(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
         i += 1;
     }
     let rest = &argv[i..];
-    if rest.is_empty() || rest.len() % 2 != 0 {
+    if rest.is_empty() || !rest.len().is_multiple_of(2) {
         return syntax_error();
     }
     if f.nx && f.xx {
         return Frame::err("XX and NX options at the same time are not compatible");
     }
-    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+    if ((f.gt || f.lt) && f.nx) || (f.gt && f.lt) {
         return Frame::err("GT, LT, and/or NX options at the same time are not compatible");
     }
     if f.incr && rest.len() > 2 {
@@ -513,7 +522,10 @@ fn zmscore(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
         Ok(z) => Frame::Array(
             argv[2..]
                 .iter()
-                .map(|m| z.and_then(|z| z.score(m)).map_or(Frame::Null, Frame::Double))
+                .map(|m| {
+                    z.and_then(|z| z.score(m))
+                        .map_or(Frame::Null, Frame::Double)
+                })
                 .collect(),
         ),
         Err(e) => e,
@@ -702,7 +714,10 @@ fn rank_generic(ctx: &mut Ctx, argv: &[Bytes], rev: bool) -> Frame {
     let Some(s) = z.score(&argv[2]) else {
         return Frame::Null;
     };
-    let m = z.dict.get_key_value(argv[2].as_ref()).map(|(k, _)| k.clone());
+    let m = z
+        .dict
+        .get_key_value(argv[2].as_ref())
+        .map(|(k, _)| k.clone());
     let Some(m) = m else {
         return Frame::Null;
     };
@@ -896,7 +911,10 @@ fn zmpop_now(
         .into_iter()
         .map(|(m, s)| Frame::Array(vec![Frame::Bulk(m), Frame::Double(s)]))
         .collect();
-    Ok(Some(Frame::Array(vec![Frame::Bulk(k), Frame::Array(pairs)])))
+    Ok(Some(Frame::Array(vec![
+        Frame::Bulk(k),
+        Frame::Array(pairs),
+    ])))
 }
 
 /// `ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]`.
@@ -941,11 +959,7 @@ fn bzmpop(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 // Removal by range
 
 /// Remove the members selected by `pick` from the zset at `key`.
-fn remove_range(
-    ctx: &mut Ctx,
-    key: &Bytes,
-    pick: impl FnOnce(&ZSet) -> Vec<Entry>,
-) -> Frame {
+fn remove_range(ctx: &mut Ctx, key: &Bytes, pick: impl FnOnce(&ZSet) -> Vec<Entry>) -> Frame {
     let now = ctx.now_ms;
     let db = ctx.db();
     let z = match db.lookup_write(key, now) {
@@ -1225,7 +1239,11 @@ fn zintercard(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     }
     let args: Vec<Bytes> = argv[1..2 + numkeys].to_vec();
     match setop(ctx, &args, SetOp::Inter, true, "zintercard") {
-        Ok((e, _)) => Frame::Integer(if limit > 0 { e.len().min(limit) } else { e.len() } as i64),
+        Ok((e, _)) => Frame::Integer(if limit > 0 {
+            e.len().min(limit)
+        } else {
+            e.len()
+        } as i64),
         Err(e) => e,
     }
 }
@@ -1362,7 +1380,10 @@ mod tests {
     fn score_ranges_both_directions() {
         let z = zs(&[("a", 1.0), ("b", 2.0), ("c", 2.0), ("d", 3.0)]);
         let r = parse_score_range(b"(1", b"3").ok().unwrap();
-        assert_eq!(names(limited(score_iter(&z, r, false), 0, -1)), ["b", "c", "d"]);
+        assert_eq!(
+            names(limited(score_iter(&z, r, false), 0, -1)),
+            ["b", "c", "d"]
+        );
         let r = parse_score_range(b"2", b"(3").ok().unwrap();
         assert_eq!(names(limited(score_iter(&z, r, true), 0, -1)), ["c", "b"]);
         let r = parse_score_range(b"-inf", b"+inf").ok().unwrap();
