@@ -81,3 +81,21 @@ fn past_times_delete_and_ttls_report() {
     c.cmd(&["RPUSH", "l", "b"]);
     assert_eq!(c.cmd_str(&["TTL", "l"]), ":100\r\n");
 }
+
+#[test]
+fn lazy_expiry_deletes_on_access_when_active_expiry_is_off() {
+    let dir = temp_dir();
+    let s = vigil_server(dir.path(), &["--enable-debug-command", "yes"]);
+    let mut c = RawClient::connect(s.port);
+    assert_eq!(c.cmd_str(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]), "+OK\r\n");
+    c.cmd(&["SET", "k", "v", "PX", "30"]);
+    c.cmd(&["RPUSH", "l", "a"]);
+    c.cmd(&["PEXPIRE", "l", "30"]);
+    std::thread::sleep(Duration::from_millis(250));
+    // Nobody touched them and active expiry is off: still counted.
+    assert_eq!(c.cmd_str(&["DBSIZE"]), ":2\r\n");
+    assert_eq!(c.cmd_str(&["GET", "k"]), "$-1\r\n");
+    assert_eq!(c.cmd_str(&["DBSIZE"]), ":1\r\n");
+    assert_eq!(c.cmd_str(&["LPUSH", "l", "b"]), ":1\r\n", "a fresh list");
+    assert_eq!(c.cmd_str(&["TTL", "l"]), ":-1\r\n");
+}
