@@ -11,6 +11,7 @@ pub mod digest;
 pub mod glob;
 pub mod info;
 pub mod pubsub;
+pub mod rdb;
 pub mod replication;
 pub mod state;
 pub mod stats;

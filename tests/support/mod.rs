@@ -285,3 +285,36 @@ pub fn info_field(info: &str, field: &str) -> Option<String> {
         .find_map(|l| l.strip_prefix(field).and_then(|r| r.strip_prefix(':')))
         .map(|v| v.trim().to_string())
 }
+
+/// Start `vigil sentinel` on an existing config file (e.g. to restart one). The file
+/// must already name `port`.
+pub fn vigil_sentinel_at(dir: &Path, port: u16, conf_path: &Path) -> Proc {
+    let mut cmd = Command::new(vigil_bin());
+    cmd.arg("sentinel").arg(conf_path);
+    spawn(cmd, port, "vigil-sentinel", dir)
+}
+
+/// A Sentinel instance map (RESP2 flat array or RESP3 map) as `field -> value`.
+pub fn frame_map(f: &Frame) -> std::collections::HashMap<String, String> {
+    let items = f.clone().into_items().unwrap_or_default();
+    items
+        .chunks(2)
+        .filter(|c| c.len() == 2)
+        .map(|c| {
+            (
+                c[0].as_text().unwrap_or_default(),
+                c[1].as_text().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// The list of instance maps returned by SENTINEL MASTERS / REPLICAS / SENTINELS.
+pub fn frame_maps(f: &Frame) -> Vec<std::collections::HashMap<String, String>> {
+    f.clone()
+        .into_items()
+        .unwrap_or_default()
+        .iter()
+        .map(frame_map)
+        .collect()
+}
