@@ -281,7 +281,12 @@ impl Conn {
                 end = BatchEnd::Block(block, keep, notify);
                 break;
             }
-            out.reply.encode(self.client.proto, &mut self.outbuf);
+            // A handoff with an empty simple string writes no reply (SYNC).
+            let silent =
+                out.handoff.is_some() && matches!(&out.reply, Frame::Simple(s) if s.is_empty());
+            if !silent {
+                out.reply.encode(self.client.proto, &mut self.outbuf);
+            }
             if let Some(h) = out.handoff {
                 end = BatchEnd::Handoff(h);
                 break;
