@@ -1,6 +1,612 @@
-//! The Sentinel-style supervisor (`vigil sentinel sentinel.conf`).
+//! The Sentinel-style supervisor (`vigil sentinel sentinel.conf`): a drop-in for
+//! `redis-sentinel`. The decisions live in the sans-IO [`machine::Machine`]; this
+//! module is the tokio driver: it loads the config, serves clients on the sentinel
+//! port, runs the links the machine asks for, ticks the machine, fans events out to
+//! subscribers and the log, runs scripts, and rewrites the config file atomically
+//! off the reactor (before the reply when the reply depends on it, e.g. a vote).
+
+pub mod commands;
+pub mod config;
+pub mod events;
+pub mod failover;
+pub mod hello;
+pub mod info;
+pub mod link;
+pub mod machine;
+pub mod state;
+
+use bytes::BytesMut;
+use commands::{ClientState, Ctx, Outgoing, ProcInfo, Registry, ScriptJob};
+use events::Level;
+use machine::{Action, LinkKey, Machine};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+use crate::resp::{Frame, Proto, RequestParser};
+
+/// Where Redis-format log lines go.
+struct Logger {
+    out: Mutex<Box<dyn Write + Send>>,
+    pid: u32,
+}
+
+impl Logger {
+    fn line(&self, loglevel: &str, level: Level, msg: &str) {
+        if !level.enabled(loglevel) {
+            return;
+        }
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        let mut o = self.out.lock();
+        let _ = writeln!(o, "{}", events::log_line(self.pid, ms, level, msg));
+        let _ = o.flush();
+    }
+}
+
+struct LinkHandle {
+    conn: u64,
+    tx: mpsc::UnboundedSender<link::LinkCmd>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// State shared by the driver's tasks.
+pub struct Shared {
+    pub machine: Mutex<Machine>,
+    pub reg: Mutex<Registry>,
+    links: Mutex<HashMap<LinkKey, LinkHandle>>,
+    config_path: PathBuf,
+    flush_lock: tokio::sync::Mutex<()>,
+    flush_scheduled: AtomicBool,
+    logger: Logger,
+}
+
+impl Shared {
+    /// A link task reports that it is up.
+    pub fn link_up(self: &Arc<Self>, key: &LinkKey, conn: u64, local_ip: Option<String>) {
+        self.machine
+            .lock()
+            .handle_link_up(key, conn, local_ip, Instant::now());
+        self.pump();
+    }
+
+    /// A link task reports that it failed.
+    pub fn link_down(self: &Arc<Self>, key: &LinkKey, conn: u64, err: &str) {
+        tracing::debug!(?key, err, "link down");
+        self.machine
+            .lock()
+            .handle_link_down(key, conn, err, Instant::now());
+        self.pump();
+    }
+
+    /// Drain the machine's actions and carry them out.
+    pub fn pump(self: &Arc<Self>) {
+        loop {
+            let (actions, dirty, loglevel) = {
+                let mut m = self.machine.lock();
+                let mut v = Vec::new();
+                while let Some(a) = m.poll_action() {
+                    v.push(a);
+                }
+                (v, m.take_dirty(), m.g.loglevel.clone())
+            };
+            if actions.is_empty() && !dirty {
+                return;
+            }
+            for a in actions {
+                self.execute(a, &loglevel);
+            }
+            if dirty {
+                self.schedule_flush();
+            }
+        }
+    }
+
+    fn execute(self: &Arc<Self>, a: Action, loglevel: &str) {
+        match a {
+            Action::Connect {
+                link,
+                conn,
+                ip,
+                port,
+                setup,
+            } => {
+                let (tx, rx) = mpsc::unbounded_channel();
+                let task = tokio::spawn(link::run_link(
+                    self.clone(),
+                    link.clone(),
+                    conn,
+                    ip,
+                    port,
+                    setup,
+                    rx,
+                ));
+                if let Some(old) = self
+                    .links
+                    .lock()
+                    .insert(link, LinkHandle { conn, tx, task })
+                {
+                    old.task.abort();
+                }
+            }
+            Action::Send {
+                link,
+                conn,
+                cmd,
+                tag,
+            } => {
+                if let Some(h) = self.links.lock().get(&link) {
+                    if h.conn == conn {
+                        let _ = h.tx.send((cmd, tag));
+                    }
+                }
+            }
+            Action::Close { link } => {
+                if let Some(old) = self.links.lock().remove(&link) {
+                    old.task.abort();
+                }
+            }
+            Action::Event(e) => {
+                tracing::debug!(event = %e.kind, text = %e.text, "sentinel event");
+                self.logger
+                    .line(loglevel, e.level, &format!("{} {}", e.kind, e.text));
+                if e.level != Level::Debug {
+                    self.reg.lock().publish(&e.kind, &e.text);
+                }
+                if let Some(script) = e.script {
+                    self.run_script(vec![script, e.kind.clone(), e.text.clone()]);
+                }
+            }
+            Action::Log(level, msg) => self.logger.line(loglevel, level, &msg),
+            Action::ReconfigScript { path, args } => {
+                let mut argv = vec![path];
+                argv.extend(args);
+                self.run_script(argv);
+            }
+            Action::Exit(code) => {
+                self.logger
+                    .line(loglevel, Level::Warning, "Simulated failure: exiting");
+                std::process::exit(code);
+            }
+        }
+    }
+
+    /// Rewrite the config file in the background (coalesced).
+    fn schedule_flush(self: &Arc<Self>) {
+        if self.flush_scheduled.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let me = self.clone();
+        tokio::spawn(async move {
+            me.flush_scheduled.store(false, Ordering::SeqCst);
+            if let Err(e) = me.flush_now().await {
+                me.logger
+                    .line("notice", Level::Warning, &format!("WARNING: Sentinel was not able to save the new configuration on disk!!!: {e}"));
+            }
+        });
+    }
+
+    /// Render the current state and write it durably; returns once it is on disk.
+    pub async fn flush_now(self: &Arc<Self>) -> std::io::Result<()> {
+        let _guard = self.flush_lock.lock().await;
+        let state = {
+            let mut m = self.machine.lock();
+            m.take_dirty();
+            config::render_state(&m.g, &m.masters)
+        };
+        let path = self.config_path.clone();
+        tokio::task::spawn_blocking(move || {
+            let existing = std::fs::read_to_string(&path)?;
+            let text = config::merge(&existing, &state);
+            crate::util::fsutil::write_atomic(&path, text.as_bytes())
+        })
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))?
+    }
+
+    /// Run a script off the reactor with Redis's retry and timeout rules: exit code 1
+    /// or a signal is retried with a doubling delay (at most 10 runs); exit ≥ 2 is a
+    /// `-script-error`; a run longer than script-max-runtime is killed
+    /// (`-script-timeout`). At most 256 jobs are kept.
+    fn run_script(self: &Arc<Self>, argv: Vec<String>) {
+        {
+            let mut reg = self.reg.lock();
+            if reg.scripts.len() >= 256 {
+                if let Some(pos) = reg.scripts.iter().position(|j| !j.running) {
+                    reg.scripts.remove(pos);
+                } else {
+                    return;
+                }
+            }
+            reg.scripts.push(ScriptJob {
+                argv: argv.clone(),
+                running: false,
+                pid: 0,
+                start: Instant::now(),
+                retry_num: 0,
+            });
+        }
+        let me = self.clone();
+        tokio::spawn(async move {
+            let (max_rt, retry_delay) = {
+                let m = me.machine.lock();
+                (m.t.script_max_runtime, m.t.script_retry_delay)
+            };
+            let set = |running: bool, pid: u32, retry: u32| {
+                let mut reg = me.reg.lock();
+                if let Some(j) = reg.scripts.iter_mut().find(|j| j.argv == argv) {
+                    j.running = running;
+                    j.pid = pid;
+                    j.retry_num = retry;
+                    j.start = Instant::now();
+                }
+            };
+            let mut retry = 0u32;
+            loop {
+                let child = tokio::process::Command::new(&argv[0])
+                    .args(&argv[1..])
+                    .stdin(std::process::Stdio::null())
+                    .kill_on_drop(true)
+                    .spawn();
+                let mut child = match child {
+                    Ok(c) => c,
+                    Err(_) => {
+                        me.emit_plain(Level::Warning, "-script-error", format!("{} 99 0", argv[0]));
+                        break;
+                    }
+                };
+                set(true, child.id().unwrap_or(0), retry);
+                let status = tokio::time::timeout(max_rt, child.wait()).await;
+                let retryable = match status {
+                    Err(_) => {
+                        let pid = child.id().unwrap_or(0);
+                        let _ = child.kill().await;
+                        me.emit_plain(
+                            Level::Warning,
+                            "-script-timeout",
+                            format!("{} {pid}", argv[0]),
+                        );
+                        false
+                    }
+                    Ok(Err(_)) => false,
+                    Ok(Ok(st)) => {
+                        use std::os::unix::process::ExitStatusExt;
+                        let code = st.code().unwrap_or(0);
+                        let sig = st.signal().unwrap_or(0);
+                        if sig != 0 || code == 1 {
+                            true
+                        } else {
+                            if code >= 2 {
+                                me.emit_plain(
+                                    Level::Warning,
+                                    "-script-error",
+                                    format!("{} {sig} {code}", argv[0]),
+                                );
+                            }
+                            false
+                        }
+                    }
+                };
+                retry += 1;
+                if !retryable || retry >= 10 {
+                    break;
+                }
+                set(false, 0, retry);
+                tokio::time::sleep(retry_delay * (1u32 << (retry - 1).min(10))).await;
+            }
+            let mut reg = me.reg.lock();
+            if let Some(pos) = reg.scripts.iter().position(|j| j.argv == argv) {
+                reg.scripts.remove(pos);
+            }
+        });
+    }
+
+    fn emit_plain(self: &Arc<Self>, level: Level, kind: &str, text: String) {
+        self.machine
+            .lock()
+            .io
+            .event(events::plain_event(level, kind, text));
+        self.pump();
+    }
+}
 
 /// Entry point of `vigil sentinel <sentinel.conf> [--directive value ...]`.
-pub fn main(_args: Vec<String>) -> Result<(), String> {
-    Err("the sentinel is not built yet".into())
+pub fn main(args: Vec<String>) -> Result<(), String> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("VIGIL_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let Some(path) = args.first() else {
+        return Err("Sentinel needs config file on disk to save state. Exiting...".into());
+    };
+    let mut extra = Vec::new();
+    let mut cur: Option<String> = None;
+    for a in &args[1..] {
+        if let Some(d) = a.strip_prefix("--") {
+            if let Some(c) = cur.take() {
+                extra.push(c);
+            }
+            cur = Some(d.to_string());
+        } else if let Some(c) = cur.as_mut() {
+            c.push(' ');
+            c.push_str(&config::quote(a));
+        } else {
+            return Err(format!("unexpected argument '{a}'"));
+        }
+    }
+    if let Some(c) = cur.take() {
+        extra.push(c);
+    }
+    let config_path = std::fs::canonicalize(path)
+        .map_err(|e| format!("Sentinel config file {path} does not exist: {e}"))?;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&config_path)
+        .map_err(|e| format!("Sentinel config file {path} is not writable: {e}. Exiting..."))?;
+    let text = std::fs::read_to_string(&config_path).map_err(|e| format!("{path}: {e}"))?;
+    let now = Instant::now();
+    let loaded = config::parse(path, &text, &extra, &state::Timers::default(), now)?;
+    if let Some(dir) = &loaded.process.dir {
+        std::env::set_current_dir(dir).map_err(|e| format!("Can't chdir to '{dir}': {e}"))?;
+    }
+    let out: Box<dyn Write + Send> = match &loaded.process.logfile {
+        Some(f) => Box::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(f)
+                .map_err(|e| format!("Can't open the log file {f}: {e}"))?,
+        ),
+        None => Box::new(std::io::stdout()),
+    };
+    if let Some(p) = &loaded.process.pidfile {
+        let _ = std::fs::write(p, format!("{}\n", std::process::id()));
+    }
+    let bind = if loaded.process.bind.is_empty() {
+        vec!["0.0.0.0".to_string()]
+    } else {
+        loaded
+            .process
+            .bind
+            .iter()
+            .map(|b| b.trim_start_matches('-').to_string())
+            .map(|b| if b == "*" { "0.0.0.0".to_string() } else { b })
+            .collect()
+    };
+    let port = loaded.global.port;
+    let new_myid = loaded.new_myid;
+    let myid = loaded.global.myid.clone();
+    let seed: u64 = rand::random();
+    let mut machine = Machine::new(loaded.global, loaded.masters, seed);
+    let pid = std::process::id();
+    let proc = ProcInfo {
+        pid,
+        run_id: crate::util::ids::random_hex40(),
+        started: now,
+        config_file: config_path.display().to_string(),
+        executable: std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+    };
+    machine.start();
+    let shared = Arc::new(Shared {
+        machine: Mutex::new(machine),
+        reg: Mutex::new(Registry::new(proc)),
+        links: Mutex::new(HashMap::new()),
+        config_path,
+        flush_lock: tokio::sync::Mutex::new(()),
+        flush_scheduled: AtomicBool::new(false),
+        logger: Logger {
+            out: Mutex::new(out),
+            pid,
+        },
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("runtime: {e}"))?;
+    rt.block_on(async move {
+        let mut listeners = Vec::new();
+        for b in &bind {
+            let l = TcpListener::bind((b.as_str(), port)).await.map_err(|e| {
+                format!("Could not create server TCP listening socket {b}:{port}: {e}")
+            })?;
+            listeners.push(l);
+        }
+        if new_myid {
+            shared
+                .flush_now()
+                .await
+                .map_err(|e| format!("Sentinel was not able to save the new id on disk: {e}"))?;
+        }
+        let loglevel = shared.machine.lock().g.loglevel.clone();
+        shared.logger.line(
+            &loglevel,
+            Level::Notice,
+            &format!("Running mode=sentinel, port={port}."),
+        );
+        shared
+            .logger
+            .line(&loglevel, Level::Notice, &format!("Sentinel ID is {myid}"));
+        shared.pump();
+        for l in listeners {
+            let sh = shared.clone();
+            tokio::spawn(async move {
+                loop {
+                    match l.accept().await {
+                        Ok((stream, peer)) => {
+                            tokio::spawn(serve_client(sh.clone(), stream, peer.to_string()));
+                        }
+                        Err(e) => {
+                            tracing::warn!(%e, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                    }
+                }
+            });
+        }
+        let ticker = shared.clone();
+        tokio::spawn(async move {
+            loop {
+                let next = {
+                    let mut m = ticker.machine.lock();
+                    let now = Instant::now();
+                    m.handle_tick(now);
+                    m.poll_timeout(now)
+                };
+                ticker.pump();
+                tokio::time::sleep_until(tokio::time::Instant::from_std(next)).await;
+            }
+        });
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|e| e.to_string())?;
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        shared.logger.line(
+            &loglevel,
+            Level::Warning,
+            "Received shutdown signal, scheduling shutdown...",
+        );
+        let _ = shared.flush_now().await;
+        shared.logger.line(
+            &loglevel,
+            Level::Warning,
+            "Sentinel is now ready to exit, bye bye...",
+        );
+        Ok::<(), String>(())
+    })
+}
+
+/// Serve one client connection on the sentinel port.
+async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: String) {
+    let _ = stream.set_nodelay(true);
+    let laddr = stream
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Outgoing>();
+    let id = {
+        let mut reg = shared.reg.lock();
+        reg.next_id += 1;
+        reg.total_connections += 1;
+        let id = reg.next_id;
+        let now = Instant::now();
+        reg.clients.insert(
+            id,
+            ClientState {
+                id,
+                addr: peer,
+                laddr,
+                name: String::new(),
+                proto: Proto::Resp2,
+                authenticated: false,
+                user: "default".into(),
+                channels: Default::default(),
+                patterns: Default::default(),
+                created: now,
+                last_active: now,
+                last_cmd: "NULL".into(),
+                lib_name: String::new(),
+                lib_ver: String::new(),
+                tx,
+            },
+        );
+        id
+    };
+    let (mut rd, mut wr) = stream.into_split();
+    let mut buf = BytesMut::with_capacity(4096);
+    let mut parser = RequestParser::default();
+    'conn: loop {
+        tokio::select! {
+            r = rd.read_buf(&mut buf) => {
+                match r {
+                    Ok(0) | Err(_) => break 'conn,
+                    Ok(_) => {}
+                }
+                loop {
+                    let args = match parser.next(&mut buf) {
+                        Ok(Some(a)) => a,
+                        Ok(None) => break,
+                        Err(e) => {
+                            let f = Frame::err(e.to_string());
+                            let _ = wr.write_all(&f.to_bytes(Proto::Resp2)).await;
+                            break 'conn;
+                        }
+                    };
+                    let outcome = {
+                        let mut m = shared.machine.lock();
+                        let mut reg = shared.reg.lock();
+                        let mut cx = Ctx { m: &mut m, reg: &mut reg, client: id, now: Instant::now() };
+                        commands::execute(&mut cx, &args)
+                    };
+                    shared.pump();
+                    let mut replies = outcome.replies;
+                    if outcome.flush_before_reply {
+                        if let Err(e) = shared.flush_now().await {
+                            tracing::warn!(%e, "config flush failed");
+                            if outcome.flush_reports_error {
+                                replies = vec![Frame::err("Failed to save config file. Check server logs.")];
+                            }
+                        }
+                    }
+                    if outcome.shutdown {
+                        let ll = shared.machine.lock().g.loglevel.clone();
+                        shared.logger.line(&ll, Level::Warning, "User requested shutdown...");
+                        shared.logger.line(&ll, Level::Warning, "Sentinel is now ready to exit, bye bye...");
+                        std::process::exit(0);
+                    }
+                    let proto = shared.reg.lock().clients.get(&id).map(|c| c.proto).unwrap_or_default();
+                    let mut out = BytesMut::new();
+                    for f in &replies {
+                        f.encode(proto, &mut out);
+                    }
+                    if wr.write_all(&out).await.is_err() {
+                        break 'conn;
+                    }
+                    if outcome.close {
+                        break 'conn;
+                    }
+                }
+            }
+            msg = rx.recv() => {
+                match msg {
+                    Some(Outgoing::Frame(f)) => {
+                        let proto = shared.reg.lock().clients.get(&id).map(|c| c.proto).unwrap_or_default();
+                        let mut out = BytesMut::new();
+                        f.encode(proto, &mut out);
+                        // Batch whatever else is queued.
+                        let mut close = false;
+                        while let Ok(o) = rx.try_recv() {
+                            match o {
+                                Outgoing::Frame(f) => f.encode(proto, &mut out),
+                                Outgoing::Close => {
+                                    close = true;
+                                    break;
+                                }
+                            }
+                        }
+                        if wr.write_all(&out).await.is_err() || close {
+                            break 'conn;
+                        }
+                    }
+                    Some(Outgoing::Close) | None => break 'conn,
+                }
+            }
+        }
+    }
+    shared.reg.lock().clients.remove(&id);
 }

@@ -71,6 +71,13 @@ pub struct Client {
     pub pending_push_bytes: Arc<AtomicUsize>,
     /// Offset in the replication stream after this client's last write (for WAIT).
     pub woff: i64,
+    /// Frames written before this command's reply (SUBSCRIBE a b c emits one
+    /// confirmation per channel; the handler returns the last one).
+    pub pre_replies: Vec<Frame>,
+    /// CLIENT REPLY OFF: no replies at all until CLIENT REPLY ON.
+    pub reply_off: bool,
+    /// Number of upcoming replies to drop (CLIENT REPLY SKIP, SHUTDOWN).
+    pub skip_replies: u32,
 }
 
 impl Client {
@@ -102,7 +109,20 @@ impl Client {
             lib_ver: None,
             pending_push_bytes: Arc::new(AtomicUsize::new(0)),
             woff: 0,
+            pre_replies: Vec::new(),
+            reply_off: false,
+            skip_replies: 0,
         }
+    }
+
+    /// Whether the reply of the command just run is sent (CLIENT REPLY OFF|SKIP and
+    /// SHUTDOWN suppress it). Consumes one pending skip.
+    pub fn take_reply_permission(&mut self) -> bool {
+        if self.skip_replies > 0 {
+            self.skip_replies -= 1;
+            return false;
+        }
+        !self.reply_off
     }
 
     pub fn subscriptions(&self) -> usize {

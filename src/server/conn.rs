@@ -281,11 +281,20 @@ impl Conn {
                 end = BatchEnd::Block(block, keep, notify);
                 break;
             }
+            // Extra frames of a multi-frame reply (SUBSCRIBE a b), then the reply
+            // unless CLIENT REPLY OFF|SKIP or SHUTDOWN suppressed it (commands/client.rs).
+            for f in self.client.pre_replies.drain(..) {
+                f.encode(self.client.proto, &mut self.outbuf);
+            }
             // A handoff with an empty simple string writes no reply (SYNC).
             let silent =
                 out.handoff.is_some() && matches!(&out.reply, Frame::Simple(s) if s.is_empty());
-            if !silent {
+            if self.client.take_reply_permission() && !silent {
                 out.reply.encode(self.client.proto, &mut self.outbuf);
+            }
+            // SHUTDOWN (commands/server.rs) only sets `state.shutdown`: wake the main task.
+            if st.shutdown.is_some() {
+                self.shared.shutdown.notify_one();
             }
             if let Some(h) = out.handoff {
                 end = BatchEnd::Handoff(h);

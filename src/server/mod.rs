@@ -7,7 +7,9 @@ pub mod commands;
 pub mod config;
 pub mod conn;
 pub mod db;
+pub mod digest;
 pub mod glob;
+pub mod info;
 pub mod pubsub;
 pub mod rdb;
 pub mod replication;
@@ -156,6 +158,10 @@ async fn cron(shared: Arc<Shared>) {
     loop {
         tick.tick().await;
         let mut st = shared.state.lock();
+        // DEBUG SET-ACTIVE-EXPIRE 0 (commands/server.rs) stops the active cycle.
+        if !st.active_expire_enabled {
+            continue;
+        }
         let now = state::unix_ms();
         for db in st.dbs.iter_mut() {
             // Keep sampling while a quarter of the sample was expired, like Redis.

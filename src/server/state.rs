@@ -43,6 +43,10 @@ pub struct State {
     pub port: u16,
     /// Clients whose WATCHed keys were modified (their EXEC fails).
     pub dirty_cas: std::collections::HashSet<u64>,
+    /// Active expiry in the cron (DEBUG SET-ACTIVE-EXPIRE 0 turns it off).
+    pub active_expire_enabled: bool,
+    /// Unix seconds of the last successful save (LASTSAVE); the start time until then.
+    pub lastsave: i64,
 }
 
 impl State {
@@ -61,6 +65,8 @@ impl State {
             shutdown: None,
             port: config.get_i64("port") as u16,
             dirty_cas: Default::default(),
+            active_expire_enabled: true,
+            lastsave: unix_ms() / 1000,
             config,
         }
     }

@@ -118,14 +118,18 @@ fn spawn(mut cmd: Command, port: u16, name: &str, dir: &Path) -> Proc {
         name: name.to_string(),
         dir: dir.to_path_buf(),
     };
-    wait_for(&format!("{name} on port {port}"), Duration::from_secs(10), || {
-        if let Some(st) = p.try_exit() {
-            let log = std::fs::read_to_string(dir.join(format!("{name}-{port}.log")))
-                .unwrap_or_default();
-            panic!("{name} exited early ({st}):\n{log}");
-        }
-        TcpStream::connect(("127.0.0.1", port)).ok().map(|_| ())
-    });
+    wait_for(
+        &format!("{name} on port {port}"),
+        Duration::from_secs(10),
+        || {
+            if let Some(st) = p.try_exit() {
+                let log = std::fs::read_to_string(dir.join(format!("{name}-{port}.log")))
+                    .unwrap_or_default();
+                panic!("{name} exited early ({st}):\n{log}");
+            }
+            TcpStream::connect(("127.0.0.1", port)).ok().map(|_| ())
+        },
+    );
     p
 }
 
@@ -239,7 +243,8 @@ impl Client {
 
     /// Read one reply; panics on timeout or a closed connection.
     pub fn read(&mut self) -> Frame {
-        self.try_read().expect("reply (connection closed or timed out)")
+        self.try_read()
+            .expect("reply (connection closed or timed out)")
     }
 
     /// Read one reply; `None` when the connection closed or timed out.
@@ -279,4 +284,37 @@ pub fn info_field(info: &str, field: &str) -> Option<String> {
     info.lines()
         .find_map(|l| l.strip_prefix(field).and_then(|r| r.strip_prefix(':')))
         .map(|v| v.trim().to_string())
+}
+
+/// Start `vigil sentinel` on an existing config file (e.g. to restart one). The file
+/// must already name `port`.
+pub fn vigil_sentinel_at(dir: &Path, port: u16, conf_path: &Path) -> Proc {
+    let mut cmd = Command::new(vigil_bin());
+    cmd.arg("sentinel").arg(conf_path);
+    spawn(cmd, port, "vigil-sentinel", dir)
+}
+
+/// A Sentinel instance map (RESP2 flat array or RESP3 map) as `field -> value`.
+pub fn frame_map(f: &Frame) -> std::collections::HashMap<String, String> {
+    let items = f.clone().into_items().unwrap_or_default();
+    items
+        .chunks(2)
+        .filter(|c| c.len() == 2)
+        .map(|c| {
+            (
+                c[0].as_text().unwrap_or_default(),
+                c[1].as_text().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// The list of instance maps returned by SENTINEL MASTERS / REPLICAS / SENTINELS.
+pub fn frame_maps(f: &Frame) -> Vec<std::collections::HashMap<String, String>> {
+    f.clone()
+        .into_items()
+        .unwrap_or_default()
+        .iter()
+        .map(frame_map)
+        .collect()
 }

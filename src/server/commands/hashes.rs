@@ -1,5 +1,415 @@
-//! Hashes (t_hash.c).
+//! Hashes (Redis's t_hash.c): HSET, HGET, HGETALL, counters, HRANDFIELD, HSCAN...
 
-use crate::server::command::Command;
+use super::args::{int, owned, parse_f64, parse_i64};
+use super::keys::{parse_cursor, parse_scan_opts, scan_reply};
+use crate::resp::{Frame, Proto};
+use crate::server::command::{flags::*, Command, Ctx};
+use crate::server::db::{scan_indices, wrongtype, Value};
+use crate::server::glob::glob_match;
+use bytes::Bytes;
+use indexmap::IndexMap;
+use rand::Rng;
 
-pub static COMMANDS: &[Command] = &[];
+pub static COMMANDS: &[Command] = &[
+    Command::new("hset", -4, WRITE | DENYOOM | FAST, hset).keys(1, 1, 1),
+    Command::new("hmset", -4, WRITE | DENYOOM | FAST, hmset).keys(1, 1, 1),
+    Command::new("hsetnx", 4, WRITE | DENYOOM | FAST, hsetnx).keys(1, 1, 1),
+    Command::new("hget", 3, READONLY | FAST, hget).keys(1, 1, 1),
+    Command::new("hmget", -3, READONLY | FAST, hmget).keys(1, 1, 1),
+    Command::new("hdel", -3, WRITE | FAST, hdel).keys(1, 1, 1),
+    Command::new("hgetall", 2, READONLY, hgetall).keys(1, 1, 1),
+    Command::new("hlen", 2, READONLY | FAST, hlen).keys(1, 1, 1),
+    Command::new("hexists", 3, READONLY | FAST, hexists).keys(1, 1, 1),
+    Command::new("hincrby", 4, WRITE | DENYOOM | FAST, hincrby).keys(1, 1, 1),
+    Command::new("hincrbyfloat", 4, WRITE | DENYOOM | FAST, hincrbyfloat).keys(1, 1, 1),
+    Command::new("hkeys", 2, READONLY, hkeys).keys(1, 1, 1),
+    Command::new("hvals", 2, READONLY, hvals).keys(1, 1, 1),
+    Command::new("hstrlen", 3, READONLY | FAST, hstrlen).keys(1, 1, 1),
+    Command::new("hrandfield", -2, READONLY, hrandfield).keys(1, 1, 1),
+    Command::new("hscan", -3, READONLY, hscan).keys(1, 1, 1),
+];
+
+type Hash = IndexMap<Bytes, Bytes>;
+
+fn is_hash(v: &Value) -> bool {
+    matches!(v, Value::Hash(_))
+}
+
+fn new_hash() -> Value {
+    Value::Hash(Box::default())
+}
+
+/// The hash at `key` for reading: Ok(None) when missing.
+fn read_hash<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a Hash>, Frame> {
+    let now = ctx.now_ms;
+    match ctx.db().get(key, now) {
+        None => Ok(None),
+        Some(Value::Hash(h)) => Ok(Some(h)),
+        Some(_) => Err(wrongtype()),
+    }
+}
+
+/// The hash at `key` for writing, created when missing (counts one modification).
+fn create_hash<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<&'a mut Hash, Frame> {
+    let now = ctx.now_ms;
+    match ctx.db().get_or_create(key, now, is_hash, new_hash)? {
+        Value::Hash(h) => Ok(h),
+        _ => Err(wrongtype()),
+    }
+}
+
+/// Set `f` to `v`; true when the field is new. Copies only what gets stored.
+fn put(h: &mut Hash, f: &Bytes, v: &Bytes) -> bool {
+    if let Some(slot) = h.get_mut(f.as_ref()) {
+        *slot = owned(v);
+        false
+    } else {
+        h.insert(owned(f), owned(v));
+        true
+    }
+}
+
+/// `HSET key field value [field value ...]`: number of new fields.
+fn hset(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    if argv.len().is_multiple_of(2) {
+        return Frame::err("wrong number of arguments for 'hset' command");
+    }
+    match create_hash(ctx, &argv[1]) {
+        Ok(h) => {
+            let added = argv[2..].chunks(2).filter(|p| put(h, &p[0], &p[1])).count();
+            Frame::Integer(added as i64)
+        }
+        Err(e) => e,
+    }
+}
+
+/// `HMSET key field value [field value ...]`: OK.
+fn hmset(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    if argv.len().is_multiple_of(2) {
+        return Frame::err("wrong number of arguments for 'hmset' command");
+    }
+    match create_hash(ctx, &argv[1]) {
+        Ok(h) => {
+            for p in argv[2..].chunks(2) {
+                put(h, &p[0], &p[1]);
+            }
+            Frame::ok()
+        }
+        Err(e) => e,
+    }
+}
+
+/// `HSETNX key field value`: 1 if set.
+fn hsetnx(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    match read_hash(ctx, &argv[1]) {
+        Ok(Some(h)) if h.contains_key(argv[2].as_ref()) => return Frame::Integer(0),
+        Ok(_) => {}
+        Err(e) => return e,
+    }
+    match create_hash(ctx, &argv[1]) {
+        Ok(h) => {
+            put(h, &argv[2], &argv[3]);
+            Frame::Integer(1)
+        }
+        Err(e) => e,
+    }
+}
+
+/// `HGET key field`.
+fn hget(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    match read_hash(ctx, &argv[1]) {
+        Ok(Some(h)) => h
+            .get(argv[2].as_ref())
+            .map_or(Frame::Null, |v| Frame::Bulk(v.clone())),
+        Ok(None) => Frame::Null,
+        Err(e) => e,
+    }
+}
+
+/// `HMGET key field [field ...]`: nulls for missing fields.
+fn hmget(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    match read_hash(ctx, &argv[1]) {
+        Ok(h) => Frame::Array(
+            argv[2..]
+                .iter()
+                .map(|f| {
+                    h.and_then(|h| h.get(f.as_ref()))
+                        .map_or(Frame::Null, |v| Frame::Bulk(v.clone()))
+                })
+                .collect(),
+        ),
+        Err(e) => e,
+    }
+}
+
+/// `HDEL key field [field ...]`: number removed; the key goes when emptied.
+fn hdel(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    let now = ctx.now_ms;
+    let small = ctx.state.config.get_i64("hash-max-listpack-entries").max(0) as usize;
+    let key = &argv[1];
+    let db = ctx.db();
+    let h = match db.lookup_write(key, now) {
+        None => return Frame::Integer(0),
+        Some(Value::Hash(h)) => h,
+        Some(_) => return wrongtype(),
+    };
+    let mut n = 0;
+    for f in &argv[2..] {
+        // Small hashes keep insertion order like Redis's listpack; big ones need not.
+        let gone = if h.len() <= small {
+            h.shift_remove(f.as_ref())
+        } else {
+            h.swap_remove(f.as_ref())
+        };
+        n += gone.is_some() as u64;
+    }
+    if n > 0 {
+        db.modified(key, n);
+        db.remove_if_empty(key);
+    }
+    Frame::Integer(n as i64)
+}
+
+/// `HGETALL key`: a map (flat array in RESP2).
+fn hgetall(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    match read_hash(ctx, &argv[1]) {
+        Ok(h) => Frame::Map(
+            h.into_iter()
+                .flatten()
+                .map(|(f, v)| (Frame::Bulk(f.clone()), Frame::Bulk(v.clone())))
+                .collect(),
+        ),
+        Err(e) => e,
+    }
+}
+
+/// `HLEN key`.
+fn hlen(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    match read_hash(ctx, &argv[1]) {
+        Ok(h) => Frame::Integer(h.map_or(0, |h| h.len()) as i64),
+        Err(e) => e,
+    }
+}
+
+/// `HEXISTS key field`.
+fn hexists(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    match read_hash(ctx, &argv[1]) {
+        Ok(h) => Frame::Integer(h.is_some_and(|h| h.contains_key(argv[2].as_ref())) as i64),
+        Err(e) => e,
+    }
+}
+
+/// `HINCRBY key field increment`.
+fn hincrby(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    let delta = match int(&argv[3]) {
+        Ok(d) => d,
+        Err(e) => return e,
+    };
+    let cur = match read_hash(ctx, &argv[1]) {
+        Ok(h) => match h.and_then(|h| h.get(argv[2].as_ref())) {
+            Some(v) => match parse_i64(v) {
+                Some(n) => n,
+                None => return Frame::err("hash value is not an integer"),
+            },
+            None => 0,
+        },
+        Err(e) => return e,
+    };
+    let Some(next) = cur.checked_add(delta) else {
+        return Frame::err("increment or decrement would overflow");
+    };
+    match create_hash(ctx, &argv[1]) {
+        Ok(h) => {
+            put(h, &argv[2], &super::args::int_bytes(next));
+            Frame::Integer(next)
+        }
+        Err(e) => e,
+    }
+}
+
+/// `HINCRBYFLOAT key field increment`: bulk result, propagated as HSET.
+fn hincrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    let Some(delta) = parse_f64(&argv[3]) else {
+        return Frame::err(super::args::NOT_FLOAT);
+    };
+    let cur = match read_hash(ctx, &argv[1]) {
+        Ok(h) => match h.and_then(|h| h.get(argv[2].as_ref())) {
+            Some(v) => match parse_f64(v) {
+                Some(n) => n,
+                None => return Frame::err("hash value is not a float"),
+            },
+            None => 0.0,
+        },
+        Err(e) => return e,
+    };
+    let next = cur + delta;
+    if !next.is_finite() {
+        return Frame::err("increment would produce NaN or Infinity");
+    }
+    let text = Bytes::from(super::strings::format_human_float(next));
+    match create_hash(ctx, &argv[1]) {
+        Ok(h) => {
+            put(h, &argv[2], &text);
+        }
+        Err(e) => return e,
+    }
+    ctx.propagate_as(vec![vec![
+        Bytes::from_static(b"HSET"),
+        argv[1].clone(),
+        argv[2].clone(),
+        text.clone(),
+    ]]);
+    Frame::Bulk(text)
+}
+
+/// `HKEYS key`: a flat array even in RESP3.
+fn hkeys(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    match read_hash(ctx, &argv[1]) {
+        Ok(h) => Frame::Array(
+            h.into_iter()
+                .flat_map(|h| h.keys())
+                .map(|f| Frame::Bulk(f.clone()))
+                .collect(),
+        ),
+        Err(e) => e,
+    }
+}
+
+/// `HVALS key`.
+fn hvals(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    match read_hash(ctx, &argv[1]) {
+        Ok(h) => Frame::Array(
+            h.into_iter()
+                .flat_map(|h| h.values())
+                .map(|v| Frame::Bulk(v.clone()))
+                .collect(),
+        ),
+        Err(e) => e,
+    }
+}
+
+/// `HSTRLEN key field`.
+fn hstrlen(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    match read_hash(ctx, &argv[1]) {
+        Ok(h) => Frame::Integer(h.and_then(|h| h.get(argv[2].as_ref())).map_or(0, |v| v.len()) as i64),
+        Err(e) => e,
+    }
+}
+
+/// Pairs as RESP3 wants them (array of 2-arrays) or flattened for RESP2.
+pub fn pairs_reply(proto: Proto, pairs: Vec<(Frame, Frame)>) -> Frame {
+    if proto == Proto::Resp3 {
+        Frame::Array(
+            pairs
+                .into_iter()
+                .map(|(a, b)| Frame::Array(vec![a, b]))
+                .collect(),
+        )
+    } else {
+        Frame::Array(pairs.into_iter().flat_map(|(a, b)| [a, b]).collect())
+    }
+}
+
+/// Distinct random indices (`count` ≤ `len`), in random order.
+pub fn distinct_indices(len: usize, count: usize) -> Vec<usize> {
+    let mut rng = rand::thread_rng();
+    rand::seq::index::sample(&mut rng, len, count.min(len)).into_vec()
+}
+
+/// `HRANDFIELD key [count [WITHVALUES]]`.
+fn hrandfield(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    let proto = ctx.client.proto;
+    if argv.len() > 4 || (argv.len() == 4 && !super::args::is(&argv[3], "withvalues")) {
+        return super::args::syntax_error();
+    }
+    let count = if argv.len() >= 3 {
+        match int(&argv[2]) {
+            Ok(c) => Some(c),
+            Err(e) => return e,
+        }
+    } else {
+        None
+    };
+    let withvalues = argv.len() == 4;
+    if withvalues && count.is_some_and(|c| c < -(i64::MAX / 2)) {
+        return Frame::err("value is out of range");
+    }
+    let h = match read_hash(ctx, &argv[1]) {
+        Ok(Some(h)) => h,
+        Ok(None) => {
+            return if count.is_some() {
+                Frame::Array(Vec::new())
+            } else {
+                Frame::Null
+            }
+        }
+        Err(e) => return e,
+    };
+    let mut rng = rand::thread_rng();
+    let Some(count) = count else {
+        let i = rng.gen_range(0..h.len());
+        return h
+            .get_index(i)
+            .map_or(Frame::Null, |(f, _)| Frame::Bulk(f.clone()));
+    };
+    let idx: Vec<usize> = if count >= 0 {
+        distinct_indices(h.len(), count as usize)
+    } else {
+        (0..count.unsigned_abs())
+            .map(|_| rng.gen_range(0..h.len()))
+            .collect()
+    };
+    let entries = idx.into_iter().filter_map(|i| h.get_index(i));
+    if withvalues {
+        pairs_reply(
+            proto,
+            entries
+                .map(|(f, v)| (Frame::Bulk(f.clone()), Frame::Bulk(v.clone())))
+                .collect(),
+        )
+    } else {
+        Frame::Array(entries.map(|(f, _)| Frame::Bulk(f.clone())).collect())
+    }
+}
+
+/// `HSCAN key cursor [MATCH pattern] [COUNT count]`: small hashes come back whole.
+fn hscan(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    let cursor = match parse_cursor(&argv[2]) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let opts = match parse_scan_opts(&argv[3..], false) {
+        Ok(o) => o,
+        Err(e) => return e,
+    };
+    let t = super::keys::Thresholds::from_ctx(ctx);
+    let h = match read_hash(ctx, &argv[1]) {
+        Ok(Some(h)) => h,
+        Ok(None) => return scan_reply(0, Vec::new()),
+        Err(e) => return e,
+    };
+    let compact = h.len() <= t.hash_entries
+        && h
+            .iter()
+            .all(|(f, v)| f.len() <= t.hash_value && v.len() <= t.hash_value);
+    let (next, range) = if compact {
+        (0, 0..h.len())
+    } else {
+        scan_indices(h.len(), cursor, opts.count)
+    };
+    let mut items = Vec::new();
+    let order: Box<dyn Iterator<Item = usize>> = if compact {
+        Box::new(range)
+    } else {
+        Box::new(range.rev())
+    };
+    for i in order {
+        if let Some((f, v)) = h.get_index(i) {
+            if opts.pattern.as_ref().is_none_or(|p| glob_match(p, f)) {
+                items.push(Frame::Bulk(f.clone()));
+                items.push(Frame::Bulk(v.clone()));
+            }
+        }
+    }
+    scan_reply(next, items)
+}

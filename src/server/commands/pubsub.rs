@@ -1,5 +1,314 @@
-//! Pub/Sub: SUBSCRIBE, PSUBSCRIBE, PUBLISH, PUBSUB ...
+//! Pub/Sub: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH and PUBSUB
+//! CHANNELS|NUMSUB|NUMPAT|HELP (server.md §11).
+//!
+//! (Un)subscribe commands emit one `[kind, name, count]` frame per channel or pattern
+//! (`*3` in RESP2, a `>3` push in RESP3): all but the last go to
+//! `client.pre_replies`, the last is the command's reply. Messages reach other
+//! connections through their registry entry (`ClientEntry::push`).
 
-use crate::server::command::Command;
+use crate::resp::Frame;
+use crate::server::command::{flags::*, Command, Ctx};
+use crate::server::glob::glob_match;
+use bytes::Bytes;
 
-pub static COMMANDS: &[Command] = &[];
+pub static COMMANDS: &[Command] = &[
+    Command::new(
+        "subscribe",
+        -2,
+        PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK,
+        subscribe,
+    ),
+    Command::new(
+        "unsubscribe",
+        -1,
+        PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK,
+        unsubscribe,
+    ),
+    Command::new(
+        "psubscribe",
+        -2,
+        PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK,
+        psubscribe,
+    ),
+    Command::new(
+        "punsubscribe",
+        -1,
+        PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK,
+        punsubscribe,
+    ),
+    Command::new(
+        "publish",
+        3,
+        PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE,
+        publish,
+    ),
+    Command::new("pubsub", -2, 0, pubsub_help).subs(PUBSUB_SUBS),
+];
+
+static PUBSUB_SUBS: &[Command] = &[
+    Command::new("channels", -2, PUBSUB | LOADING | STALE, pubsub_channels),
+    Command::new("numsub", -2, PUBSUB | LOADING | STALE, pubsub_numsub),
+    Command::new("numpat", 2, PUBSUB | LOADING | STALE, pubsub_numpat),
+    Command::new("help", 2, LOADING | STALE, pubsub_help),
+    Command::new(
+        "shardchannels",
+        -2,
+        PUBSUB | LOADING | STALE,
+        pubsub_shardchannels,
+    ),
+    Command::new(
+        "shardnumsub",
+        -2,
+        PUBSUB | LOADING | STALE,
+        pubsub_shardnumsub,
+    ),
+];
+
+/// `[kind, name, count]` as a push frame (an array in RESP2).
+fn confirmation(kind: &str, name: Option<Bytes>, count: usize) -> Frame {
+    Frame::Push(vec![
+        Frame::bulk_str(kind),
+        name.map(Frame::Bulk).unwrap_or(Frame::Null),
+        Frame::Integer(count as i64),
+    ])
+}
+
+/// Emit several frames: all but the last before the reply, the last as the reply.
+fn emit(ctx: &mut Ctx, mut frames: Vec<Frame>) -> Frame {
+    let last = frames.pop().unwrap_or(Frame::NullArray);
+    ctx.client.pre_replies.extend(frames);
+    last
+}
+
+/// `SUBSCRIBE channel [channel ...]`: one confirmation per channel.
+fn subscribe(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    let id = ctx.client.id;
+    let mut frames = Vec::with_capacity(argv.len() - 1);
+    for ch in &argv[1..] {
+        let ch = Bytes::copy_from_slice(ch);
+        if ctx.client.channels.insert(ch.clone()) {
+            ctx.state.pubsub.subscribe(ch.clone(), id);
+        }
+        frames.push(confirmation(
+            "subscribe",
+            Some(ch),
+            ctx.client.subscriptions(),
+        ));
+    }
+    emit(ctx, frames)
+}
+
+/// `PSUBSCRIBE pattern [pattern ...]`.
+fn psubscribe(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    let id = ctx.client.id;
+    let mut frames = Vec::with_capacity(argv.len() - 1);
+    for p in &argv[1..] {
+        let p = Bytes::copy_from_slice(p);
+        if ctx.client.patterns.insert(p.clone()) {
+            ctx.state.pubsub.psubscribe(p.clone(), id);
+        }
+        frames.push(confirmation(
+            "psubscribe",
+            Some(p),
+            ctx.client.subscriptions(),
+        ));
+    }
+    emit(ctx, frames)
+}
+
+/// `UNSUBSCRIBE [channel ...]`: no argument means every channel; with nothing
+/// subscribed, one frame with a null name.
+fn unsubscribe(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    let id = ctx.client.id;
+    let names: Vec<Bytes> = if argv.len() > 1 {
+        argv[1..]
+            .iter()
+            .map(|c| Bytes::copy_from_slice(c))
+            .collect()
+    } else {
+        ctx.client.channels.iter().cloned().collect()
+    };
+    if names.is_empty() {
+        return confirmation("unsubscribe", None, ctx.client.subscriptions());
+    }
+    let mut frames = Vec::with_capacity(names.len());
+    for ch in names {
+        if ctx.client.channels.remove(&ch) {
+            ctx.state.pubsub.unsubscribe(&ch, id);
+        }
+        frames.push(confirmation(
+            "unsubscribe",
+            Some(ch),
+            ctx.client.subscriptions(),
+        ));
+    }
+    emit(ctx, frames)
+}
+
+/// `PUNSUBSCRIBE [pattern ...]`.
+fn punsubscribe(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    let id = ctx.client.id;
+    let names: Vec<Bytes> = if argv.len() > 1 {
+        argv[1..]
+            .iter()
+            .map(|c| Bytes::copy_from_slice(c))
+            .collect()
+    } else {
+        ctx.client.patterns.iter().cloned().collect()
+    };
+    if names.is_empty() {
+        return confirmation("punsubscribe", None, ctx.client.subscriptions());
+    }
+    let mut frames = Vec::with_capacity(names.len());
+    for p in names {
+        if ctx.client.patterns.remove(&p) {
+            ctx.state.pubsub.punsubscribe(&p, id);
+        }
+        frames.push(confirmation(
+            "punsubscribe",
+            Some(p),
+            ctx.client.subscriptions(),
+        ));
+    }
+    emit(ctx, frames)
+}
+
+/// `PUBLISH channel message`: `:<receivers>` (channel subscribers plus one per
+/// matching pattern subscription).
+fn publish(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    let n = publish_message(ctx.state, &argv[1], &argv[2]);
+    Frame::Integer(n as i64)
+}
+
+/// Deliver a message to every subscriber of `channel` and of matching patterns.
+/// Returns the number of receivers. Also used by other parts of the server.
+pub fn publish_message(
+    state: &mut crate::server::state::State,
+    channel: &[u8],
+    message: &[u8],
+) -> usize {
+    let mut receivers = 0;
+    let ch = Bytes::copy_from_slice(channel);
+    let msg = Bytes::copy_from_slice(message);
+    if let Some(ids) = state.pubsub.channels.get(channel) {
+        let frame = Frame::Push(vec![
+            Frame::bulk_str("message"),
+            Frame::Bulk(ch.clone()),
+            Frame::Bulk(msg.clone()),
+        ]);
+        for id in ids {
+            if let Some(e) = state.clients.entries.get(id) {
+                e.push(frame.clone());
+                receivers += 1;
+            }
+        }
+    }
+    for (pattern, ids) in &state.pubsub.patterns {
+        if !glob_match(pattern, channel) {
+            continue;
+        }
+        let frame = Frame::Push(vec![
+            Frame::bulk_str("pmessage"),
+            Frame::Bulk(pattern.clone()),
+            Frame::Bulk(ch.clone()),
+            Frame::Bulk(msg.clone()),
+        ]);
+        for id in ids {
+            if let Some(e) = state.clients.entries.get(id) {
+                e.push(frame.clone());
+                receivers += 1;
+            }
+        }
+    }
+    receivers
+}
+
+/// `PUBSUB CHANNELS [pattern]`: active channels (with at least one subscriber).
+fn pubsub_channels(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    if argv.len() > 3 {
+        return Frame::err("Unknown PUBSUB subcommand or wrong number of arguments for 'channels'");
+    }
+    let pat = argv.get(2);
+    let mut out: Vec<Frame> = ctx
+        .state
+        .pubsub
+        .channels
+        .keys()
+        .filter(|c| pat.is_none_or(|p| glob_match(p, c)))
+        .map(|c| Frame::Bulk(c.clone()))
+        .collect();
+    out.sort_by(|a, b| a.as_bytes().cmp(&b.as_bytes()));
+    Frame::Array(out)
+}
+
+/// `PUBSUB NUMSUB [channel ...]`: flat `[ch, n, ...]` in both protocols.
+fn pubsub_numsub(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    let mut out = Vec::with_capacity(2 * (argv.len() - 2));
+    for ch in &argv[2..] {
+        let n = ctx
+            .state
+            .pubsub
+            .channels
+            .get(&ch[..])
+            .map_or(0, |s| s.len());
+        out.push(Frame::Bulk(ch.clone()));
+        out.push(Frame::Integer(n as i64));
+    }
+    Frame::Array(out)
+}
+
+/// `PUBSUB NUMPAT`: number of distinct patterns subscribed to.
+fn pubsub_numpat(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+    Frame::Integer(ctx.state.pubsub.patterns.len() as i64)
+}
+
+/// `PUBSUB SHARDCHANNELS [pattern]`: no shard channels outside cluster mode.
+fn pubsub_shardchannels(_ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    if argv.len() > 3 {
+        return Frame::err(
+            "Unknown PUBSUB subcommand or wrong number of arguments for 'shardchannels'",
+        );
+    }
+    Frame::Array(Vec::new())
+}
+
+/// `PUBSUB SHARDNUMSUB [channel ...]`: every count is 0 (no shard channels here).
+fn pubsub_shardnumsub(_ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    let mut out = Vec::new();
+    for ch in &argv[2..] {
+        out.push(Frame::Bulk(ch.clone()));
+        out.push(Frame::Integer(0));
+    }
+    Frame::Array(out)
+}
+
+/// `PUBSUB HELP`.
+fn pubsub_help(_ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+    help_lines(
+        "PUBSUB",
+        &[
+            "CHANNELS [<pattern>]",
+            "    Return the currently active channels matching a <pattern> (default: '*').",
+            "NUMPAT",
+            "    Return number of subscriptions to patterns.",
+            "NUMSUB [<channel> ...]",
+            "    Return the number of subscribers for the specified channels, excluding",
+            "    pattern subscriptions(default: no channels).",
+            "SHARDCHANNELS [<pattern>]",
+            "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+            "SHARDNUMSUB [<shardchannel> ...]",
+            "    Return the number of subscribers for the specified shard level channel(s)",
+        ],
+    )
+}
+
+/// Redis's `addReplyHelp`: a header, the lines, then HELP.
+pub fn help_lines(container: &str, lines: &[&str]) -> Frame {
+    let mut out = vec![Frame::simple(format!(
+        "{container} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    ))];
+    out.extend(lines.iter().map(|l| Frame::simple(*l)));
+    out.push(Frame::simple("HELP"));
+    out.push(Frame::simple("    Prints this help."));
+    Frame::Array(out)
+}

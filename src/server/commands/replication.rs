@@ -1,5 +1,5 @@
 //! Replication and persistence commands: REPLICAOF/SLAVEOF, SYNC/PSYNC, REPLCONF,
-//! WAIT, ROLE, FAILOVER, SAVE, BGSAVE, LASTSAVE (replication.md §1, §3, §8-§10).
+//! WAIT, ROLE, FAILOVER, SAVE, BGSAVE (LASTSAVE is in server.rs) (replication.md §1, §3, §8-§10).
 
 use super::args::{int, is, syntax_error};
 use crate::resp::Frame;
@@ -21,7 +21,6 @@ pub static COMMANDS: &[Command] = &[
     Command::new("failover", -1, ADMIN | NOSCRIPT | STALE, failover),
     Command::new("save", 1, ADMIN | NOSCRIPT | NO_MULTI, save),
     Command::new("bgsave", -1, ADMIN | NOSCRIPT, bgsave),
-    Command::new("lastsave", 1, NOSCRIPT | LOADING | STALE | FAST, lastsave),
 ];
 
 /// `REPLICAOF host port` / `REPLICAOF NO ONE`: follow a master, or become one.
@@ -346,9 +345,4 @@ fn bgsave(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
         Ok(()) => Frame::simple("Background saving started"),
         Err(e) => Frame::err(e),
     }
-}
-
-/// `LASTSAVE`: unix time of the last successful save.
-fn lastsave(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
-    Frame::Integer(ctx.state.repl.persist.last_save)
 }

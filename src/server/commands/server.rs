@@ -1,5 +1,766 @@
-//! Server administration: INFO, CONFIG, COMMAND, DEBUG, SHUTDOWN, SAVE/BGSAVE, DBSIZE-like server commands.
+//! Server administration (server.md §7-§9, §12.7-§12.9): INFO, CONFIG
+//! GET/SET/REWRITE/RESETSTAT/HELP, COMMAND (COUNT, INFO, DOCS, LIST, GETKEYS,
+//! GETKEYSANDFLAGS, HELP), DEBUG (SLEEP, DIGEST, DIGEST-VALUE, SET-ACTIVE-EXPIRE,
+//! POPULATE, OBJECT, PROTOCOL, RELOAD, HELP), SHUTDOWN and LASTSAVE.
 
-use crate::server::command::Command;
+use super::args::{int, is, syntax_error};
+use super::pubsub::help_lines;
+use crate::resp::Frame;
+use crate::server::command::{self, flags::*, Command, Ctx, Propagation};
+use crate::server::db::Value;
+use crate::server::state::ShutdownRequest;
+use bytes::Bytes;
 
-pub static COMMANDS: &[Command] = &[];
+pub static COMMANDS: &[Command] = &[
+    Command::new("info", -1, LOADING | STALE, info),
+    Command::new("config", -2, 0, config_help).subs(CONFIG_SUBS),
+    Command::new("command", -1, LOADING | STALE, command_all).subs(COMMAND_SUBS),
+    Command::new("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, debug),
+    Command::new(
+        "shutdown",
+        -1,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI,
+        shutdown,
+    ),
+    Command::new("lastsave", 1, LOADING | STALE | FAST, lastsave),
+];
+
+static CONFIG_SUBS: &[Command] = &[
+    Command::new("get", -3, ADMIN | NOSCRIPT | LOADING | STALE, config_get),
+    Command::new("set", -4, ADMIN | NOSCRIPT | LOADING | STALE, config_set),
+    Command::new(
+        "rewrite",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        config_rewrite,
+    ),
+    Command::new(
+        "resetstat",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        config_resetstat,
+    ),
+    Command::new("help", 2, LOADING | STALE, config_help),
+];
+
+static COMMAND_SUBS: &[Command] = &[
+    Command::new("count", 2, LOADING | STALE, command_count),
+    Command::new("info", -2, LOADING | STALE, command_info),
+    Command::new("docs", -2, LOADING | STALE, command_docs),
+    Command::new("list", -2, LOADING | STALE, command_list),
+    Command::new("getkeys", -4, LOADING | STALE, command_getkeys),
+    Command::new("getkeysandflags", -4, LOADING | STALE, command_getkeys),
+    Command::new("help", 2, LOADING | STALE, command_help),
+];
+
+fn text_args(argv: &[Bytes]) -> Vec<String> {
+    argv.iter()
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// INFO
+
+/// `INFO [section ...]`: a bulk string in RESP2, verbatim text in RESP3.
+fn info(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    let text = crate::server::info::info_text(ctx.state, &text_args(&argv[1..]));
+    Frame::Verbatim(Bytes::from(text))
+}
+
+// ---------------------------------------------------------------------------
+// CONFIG
+
+/// `CONFIG GET pattern [pattern ...]`: a map of matching parameters.
+fn config_get(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    let pairs = ctx.state.config.config_get(&text_args(&argv[2..]));
+    Frame::Map(
+        pairs
+            .into_iter()
+            .map(|(k, v)| (Frame::Bulk(Bytes::from(k)), Frame::Bulk(Bytes::from(v))))
+            .collect(),
+    )
+}
+
+/// `CONFIG SET name value [name value ...]`: all or nothing.
+fn config_set(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    if !(argv.len() - 2).is_multiple_of(2) {
+        return syntax_error();
+    }
+    let args = text_args(&argv[2..]);
+    let pairs: Vec<(String, String)> = args
+        .chunks_exact(2)
+        .map(|p| (p[0].clone(), p[1].clone()))
+        .collect();
+    match ctx.state.config.config_set(&pairs) {
+        Ok(()) => Frame::ok(),
+        Err(e) => Frame::err(e),
+    }
+}
+
+/// `CONFIG REWRITE`: rewrite the config file in place, atomically.
+fn config_rewrite(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+    match ctx.state.config.rewrite() {
+        Ok(()) => {
+            tracing::info!("CONFIG REWRITE executed with success.");
+            Frame::ok()
+        }
+        Err(e) => {
+            tracing::warn!("CONFIG REWRITE failed: {e}");
+            Frame::err(e)
+        }
+    }
+}
+
+/// `CONFIG RESETSTAT`: reset the INFO stats, commandstats and errorstats.
+fn config_resetstat(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+    ctx.state.stats.reset();
+    Frame::ok()
+}
+
+/// `CONFIG HELP`.
+fn config_help(_ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+    help_lines(
+        "CONFIG",
+        &[
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+        ],
+    )
+}
+
+// ---------------------------------------------------------------------------
+// COMMAND
+
+/// Command-table flags in the order COMMAND INFO lists them.
+const FLAG_NAMES: &[(u32, &str)] = &[
+    (WRITE, "write"),
+    (READONLY, "readonly"),
+    (DENYOOM, "denyoom"),
+    (ADMIN, "admin"),
+    (PUBSUB, "pubsub"),
+    (NOSCRIPT, "noscript"),
+    (BLOCKING, "blocking"),
+    (LOADING, "loading"),
+    (STALE, "stale"),
+    (FAST, "fast"),
+    (NO_AUTH, "no_auth"),
+    (NO_MULTI, "no_multi"),
+];
+
+/// The command family (COMMAND DOCS `group`) of a top-level command.
+fn group_of(name: &str) -> &'static str {
+    use super::*;
+    let families: &[(&[Command], &str)] = &[
+        (strings::COMMANDS, "string"),
+        (keys::COMMANDS, "generic"),
+        (lists::COMMANDS, "list"),
+        (hashes::COMMANDS, "hash"),
+        (sets::COMMANDS, "set"),
+        (zsets::COMMANDS, "sorted-set"),
+        (pubsub::COMMANDS, "pubsub"),
+        (transactions::COMMANDS, "transactions"),
+        (connection::COMMANDS, "connection"),
+        (client::COMMANDS, "connection"),
+        (replication::COMMANDS, "server"),
+        (server::COMMANDS, "server"),
+    ];
+    families
+        .iter()
+        .find(|(cmds, _)| cmds.iter().any(|c| c.name == name))
+        .map(|(_, g)| *g)
+        .unwrap_or("server")
+}
+
+fn acl_categories(c: &Command, group: &str) -> Vec<Frame> {
+    let mut cats = Vec::new();
+    let mut add = |s: &str| cats.push(Frame::simple(format!("+@{s}")));
+    if c.has(WRITE) {
+        add("write");
+    }
+    if c.has(READONLY) {
+        add("read");
+    }
+    match group {
+        "string" => add("string"),
+        "list" => add("list"),
+        "hash" => add("hash"),
+        "set" => add("set"),
+        "sorted-set" => add("sortedset"),
+        "generic" => add("keyspace"),
+        "connection" => add("connection"),
+        "transactions" => add("transaction"),
+        _ => {}
+    }
+    if c.has(PUBSUB) {
+        add("pubsub");
+    }
+    if c.has(ADMIN) {
+        add("admin");
+        add("dangerous");
+    }
+    if c.has(BLOCKING) {
+        add("blocking");
+    }
+    add(if c.has(FAST) { "fast" } else { "slow" });
+    cats
+}
+
+fn bulk(s: &str) -> Frame {
+    Frame::bulk_str(s)
+}
+
+/// The key specification derived from first/last/step.
+fn key_specs(c: &Command) -> Vec<Frame> {
+    if c.first_key <= 0 {
+        return Vec::new();
+    }
+    let flags = if c.has(WRITE) {
+        vec![Frame::simple("RW"), Frame::simple("update")]
+    } else {
+        vec![Frame::simple("RO"), Frame::simple("access")]
+    };
+    let lastkey = if c.last_key < 0 {
+        c.last_key
+    } else {
+        c.last_key - c.first_key
+    };
+    vec![Frame::Map(vec![
+        (bulk("flags"), Frame::Set(flags)),
+        (
+            bulk("begin_search"),
+            Frame::Map(vec![
+                (bulk("type"), bulk("index")),
+                (
+                    bulk("spec"),
+                    Frame::Map(vec![(bulk("index"), Frame::Integer(c.first_key as i64))]),
+                ),
+            ]),
+        ),
+        (
+            bulk("find_keys"),
+            Frame::Map(vec![
+                (bulk("type"), bulk("range")),
+                (
+                    bulk("spec"),
+                    Frame::Map(vec![
+                        (bulk("lastkey"), Frame::Integer(lastkey as i64)),
+                        (bulk("keystep"), Frame::Integer(c.step.max(1) as i64)),
+                        (bulk("limit"), Frame::Integer(0)),
+                    ]),
+                ),
+            ]),
+        ),
+    ])]
+}
+
+/// One COMMAND INFO entry (10 elements, server.md §9.1).
+fn command_entry(c: &Command, fullname: &str, group: &str) -> Frame {
+    let flags: Vec<Frame> = FLAG_NAMES
+        .iter()
+        .filter(|(f, _)| c.has(*f))
+        .map(|(_, n)| Frame::simple(*n))
+        .collect();
+    let subs: Vec<Frame> = c
+        .subcommands
+        .iter()
+        .map(|s| command_entry(s, &format!("{fullname}|{}", s.name), group))
+        .collect();
+    let (first, last, step) = if c.first_key > 0 {
+        (c.first_key, c.last_key, c.step)
+    } else {
+        (0, 0, 0)
+    };
+    Frame::Array(vec![
+        bulk(fullname),
+        Frame::Integer(c.arity as i64),
+        Frame::Set(flags),
+        Frame::Integer(first as i64),
+        Frame::Integer(last as i64),
+        Frame::Integer(step as i64),
+        Frame::Set(acl_categories(c, group)),
+        Frame::Set(Vec::new()),
+        Frame::Set(key_specs(c)),
+        Frame::Array(subs),
+    ])
+}
+
+/// Every top-level command, sorted by name.
+fn all_commands() -> Vec<&'static Command> {
+    let mut v: Vec<&'static Command> = command::table().values().copied().collect();
+    v.sort_by_key(|c| c.name);
+    v
+}
+
+/// Resolve `name` or `container|sub`.
+fn find_command(name: &[u8]) -> Option<(&'static Command, String)> {
+    let text = String::from_utf8_lossy(name).to_ascii_lowercase();
+    match text.split_once('|') {
+        Some((top, sub)) => {
+            let c = command::lookup(top.as_bytes())?;
+            let s = command::lookup_sub(c, sub.as_bytes())?;
+            Some((s, format!("{}|{}", c.name, s.name)))
+        }
+        None => command::lookup(name).map(|c| (c, c.name.to_string())),
+    }
+}
+
+/// `COMMAND`: every command's entry.
+fn command_all(_ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+    Frame::Array(
+        all_commands()
+            .into_iter()
+            .map(|c| command_entry(c, c.name, group_of(c.name)))
+            .collect(),
+    )
+}
+
+/// `COMMAND COUNT`.
+fn command_count(_ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+    Frame::Integer(command::table().len() as i64)
+}
+
+/// `COMMAND INFO [name ...]`: one entry per name (null for unknown names); all
+/// commands without names.
+fn command_info(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    if argv.len() == 2 {
+        return command_all(ctx, argv);
+    }
+    Frame::Array(
+        argv[2..]
+            .iter()
+            .map(|n| match find_command(n) {
+                Some((c, full)) => {
+                    let top = full.split('|').next().unwrap_or("");
+                    command_entry(c, &full, group_of(top))
+                }
+                None => Frame::Null,
+            })
+            .collect(),
+    )
+}
+
+/// A COMMAND DOCS doc map. Vigil carries no per-command prose, so only the
+/// always-present `group` (and `subcommands` for containers) is given; this is the
+/// structure redis-cli's help integration accepts (server.md §9.2-9.3).
+fn doc_map(c: &Command, fullname: &str, group: &str) -> Frame {
+    let mut pairs = vec![(bulk("group"), bulk(group))];
+    if !c.subcommands.is_empty() {
+        let subs = c
+            .subcommands
+            .iter()
+            .map(|s| {
+                let name = format!("{fullname}|{}", s.name);
+                (bulk(&name), doc_map(s, &name, group))
+            })
+            .collect();
+        pairs.push((bulk("subcommands"), Frame::Map(subs)));
+    }
+    Frame::Map(pairs)
+}
+
+/// `COMMAND DOCS [name ...]`: a map of name → doc map (unknown names skipped).
+fn command_docs(_ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    let mut out = Vec::new();
+    if argv.len() == 2 {
+        for c in all_commands() {
+            out.push((bulk(c.name), doc_map(c, c.name, group_of(c.name))));
+        }
+    } else {
+        for n in &argv[2..] {
+            if let Some((c, full)) = find_command(n) {
+                let top = full.split('|').next().unwrap_or("").to_string();
+                out.push((bulk(&full), doc_map(c, &full, group_of(&top))));
+            }
+        }
+    }
+    Frame::Map(out)
+}
+
+type NameFilter = dyn Fn(&str, &Command, &str) -> bool;
+
+/// `COMMAND LIST [FILTERBY MODULE m|ACLCAT c|PATTERN p]`: every fullname.
+fn command_list(_ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    let mut names = Vec::new();
+    for c in all_commands() {
+        names.push((c.name.to_string(), c, c.name));
+        for s in c.subcommands {
+            names.push((format!("{}|{}", c.name, s.name), s, c.name));
+        }
+    }
+    let filter: Box<NameFilter> = match argv.len() {
+        2 => Box::new(|_, _, _| true),
+        5 if is(&argv[2], "filterby") => {
+            let value = String::from_utf8_lossy(&argv[4]).into_owned();
+            if is(&argv[3], "module") {
+                Box::new(|_, _, _| false)
+            } else if is(&argv[3], "aclcat") {
+                let want = format!("+@{}", value.to_ascii_lowercase());
+                Box::new(move |_, c, top| {
+                    acl_categories(c, group_of(top))
+                        .iter()
+                        .any(|f| f.as_text().as_deref() == Some(want.as_str()))
+                })
+            } else if is(&argv[3], "pattern") {
+                Box::new(move |n, _, _| {
+                    crate::server::glob::glob_match(
+                        value.to_ascii_lowercase().as_bytes(),
+                        n.as_bytes(),
+                    )
+                })
+            } else {
+                return syntax_error();
+            }
+        }
+        _ => return syntax_error(),
+    };
+    Frame::Array(
+        names
+            .into_iter()
+            .filter(|(n, c, top)| filter(n, c, top))
+            .map(|(n, _, _)| Frame::Bulk(Bytes::from(n)))
+            .collect(),
+    )
+}
+
+/// `COMMAND GETKEYS cmd [args...]` and `GETKEYSANDFLAGS`: the key arguments of a call.
+fn command_getkeys(_ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    let with_flags = is(&argv[1], "getkeysandflags");
+    let call = &argv[2..];
+    let Some(mut cmd) = command::lookup(&call[0]) else {
+        return Frame::err("Invalid command specified");
+    };
+    if !cmd.subcommands.is_empty() && call.len() >= 2 {
+        match command::lookup_sub(cmd, &call[1]) {
+            Some(s) => cmd = s,
+            None => return Frame::err("Invalid command specified"),
+        }
+    }
+    let n = call.len() as i32;
+    if (cmd.arity > 0 && n != cmd.arity) || (cmd.arity < 0 && n < -cmd.arity) {
+        return Frame::err("Invalid number of arguments specified for command");
+    }
+    let keys = cmd.key_args(call);
+    if keys.is_empty() {
+        return Frame::err("The command has no key arguments");
+    }
+    let flags = if cmd.has(WRITE) {
+        vec![Frame::simple("RW"), Frame::simple("update")]
+    } else {
+        vec![Frame::simple("RO"), Frame::simple("access")]
+    };
+    Frame::Array(
+        keys.into_iter()
+            .map(|k| {
+                if with_flags {
+                    Frame::Array(vec![Frame::Bulk(k.clone()), Frame::Set(flags.clone())])
+                } else {
+                    Frame::Bulk(k.clone())
+                }
+            })
+            .collect(),
+    )
+}
+
+/// `COMMAND HELP`.
+fn command_help(_ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+    help_lines(
+        "COMMAND",
+        &[
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST",
+            "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys and the access flags from a full Redis command.",
+        ],
+    )
+}
+
+// ---------------------------------------------------------------------------
+// DEBUG
+
+fn debug_unknown(sub: &[u8]) -> Frame {
+    Frame::err(format!(
+        "unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+        String::from_utf8_lossy(sub)
+    ))
+}
+
+/// `DEBUG <subcommand> ...` (allowed by `enable-debug-command`, checked by the
+/// dispatcher).
+fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    let sub = String::from_utf8_lossy(&argv[1]).to_ascii_lowercase();
+    match (sub.as_str(), argv.len()) {
+        ("help", 2) => debug_help(),
+        ("sleep", 3) => debug_sleep(&argv[2]),
+        ("digest", 2) => Frame::simple(crate::server::digest::dataset_digest(ctx.state)),
+        ("digest-value", _) => {
+            let db = &ctx.state.dbs[ctx.client.db];
+            Frame::Array(
+                argv[2..]
+                    .iter()
+                    .map(|k| Frame::simple(crate::server::digest::key_digest(db, k)))
+                    .collect(),
+            )
+        }
+        ("set-active-expire", 3) => {
+            // Redis parses with atoi: anything non-numeric is 0.
+            let on = std::str::from_utf8(&argv[2])
+                .ok()
+                .and_then(|s| s.trim().parse::<i64>().ok())
+                .unwrap_or(0);
+            ctx.state.active_expire_enabled = on != 0;
+            Frame::ok()
+        }
+        ("populate", 3..=5) => debug_populate(ctx, argv),
+        ("object", 3) => debug_object(ctx, &argv[2]),
+        ("protocol", 3) => debug_protocol(ctx, &argv[2]),
+        ("reload", _) => Frame::err(
+            "DEBUG RELOAD is not available: this server has no RDB persistence to reload from",
+        ),
+        _ => debug_unknown(&argv[1]),
+    }
+}
+
+/// `DEBUG SLEEP seconds`: blocks the whole server, as Redis does (strtod; junk is 0).
+fn debug_sleep(arg: &[u8]) -> Frame {
+    let secs = std::str::from_utf8(arg)
+        .ok()
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .unwrap_or(0.0);
+    // Bounded: at most an hour, so a typo cannot wedge the server forever.
+    std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(3600.0)));
+    Frame::ok()
+}
+
+/// `DEBUG POPULATE count [prefix] [size]`: `prefix:i` = `value:i` (padded or cut to
+/// `size`), existing keys skipped, nothing propagated.
+fn debug_populate(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    const POSITIVE: &str = "value is out of range, must be positive";
+    let count = match int(&argv[2]) {
+        Ok(n) if n >= 0 => n,
+        Ok(_) => return Frame::err(POSITIVE),
+        Err(e) => return e,
+    };
+    let prefix = argv
+        .get(3)
+        .map(|p| p.to_vec())
+        .unwrap_or_else(|| b"key".to_vec());
+    let size = match argv.get(4).map(|s| int(s)) {
+        None => None,
+        Some(Ok(n)) if n >= 0 => Some(n as usize),
+        Some(Ok(_)) => return Frame::err(POSITIVE),
+        Some(Err(e)) => return e,
+    };
+    let now = ctx.now_ms;
+    let db = ctx.db();
+    db.map.reserve(count as usize);
+    let mut key = Vec::with_capacity(prefix.len() + 21);
+    for i in 0..count {
+        key.clear();
+        key.extend_from_slice(&prefix);
+        key.push(b':');
+        key.extend_from_slice(i.to_string().as_bytes());
+        if db.contains(&key, now) {
+            continue;
+        }
+        let mut value = format!("value:{i}").into_bytes();
+        if let Some(size) = size {
+            value.resize(size, 0);
+        }
+        db.set(&key, Value::Str(Bytes::from(value)));
+    }
+    ctx.propagation = Propagation::Nothing;
+    Frame::ok()
+}
+
+/// The encoding Redis 7.0 would report for a value.
+fn encoding(v: &Value) -> &'static str {
+    match v {
+        Value::Str(s) => {
+            if s.len() <= 20 && super::args::parse_i64(s).is_some() {
+                "int"
+            } else if s.len() <= 44 {
+                "embstr"
+            } else {
+                "raw"
+            }
+        }
+        Value::List(_) => "quicklist",
+        Value::Hash(h) => {
+            if h.len() <= 128 && h.iter().all(|(f, v)| f.len() <= 64 && v.len() <= 64) {
+                "listpack"
+            } else {
+                "hashtable"
+            }
+        }
+        Value::Set(s) => {
+            if s.len() <= 512 && s.iter().all(|m| super::args::parse_i64(m).is_some()) {
+                "intset"
+            } else {
+                "hashtable"
+            }
+        }
+        Value::ZSet(z) => {
+            if z.len() <= 128 && z.dict.keys().all(|m| m.len() <= 64) {
+                "listpack"
+            } else {
+                "skiplist"
+            }
+        }
+    }
+}
+
+/// `DEBUG OBJECT key`: a status line describing the value.
+fn debug_object(ctx: &mut Ctx, key: &[u8]) -> Frame {
+    let now = ctx.now_ms;
+    let Some(v) = ctx.db().get(key, now) else {
+        return Frame::err("no such key");
+    };
+    let len = match v {
+        Value::Str(s) => s.len(),
+        Value::List(l) => l.iter().map(|e| e.len() + 1).sum(),
+        Value::Hash(h) => h.iter().map(|(f, v)| f.len() + v.len() + 2).sum(),
+        Value::Set(s) => s.iter().map(|m| m.len() + 1).sum(),
+        Value::ZSet(z) => z.dict.keys().map(|m| m.len() + 9).sum(),
+    };
+    Frame::simple(format!(
+        "Value at:{:p} refcount:1 encoding:{} serializedlength:{} lru:0 lru_seconds_idle:0",
+        v as *const Value,
+        encoding(v),
+        len
+    ))
+}
+
+/// `DEBUG PROTOCOL type`: one reply of the given RESP type (for client tests).
+fn debug_protocol(ctx: &mut Ctx, t: &[u8]) -> Frame {
+    let t = String::from_utf8_lossy(t).to_ascii_lowercase();
+    match t.as_str() {
+        "string" => bulk("Hello World"),
+        "integer" => Frame::Integer(12345),
+        // The value Redis's DEBUG PROTOCOL double sends (not meant as pi).
+        #[allow(clippy::approx_constant)]
+        "double" => Frame::Double(3.141),
+        "bignum" => Frame::BigNumber("1234567999999999999999999999999999999".into()),
+        "null" => Frame::Null,
+        "array" => Frame::Array((0..3).map(Frame::Integer).collect()),
+        "set" => Frame::Set((0..3).map(Frame::Integer).collect()),
+        "map" => Frame::Map(
+            (0..3)
+                .map(|i| (Frame::Integer(i), Frame::Boolean(i == 1)))
+                .collect(),
+        ),
+        "verbatim" => Frame::Verbatim(Bytes::from_static(b"This is a verbatim\nstring")),
+        "true" => Frame::Boolean(true),
+        "false" => Frame::Boolean(false),
+        "push" => {
+            if ctx.client.proto == crate::resp::Proto::Resp2 {
+                return Frame::err("RESP2 is not supported by this command");
+            }
+            ctx.client.pre_replies.push(Frame::Push(vec![
+                bulk("server-cpu-usage"),
+                Frame::Integer(42),
+            ]));
+            bulk("Some real reply following the push reply")
+        }
+        _ => Frame::err(
+            "Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|verbatim|true|false|push",
+        ),
+    }
+}
+
+fn debug_help() -> Frame {
+    help_lines(
+        "DEBUG",
+        &[
+            "DIGEST",
+            "    Output a hex signature representing the current DB content.",
+            "DIGEST-VALUE <key> [<key> ...]",
+            "    Output a hex signature of the values of all the specified keys.",
+            "OBJECT <key>",
+            "    Show low level info about the <key> and associated value.",
+            "POPULATE <count> [<prefix>] [<size>]",
+            "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+            "    it is used instead of the 'key' prefix. These are not propagated to",
+            "    replicas.",
+            "PROTOCOL <type>",
+            "    Reply with a test value of the specified type. <type> can be: string,",
+            "    integer, double, bignum, null, array, set, map, verbatim, true, false,",
+            "    push.",
+            "RELOAD",
+            "    Not available: this server has no RDB persistence.",
+            "SET-ACTIVE-EXPIRE <0|1>",
+            "    Setting it to 0 disables expiring keys in background when they are not",
+            "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+            "    default.",
+            "SLEEP <seconds>",
+            "    Stop the server for <seconds>. Decimals allowed.",
+        ],
+    )
+}
+
+// ---------------------------------------------------------------------------
+// SHUTDOWN, LASTSAVE
+
+/// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`: on success the caller gets no
+/// reply, just EOF, and the server exits (saving as asked).
+fn shutdown(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    let (mut save, mut nosave, mut abort, mut other) = (false, false, false, false);
+    for a in &argv[1..] {
+        if is(a, "save") {
+            save = true;
+        } else if is(a, "nosave") {
+            nosave = true;
+        } else if is(a, "abort") {
+            abort = true;
+        } else if is(a, "now") || is(a, "force") {
+            other = true;
+        } else {
+            return syntax_error();
+        }
+    }
+    if (save && nosave) || (abort && (save || nosave || other)) {
+        return syntax_error();
+    }
+    if abort {
+        // Vigil's shutdown does not wait for replicas, so nothing can be in progress.
+        return Frame::err("No shutdown in progress.");
+    }
+    let request = if save {
+        ShutdownRequest::Save
+    } else if nosave {
+        ShutdownRequest::NoSave
+    } else {
+        ShutdownRequest::Default
+    };
+    tracing::info!(?request, "User requested shutdown...");
+    ctx.state.shutdown = Some(request);
+    ctx.client.skip_replies = ctx.client.skip_replies.max(1);
+    ctx.client.close_after_reply = true;
+    Frame::ok()
+}
+
+/// `LASTSAVE`: unix time of the last successful save (the start time until then).
+fn lastsave(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+    Frame::Integer(ctx.state.lastsave)
+}

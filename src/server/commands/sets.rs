@@ -1,5 +1,485 @@
-//! Sets (t_set.c).
+//! Sets (Redis's t_set.c): SADD, SREM, membership, SPOP/SRANDMEMBER, the algebra
+//! (SINTER, SUNION, SDIFF and their STORE forms, SINTERCARD), SMOVE, SSCAN.
+//!
+//! Sets small enough for Redis's intset encoding (all integers, at most
+//! set-max-intset-entries) are replied in numeric order, as Redis does.
 
-use crate::server::command::Command;
+use super::args::{int, owned, parse_i64, syntax_error};
+use super::hashes::distinct_indices;
+use super::keys::{parse_cursor, parse_scan_opts, scan_reply};
+use crate::resp::Frame;
+use crate::server::command::{flags::*, Command, Ctx};
+use crate::server::db::{scan_indices, wrongtype, Value};
+use crate::server::glob::glob_match;
+use bytes::Bytes;
+use indexmap::IndexSet;
+use rand::Rng;
 
-pub static COMMANDS: &[Command] = &[];
+pub static COMMANDS: &[Command] = &[
+    Command::new("sadd", -3, WRITE | DENYOOM | FAST, sadd).keys(1, 1, 1),
+    Command::new("srem", -3, WRITE | FAST, srem).keys(1, 1, 1),
+    Command::new("smembers", 2, READONLY, smembers).keys(1, 1, 1),
+    Command::new("sismember", 3, READONLY | FAST, sismember).keys(1, 1, 1),
+    Command::new("smismember", -3, READONLY | FAST, smismember).keys(1, 1, 1),
+    Command::new("scard", 2, READONLY | FAST, scard).keys(1, 1, 1),
+    Command::new("spop", -2, WRITE | FAST, spop).keys(1, 1, 1),
+    Command::new("srandmember", -2, READONLY, srandmember).keys(1, 1, 1),
+    Command::new("sinter", -2, READONLY, sinter).keys(1, -1, 1),
+    Command::new("sunion", -2, READONLY, sunion).keys(1, -1, 1),
+    Command::new("sdiff", -2, READONLY, sdiff).keys(1, -1, 1),
+    Command::new("sinterstore", -3, WRITE | DENYOOM, sinterstore).keys(1, -1, 1),
+    Command::new("sunionstore", -3, WRITE | DENYOOM, sunionstore).keys(1, -1, 1),
+    Command::new("sdiffstore", -3, WRITE | DENYOOM, sdiffstore).keys(1, -1, 1),
+    Command::new("sintercard", -3, READONLY, sintercard),
+    Command::new("smove", 4, WRITE | FAST, smove).keys(1, 2, 1),
+    Command::new("sscan", -3, READONLY, sscan).keys(1, 1, 1),
+];
+
+type Set = IndexSet<Bytes>;
+
+fn is_set(v: &Value) -> bool {
+    matches!(v, Value::Set(_))
+}
+
+fn new_set() -> Value {
+    Value::Set(Box::default())
+}
+
+fn intset_limit(ctx: &Ctx) -> usize {
+    ctx.state.config.get_i64("set-max-intset-entries").max(0) as usize
+}
+
+/// The set at `key` for reading: Ok(None) when missing.
+fn read_set<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a Set>, Frame> {
+    let now = ctx.now_ms;
+    match ctx.db().get(key, now) {
+        None => Ok(None),
+        Some(Value::Set(s)) => Ok(Some(s)),
+        Some(_) => Err(wrongtype()),
+    }
+}
+
+/// Members in reply order: numeric order when Redis would hold them as an intset.
+fn ordered<'a>(s: impl Iterator<Item = &'a Bytes> + Clone, len: usize, limit: usize) -> Vec<Bytes> {
+    if len <= limit {
+        let nums: Option<Vec<(i64, &Bytes)>> = s
+            .clone()
+            .map(|m| parse_i64(m).filter(|_| m.len() <= 20).map(|n| (n, m)))
+            .collect();
+        if let Some(mut nums) = nums {
+            nums.sort_unstable_by_key(|(n, _)| *n);
+            return nums.into_iter().map(|(_, m)| m.clone()).collect();
+        }
+    }
+    s.cloned().collect()
+}
+
+fn set_frame(members: Vec<Bytes>) -> Frame {
+    Frame::Set(members.into_iter().map(Frame::Bulk).collect())
+}
+
+/// `SADD key member [member ...]`: number added.
+fn sadd(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    let now = ctx.now_ms;
+    match ctx.db().get_or_create(&argv[1], now, is_set, new_set) {
+        Ok(Value::Set(s)) => {
+            let mut added = 0;
+            for m in &argv[2..] {
+                if !s.contains(m.as_ref()) {
+                    s.insert(owned(m));
+                    added += 1;
+                }
+            }
+            Frame::Integer(added)
+        }
+        Ok(_) => wrongtype(),
+        Err(e) => e,
+    }
+}
+
+/// Remove members from the set at `key`; deletes the key when emptied.
+fn remove_members(ctx: &mut Ctx, key: &[u8], members: &[Bytes]) -> Result<usize, Frame> {
+    let now = ctx.now_ms;
+    let db = ctx.db();
+    let s = match db.lookup_write(key, now) {
+        None => return Ok(0),
+        Some(Value::Set(s)) => s,
+        Some(_) => return Err(wrongtype()),
+    };
+    let n = members
+        .iter()
+        .filter(|m| s.swap_remove(m.as_ref()))
+        .count();
+    if n > 0 {
+        db.modified(key, n as u64);
+        db.remove_if_empty(key);
+    }
+    Ok(n)
+}
+
+/// `SREM key member [member ...]`: number removed.
+fn srem(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    match remove_members(ctx, &argv[1], &argv[2..]) {
+        Ok(n) => Frame::Integer(n as i64),
+        Err(e) => e,
+    }
+}
+
+/// `SMEMBERS key`: a set reply.
+fn smembers(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    let limit = intset_limit(ctx);
+    match read_set(ctx, &argv[1]) {
+        Ok(Some(s)) => set_frame(ordered(s.iter(), s.len(), limit)),
+        Ok(None) => Frame::Set(Vec::new()),
+        Err(e) => e,
+    }
+}
+
+/// `SISMEMBER key member`.
+fn sismember(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    match read_set(ctx, &argv[1]) {
+        Ok(s) => Frame::Integer(s.is_some_and(|s| s.contains(argv[2].as_ref())) as i64),
+        Err(e) => e,
+    }
+}
+
+/// `SMISMEMBER key member [member ...]`: array of 0/1.
+fn smismember(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    match read_set(ctx, &argv[1]) {
+        Ok(s) => Frame::Array(
+            argv[2..]
+                .iter()
+                .map(|m| Frame::Integer(s.is_some_and(|s| s.contains(m.as_ref())) as i64))
+                .collect(),
+        ),
+        Err(e) => e,
+    }
+}
+
+/// `SCARD key`.
+fn scard(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    match read_set(ctx, &argv[1]) {
+        Ok(s) => Frame::Integer(s.map_or(0, |s| s.len()) as i64),
+        Err(e) => e,
+    }
+}
+
+/// `SPOP key [count]`: propagated as SREM of what was popped (DEL when all went).
+fn spop(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    if argv.len() > 3 {
+        return syntax_error();
+    }
+    let count = if argv.len() == 3 {
+        match parse_i64(&argv[2]) {
+            Some(n) if n >= 0 => Some(n as usize),
+            _ => return Frame::err("value is out of range, must be positive"),
+        }
+    } else {
+        None
+    };
+    let key = argv[1].clone();
+    let len = match read_set(ctx, &key) {
+        Ok(Some(s)) => s.len(),
+        Ok(None) => {
+            return if count.is_some() {
+                Frame::Set(Vec::new())
+            } else {
+                Frame::Null
+            }
+        }
+        Err(e) => return e,
+    };
+    let want = count.unwrap_or(1);
+    if want == 0 {
+        return Frame::Set(Vec::new());
+    }
+    let now = ctx.now_ms;
+    let limit = intset_limit(ctx);
+    let popped: Vec<Bytes> = if want >= len {
+        let Some(Value::Set(s)) = ctx.db().remove(&key, now) else {
+            return Frame::Set(Vec::new());
+        };
+        ctx.propagate_as(vec![vec![Bytes::from_static(b"DEL"), key.clone()]]);
+        ordered(s.iter(), s.len(), limit)
+    } else {
+        let db = ctx.db();
+        let Some(Value::Set(s)) = db.lookup_write(&key, now) else {
+            return Frame::Null;
+        };
+        let mut idx = distinct_indices(s.len(), want);
+        // Remove from the highest index down so swap_remove keeps the others valid.
+        idx.sort_unstable_by(|a, b| b.cmp(a));
+        let out: Vec<Bytes> = idx.into_iter().filter_map(|i| s.swap_remove_index(i)).collect();
+        db.modified(&key, out.len() as u64);
+        db.remove_if_empty(&key);
+        ctx.propagate_as(
+            out.iter()
+                .map(|m| vec![Bytes::from_static(b"SREM"), key.clone(), m.clone()])
+                .collect(),
+        );
+        out
+    };
+    if count.is_none() {
+        return popped.into_iter().next().map_or(Frame::Null, Frame::Bulk);
+    }
+    set_frame(popped)
+}
+
+/// `SRANDMEMBER key [count]`: negative counts may repeat members.
+fn srandmember(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    if argv.len() > 3 {
+        return syntax_error();
+    }
+    let count = if argv.len() == 3 {
+        match int(&argv[2]) {
+            Ok(c) => Some(c),
+            Err(e) => return e,
+        }
+    } else {
+        None
+    };
+    let s = match read_set(ctx, &argv[1]) {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            return if count.is_some() {
+                Frame::Array(Vec::new())
+            } else {
+                Frame::Null
+            }
+        }
+        Err(e) => return e,
+    };
+    let mut rng = rand::thread_rng();
+    match count {
+        None => s
+            .get_index(rng.gen_range(0..s.len()))
+            .map_or(Frame::Null, |m| Frame::Bulk(m.clone())),
+        Some(c) if c >= 0 => Frame::Array(
+            distinct_indices(s.len(), c as usize)
+                .into_iter()
+                .filter_map(|i| s.get_index(i))
+                .map(|m| Frame::Bulk(m.clone()))
+                .collect(),
+        ),
+        Some(c) => Frame::Array(
+            (0..c.unsigned_abs())
+                .filter_map(|_| s.get_index(rng.gen_range(0..s.len())))
+                .map(|m| Frame::Bulk(m.clone()))
+                .collect(),
+        ),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Op {
+    Inter,
+    Union,
+    Diff,
+}
+
+/// Compute an operation over the sets at `keys` (missing keys are empty sets). Every
+/// key's type is checked first.
+fn compute(ctx: &mut Ctx, keys: &[Bytes], op: Op) -> Result<Set, Frame> {
+    let now = ctx.now_ms;
+    let db = ctx.db();
+    let mut sets: Vec<Option<&Set>> = Vec::with_capacity(keys.len());
+    for k in keys {
+        // Lazy expiry first (needs &mut), then plain reads.
+        db.expire_if_needed(k, now);
+    }
+    for k in keys {
+        match db.map.get(k.as_ref()) {
+            None => sets.push(None),
+            Some(Value::Set(s)) => sets.push(Some(s)),
+            Some(_) => return Err(wrongtype()),
+        }
+    }
+    let mut out = Set::new();
+    match op {
+        Op::Inter => {
+            if sets.iter().any(|s| s.is_none()) {
+                return Ok(out);
+            }
+            let mut all: Vec<&Set> = sets.into_iter().flatten().collect();
+            all.sort_by_key(|s| s.len());
+            if let Some((first, rest)) = all.split_first() {
+                for m in first.iter() {
+                    if rest.iter().all(|s| s.contains(m)) {
+                        out.insert(m.clone());
+                    }
+                }
+            }
+        }
+        Op::Union => {
+            for s in sets.into_iter().flatten() {
+                out.extend(s.iter().cloned());
+            }
+        }
+        Op::Diff => {
+            if let Some(Some(first)) = sets.first() {
+                for m in first.iter() {
+                    if !sets[1..].iter().flatten().any(|s| s.contains(m)) {
+                        out.insert(m.clone());
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn op_reply(ctx: &mut Ctx, keys: &[Bytes], op: Op) -> Frame {
+    let limit = intset_limit(ctx);
+    match compute(ctx, keys, op) {
+        Ok(s) => set_frame(ordered(s.iter(), s.len(), limit)),
+        Err(e) => e,
+    }
+}
+
+/// `SINTER key [key ...]`.
+fn sinter(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    op_reply(ctx, &argv[1..], Op::Inter)
+}
+
+/// `SUNION key [key ...]`.
+fn sunion(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    op_reply(ctx, &argv[1..], Op::Union)
+}
+
+/// `SDIFF key [key ...]`.
+fn sdiff(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    op_reply(ctx, &argv[1..], Op::Diff)
+}
+
+/// Store the result at `argv[1]` (deleting it when empty): the result's size.
+fn op_store(ctx: &mut Ctx, argv: &[Bytes], op: Op) -> Frame {
+    let s = match compute(ctx, &argv[2..], op) {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
+    let now = ctx.now_ms;
+    let n = s.len();
+    let db = ctx.db();
+    if n == 0 {
+        db.remove(&argv[1], now);
+        // Redis propagates the STORE even when it only deleted (or did nothing).
+        db.dirty += 1;
+    } else {
+        db.set(&argv[1], Value::Set(Box::new(s)));
+    }
+    Frame::Integer(n as i64)
+}
+
+/// `SINTERSTORE destination key [key ...]`.
+fn sinterstore(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    op_store(ctx, argv, Op::Inter)
+}
+
+/// `SUNIONSTORE destination key [key ...]`.
+fn sunionstore(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    op_store(ctx, argv, Op::Union)
+}
+
+/// `SDIFFSTORE destination key [key ...]`.
+fn sdiffstore(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    op_store(ctx, argv, Op::Diff)
+}
+
+/// `SINTERCARD numkeys key [key ...] [LIMIT limit]`.
+fn sintercard(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    let numkeys = match parse_i64(&argv[1]) {
+        Some(n) if n > 0 => n as usize,
+        _ => return Frame::err("numkeys should be greater than 0"),
+    };
+    if numkeys > argv.len() - 2 {
+        return Frame::err("Number of keys can't be greater than number of args");
+    }
+    let keys = &argv[2..2 + numkeys];
+    let mut limit = 0usize;
+    let mut j = 2 + numkeys;
+    while j < argv.len() {
+        if super::args::is(&argv[j], "limit") && j + 1 < argv.len() {
+            match parse_i64(&argv[j + 1]) {
+                Some(l) if l >= 0 => limit = l as usize,
+                _ => return Frame::err("LIMIT can't be negative"),
+            }
+            j += 2;
+        } else {
+            return syntax_error();
+        }
+    }
+    match compute(ctx, keys, Op::Inter) {
+        Ok(s) => {
+            let n = if limit > 0 { s.len().min(limit) } else { s.len() };
+            Frame::Integer(n as i64)
+        }
+        Err(e) => e,
+    }
+}
+
+/// `SMOVE source destination member`: 1 if moved.
+fn smove(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    let (src, dst, m) = (&argv[1], &argv[2], &argv[3]);
+    let has = match read_set(ctx, src) {
+        Ok(Some(s)) => s.contains(m.as_ref()),
+        Ok(None) => return Frame::Integer(0),
+        Err(e) => return e,
+    };
+    if let Err(e) = read_set(ctx, dst) {
+        return e;
+    }
+    if src == dst {
+        return Frame::Integer(has as i64);
+    }
+    if !has {
+        return Frame::Integer(0);
+    }
+    if let Err(e) = remove_members(ctx, src, std::slice::from_ref(m)) {
+        return e;
+    }
+    let now = ctx.now_ms;
+    match ctx.db().get_or_create(dst, now, is_set, new_set) {
+        Ok(Value::Set(s)) => {
+            s.insert(owned(m));
+            Frame::Integer(1)
+        }
+        Ok(_) => wrongtype(),
+        Err(e) => e,
+    }
+}
+
+/// `SSCAN key cursor [MATCH pattern] [COUNT count]`: intsets come back whole.
+fn sscan(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    let cursor = match parse_cursor(&argv[2]) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let opts = match parse_scan_opts(&argv[3..], false) {
+        Ok(o) => o,
+        Err(e) => return e,
+    };
+    let limit = intset_limit(ctx);
+    let s = match read_set(ctx, &argv[1]) {
+        Ok(Some(s)) => s,
+        Ok(None) => return scan_reply(0, Vec::new()),
+        Err(e) => return e,
+    };
+    let matches = |m: &Bytes| opts.pattern.as_ref().is_none_or(|p| glob_match(p, m));
+    let compact = s.len() <= limit && s.iter().all(|m| parse_i64(m).is_some());
+    if compact {
+        let items = ordered(s.iter(), s.len(), limit)
+            .into_iter()
+            .filter(matches)
+            .map(Frame::Bulk)
+            .collect();
+        return scan_reply(0, items);
+    }
+    let (next, range) = scan_indices(s.len(), cursor, opts.count);
+    let items = range
+        .rev()
+        .filter_map(|i| s.get_index(i))
+        .filter(|m| matches(m))
+        .map(|m| Frame::Bulk(m.clone()))
+        .collect();
+    scan_reply(next, items)
+}

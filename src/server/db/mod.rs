@@ -130,20 +130,54 @@ impl Db {
         make: impl FnOnce() -> Value,
     ) -> Result<&mut Value, Frame> {
         self.expire_if_needed(key, now_ms);
+        // Type check first: a WRONGTYPE error is not a modification.
+        let idx = match self.map.get_index_of(key) {
+            Some(i) => {
+                if !self.map.get_index(i).is_some_and(|(_, v)| check(v)) {
+                    return Err(wrongtype());
+                }
+                i
+            }
+            None => self.map.insert_full(copy(key), make()).0,
+        };
         self.dirty += 1;
         self.signal_modified(key);
-        if !self.map.contains_key(key) {
-            self.map.insert(copy(key), make());
+        self.map
+            .get_index_mut(idx)
+            .map(|(_, v)| v)
+            .ok_or_else(|| Frame::err("internal error: key vanished"))
+    }
+
+    /// Write access to an existing value without counting a modification: callers
+    /// that change it call [`Db::modified`] afterwards (so a no-op is not propagated).
+    pub fn lookup_write(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Value> {
+        if self.expire_if_needed(key, now_ms) {
+            return None;
         }
-        let v = self
-            .map
-            .get_mut(key)
-            .ok_or_else(|| Frame::err("internal error: key vanished"))?;
-        if check(v) {
-            Ok(v)
-        } else {
-            Err(wrongtype())
+        self.map.get_mut(key)
+    }
+
+    /// Count a modification of `key` made through [`Db::lookup_write`].
+    pub fn modified(&mut self, key: &[u8], changes: u64) {
+        self.dirty += changes;
+        self.signal_modified(key);
+    }
+
+    /// Insert a value (with an optional absolute expiry), replacing any old one.
+    pub fn insert_with_expire(&mut self, key: Bytes, value: Value, expire_at: Option<i64>) {
+        self.dirty += 1;
+        self.signal_modified(&key);
+        match expire_at {
+            Some(t) => {
+                self.expires.insert(key.clone(), t);
+            }
+            None => {
+                if !self.expires.is_empty() {
+                    self.expires.swap_remove(&key);
+                }
+            }
         }
+        self.map.insert(key, value);
     }
 
     /// Remove a key; returns its value.

@@ -81,6 +81,7 @@ pub fn save_now(st: &mut State) -> Result<(), String> {
     match crate::util::fsutil::write_atomic(&path, &bytes) {
         Ok(()) => {
             st.repl.persist.last_save = unix_ms() / 1000;
+            st.lastsave = st.repl.persist.last_save;
             st.repl.persist.last_save_ok = true;
             st.repl.persist.dirty_at_save = dirty;
             tracing::info!("DB saved on disk");
@@ -133,6 +134,7 @@ pub fn bgsave(st: &mut State) -> Result<(), String> {
                 p.last_save = unix_ms() / 1000;
                 p.last_save_ok = true;
                 p.dirty_at_save = p.dirty_at_bgsave;
+                st.lastsave = st.repl.persist.last_save;
                 tracing::info!("Background saving terminated with success");
             }
             Ok(Err(e)) => {

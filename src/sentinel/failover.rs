@@ -1,0 +1,848 @@
+//! Leader election and the failover state machine (reference §3.8-3.12), as part of
+//! the sans-IO machine: wait-start → select-slave → send-slaveof-noone →
+//! wait-promotion → reconf-slaves → update-config, with Redis's events, plus the
+//! enforcement done outside failovers (`+convert-to-slave`, `+fix-slave-config`).
+//!
+//! Differences from Redis, all on the side of speed or safety: an election starts
+//! 0-100 ms after ODOWN instead of up to 1 s later; peers are asked at once; a lost
+//! or split election is retried after a randomized delay with exponential backoff
+//! (seconds, not 2 × failover-timeout); the promoted replica and replicas being
+//! reconfigured are polled every 100 ms; the new config epoch is pushed to peers at
+//! once; a failover whose promoted replica dies in reconf-slaves still times out.
+
+use super::events::{instance_event, Level};
+use super::machine::{inst_of, Action, Inst, LinkKey, Machine, Tag};
+use super::state::*;
+use crate::resp::Frame;
+use rand::Rng;
+use std::time::{Duration, Instant};
+
+/// Longest backoff between election attempts.
+const MAX_ELECTION_BACKOFF: Duration = Duration::from_secs(10);
+
+/// Delay before retrying an election after attempt number `attempts` (1-based).
+fn election_backoff(m: &mut Machine, attempts: u32) -> Duration {
+    let base = 500u64 << attempts.min(5).saturating_sub(1);
+    let jitter = m.rng.gen_range(0..=base);
+    Duration::from_millis(base + jitter).min(MAX_ELECTION_BACKOFF)
+}
+
+/// The timer's failover step for master `name` (not called in TILT).
+pub(crate) fn tick(m: &mut Machine, name: &str, now: Instant) {
+    if m.tilt {
+        return;
+    }
+    start_if_needed(m, name, now);
+    let Some(state) = m.masters.get(name).map(|mm| mm.failover_state) else {
+        return;
+    };
+    match state {
+        FailoverState::None | FailoverState::UpdateConfig => {}
+        FailoverState::WaitStart => wait_start(m, name, now),
+        FailoverState::SelectSlave => select_slave_state(m, name, now),
+        FailoverState::SendSlaveofNoone => send_slaveof_noone(m, name, now),
+        FailoverState::WaitPromotion => wait_promotion(m, name, now),
+        FailoverState::ReconfSlaves => reconf_slaves(m, name, now),
+    }
+}
+
+fn start_if_needed(m: &mut Machine, name: &str, now: Instant) {
+    let delay = Duration::from_millis(m.rng.gen_range(0..=100));
+    let Some(mm) = m.masters.get_mut(name) else {
+        return;
+    };
+    if mm.inst.odown_since.is_none() || mm.in_failover() {
+        return;
+    }
+    match mm.next_election {
+        None => {
+            // A small random delay keeps sentinels that saw ODOWN together from
+            // splitting the vote.
+            mm.next_election = Some(now + delay);
+            return;
+        }
+        Some(t) if now < t => {
+            if !mm.failover_delay_logged {
+                mm.failover_delay_logged = true;
+                let ms = t.saturating_duration_since(now).as_millis();
+                m.io.log(
+                    Level::Verbose,
+                    format!("Next failover delay: I will not start a failover for {name} before {ms} ms"),
+                );
+            }
+            return;
+        }
+        Some(_) => {}
+    }
+    start_failover(m, name, now, false);
+}
+
+/// `sentinelStartFailover`: new epoch, WAIT_START, ask peers for votes at once.
+fn start_failover(m: &mut Machine, name: &str, now: Instant, force: bool) {
+    m.g.current_epoch += 1;
+    let epoch = m.g.current_epoch;
+    m.io.dirty = true;
+    let Machine { masters, io, .. } = m;
+    let Some(mm) = masters.get_mut(name) else {
+        return;
+    };
+    mm.failover_state = FailoverState::WaitStart;
+    mm.failover_epoch = epoch;
+    mm.failover_start_time = Some(now);
+    mm.failover_state_change_time = now;
+    mm.failover_delay_logged = false;
+    mm.force_failover = force;
+    mm.election_attempts += 1;
+    io.event(super::events::plain_event(
+        Level::Warning,
+        "+new-epoch",
+        epoch.to_string(),
+    ));
+    io.event(instance_event(
+        Level::Warning,
+        "+try-failover",
+        mm,
+        None,
+        "",
+    ));
+    if !force {
+        m.ask_peers(name, true, now);
+    }
+}
+
+/// `sentinelAbortFailover` plus our retry backoff.
+fn abort(m: &mut Machine, name: &str, now: Instant) {
+    let attempts = m
+        .masters
+        .get(name)
+        .map(|mm| mm.election_attempts)
+        .unwrap_or(1);
+    let backoff = election_backoff(m, attempts);
+    let Some(mm) = m.masters.get_mut(name) else {
+        return;
+    };
+    mm.failover_state = FailoverState::None;
+    mm.failover_state_change_time = now;
+    mm.force_failover = false;
+    mm.next_election = Some(now + backoff);
+    if let Some(k) = mm.promoted.take() {
+        if let Some(r) = mm.replicas.get_mut(&k) {
+            r.promoted = false;
+        }
+    }
+    for r in mm.replicas.values_mut() {
+        r.reconf = Reconf::None;
+        r.reconf_sent_time = None;
+    }
+}
+
+/// `sentinelGetLeader`: the winner of `epoch` if it has a majority of the known
+/// sentinels and at least `quorum` votes. Casts our own vote on the way.
+pub fn get_leader(m: &mut Machine, name: &str, epoch: u64, now: Instant) -> Option<String> {
+    let cur = m.g.current_epoch;
+    let mm = m.masters.get(name)?;
+    let mut counts: Vec<(String, u32)> = Vec::new();
+    for s in mm.sentinels.values() {
+        if let Some(l) = &s.leader {
+            if s.leader_epoch == cur {
+                match counts.iter_mut().find(|(r, _)| r == l) {
+                    Some(c) => c.1 += 1,
+                    None => counts.push((l.clone(), 1)),
+                }
+            }
+        }
+    }
+    let voters = mm.sentinels.len() as u32 + 1;
+    let quorum = mm.quorum;
+    let mut best: Option<(String, u32)> = None;
+    for (r, c) in &counts {
+        if best.as_ref().map(|b| *c > b.1).unwrap_or(true) {
+            best = Some((r.clone(), *c));
+        }
+    }
+    let myid = m.g.myid.clone();
+    let candidate = best.as_ref().map(|b| b.0.clone()).unwrap_or(myid);
+    let (my_vote, my_epoch) = m.vote_leader(name, epoch, &candidate, now);
+    if let (Some(v), true) = (my_vote, my_epoch == epoch) {
+        match counts.iter_mut().find(|(r, _)| *r == v) {
+            Some(c) => c.1 += 1,
+            None => counts.push((v, 1)),
+        }
+    }
+    let (winner, votes) = counts.into_iter().max_by_key(|(_, c)| *c)?;
+    if votes > voters / 2 && votes >= quorum {
+        Some(winner)
+    } else {
+        None
+    }
+}
+
+fn wait_start(m: &mut Machine, name: &str, now: Instant) {
+    let Some(mm) = m.masters.get(name) else {
+        return;
+    };
+    let epoch = mm.failover_epoch;
+    let force = mm.force_failover;
+    let start = mm.failover_start_time.unwrap_or(now);
+    let timeout = m.t.election_timeout.min(mm.failover_timeout);
+    let leader = if force {
+        None
+    } else {
+        get_leader(m, name, epoch, now)
+    };
+    let myid = m.g.myid.clone();
+    if force || leader.as_deref() == Some(myid.as_str()) {
+        let Some(mm) = m.masters.get(name) else {
+            return;
+        };
+        let e = instance_event(Level::Warning, "+elected-leader", mm, None, "");
+        m.io.event(e);
+        if m.simfail_after_election {
+            m.io.actions.push_back(Action::Exit(99));
+            return;
+        }
+        let Some(mm) = m.masters.get_mut(name) else {
+            return;
+        };
+        mm.failover_state = FailoverState::SelectSlave;
+        mm.failover_state_change_time = now;
+        m.io.event(instance_event(
+            Level::Warning,
+            "+failover-state-select-slave",
+            &m.masters[name],
+            None,
+            "",
+        ));
+        select_slave_state(m, name, now);
+        return;
+    }
+    // Not (yet) elected. Give up after the election timeout, or as soon as every
+    // connected peer has voted for someone else in this epoch (split vote).
+    let Some(mm) = m.masters.get(name) else {
+        return;
+    };
+    let voters = mm.sentinels.len() as u32 + 1;
+    let needed = (voters / 2 + 1).max(mm.quorum);
+    let mut for_me =
+        u32::from(mm.leader.as_deref() == Some(myid.as_str()) && mm.leader_epoch == epoch);
+    let mut undecided = 0u32;
+    for s in mm.sentinels.values() {
+        match (&s.leader, s.leader_epoch == epoch) {
+            (Some(l), true) if *l == myid => for_me += 1,
+            (Some(_), true) => {}
+            _ => {
+                if m.io.connected(&LinkKey::Peer(s.runid.clone())) {
+                    undecided += 1;
+                }
+            }
+        }
+    }
+    let hopeless = for_me + undecided < needed;
+    if now.saturating_duration_since(start) > timeout || hopeless {
+        let Some(mm) = m.masters.get(name) else {
+            return;
+        };
+        m.io.event(instance_event(
+            Level::Warning,
+            "-failover-abort-not-elected",
+            mm,
+            None,
+            "",
+        ));
+        abort(m, name, now);
+    }
+}
+
+/// Why a replica cannot be promoted, or `None` if it can.
+fn exclusion(m: &Machine, mm: &Master, key: &str, r: &Instance, now: Instant) -> Option<String> {
+    if r.sdown_since.is_some() || r.odown_since.is_some() {
+        return Some("it is down".into());
+    }
+    if !m.is_connected(&Inst::Replica(mm.name().to_string(), key.to_string())) {
+        return Some("it is disconnected".into());
+    }
+    let validity = m.t.ping_period * 5;
+    if now.saturating_duration_since(r.last_avail_time) > validity {
+        return Some("no valid PING reply recently".into());
+    }
+    if r.slave_priority == 0 {
+        return Some("its replica-priority is 0".into());
+    }
+    let info_validity = if mm.inst.sdown_since.is_some() {
+        validity
+    } else {
+        validity + m.t.info_period * 3
+    };
+    match r.info_refresh {
+        Some(t) if now.saturating_duration_since(t) <= info_validity => {}
+        _ => return Some("its INFO is too old".into()),
+    }
+    let mut max_down = mm.inst.down_after * 10;
+    if let Some(t) = mm.inst.sdown_since {
+        max_down += now.saturating_duration_since(t);
+    }
+    if r.master_link_down_ms > max_down.as_millis() as i64 {
+        return Some(format!(
+            "its link with the master has been down for {} ms",
+            r.master_link_down_ms
+        ));
+    }
+    None
+}
+
+/// `sentinelSelectSlave`: the best replica by priority, offset, run id.
+pub fn select_slave(m: &mut Machine, name: &str, now: Instant) -> Option<String> {
+    let mm = m.masters.get(name)?;
+    let mut ok: Vec<(&String, &Instance)> = Vec::new();
+    let mut logs = Vec::new();
+    for (k, r) in &mm.replicas {
+        match exclusion(m, mm, k, r, now) {
+            Some(why) => logs.push(format!(
+                "Replica {k} of {name} not eligible for promotion: {why}"
+            )),
+            None => ok.push((k, r)),
+        }
+    }
+    ok.sort_by(|a, b| {
+        a.1.slave_priority
+            .cmp(&b.1.slave_priority)
+            .then(b.1.repl_offset.cmp(&a.1.repl_offset))
+            .then_with(|| match (a.1.runid.is_empty(), b.1.runid.is_empty()) {
+                (true, true) => std::cmp::Ordering::Equal,
+                (true, false) => std::cmp::Ordering::Greater,
+                (false, true) => std::cmp::Ordering::Less,
+                _ => {
+                    a.1.runid
+                        .to_ascii_lowercase()
+                        .cmp(&b.1.runid.to_ascii_lowercase())
+                }
+            })
+    });
+    let chosen = ok.first().map(|(k, _)| (*k).clone());
+    for l in logs {
+        m.io.log(Level::Notice, l);
+    }
+    chosen
+}
+
+fn select_slave_state(m: &mut Machine, name: &str, now: Instant) {
+    match select_slave(m, name, now) {
+        None => {
+            if let Some(mm) = m.masters.get(name) {
+                m.io.event(instance_event(
+                    Level::Warning,
+                    "-failover-abort-no-good-slave",
+                    mm,
+                    None,
+                    "",
+                ));
+            }
+            abort(m, name, now);
+        }
+        Some(key) => {
+            let Machine { masters, io, .. } = m;
+            let Some(mm) = masters.get_mut(name) else {
+                return;
+            };
+            if let Some(r) = mm.replicas.get_mut(&key) {
+                r.promoted = true;
+            }
+            mm.promoted = Some(key.clone());
+            mm.failover_state = FailoverState::SendSlaveofNoone;
+            mm.failover_state_change_time = now;
+            let r = mm.replicas.get(&key).cloned();
+            io.event(instance_event(
+                Level::Warning,
+                "+selected-slave",
+                mm,
+                r.as_ref(),
+                "",
+            ));
+            io.event(instance_event(
+                Level::Notice,
+                "+failover-state-send-slaveof-noone",
+                mm,
+                r.as_ref(),
+                "",
+            ));
+            send_slaveof_noone(m, name, now);
+        }
+    }
+}
+
+/// Queue Redis's reconfiguration transaction on `id`'s command link:
+/// `MULTI; SLAVEOF host port | SLAVEOF NO ONE; CONFIG REWRITE; CLIENT KILL TYPE normal;
+/// CLIENT KILL TYPE pubsub; EXEC`. Returns whether it was queued.
+pub fn send_slaveof(m: &mut Machine, id: &Inst, target: Option<(String, u16)>) -> bool {
+    let link = LinkKey::Cmd(id.clone());
+    if !m.io.connected(&link) {
+        return false;
+    }
+    let Some(mm) = m.masters.get(id.master()) else {
+        return false;
+    };
+    let c = |n: &str| mm.cmd_name(n);
+    let slaveof = match target {
+        Some((h, p)) => vec![c("SLAVEOF"), h, p.to_string()],
+        None => vec![c("SLAVEOF"), "NO".into(), "ONE".into()],
+    };
+    let cmds = vec![
+        vec![c("MULTI")],
+        slaveof,
+        vec![c("CONFIG"), "REWRITE".into()],
+        vec![c("CLIENT"), "KILL".into(), "TYPE".into(), "normal".into()],
+        vec![c("CLIENT"), "KILL".into(), "TYPE".into(), "pubsub".into()],
+        vec![c("EXEC")],
+    ];
+    for cmd in cmds {
+        if !m.io.send(&link, cmd, Tag::Discard) {
+            return false;
+        }
+    }
+    true
+}
+
+fn send_slaveof_noone(m: &mut Machine, name: &str, now: Instant) {
+    let Some(mm) = m.masters.get(name) else {
+        return;
+    };
+    let Some(key) = mm.promoted.clone() else {
+        abort(m, name, now);
+        return;
+    };
+    let id = Inst::Replica(name.to_string(), key.clone());
+    let elapsed = now.saturating_duration_since(mm.failover_state_change_time);
+    let timeout = mm.failover_timeout;
+    if !m.io.connected(&LinkKey::Cmd(id.clone())) {
+        if elapsed > timeout {
+            m.io.event(instance_event(
+                Level::Warning,
+                "-failover-abort-slave-timeout",
+                mm,
+                None,
+                "",
+            ));
+            abort(m, name, now);
+        }
+        return;
+    }
+    if send_slaveof(m, &id, None) {
+        let Machine { masters, io, .. } = m;
+        let Some(mm) = masters.get_mut(name) else {
+            return;
+        };
+        mm.failover_state = FailoverState::WaitPromotion;
+        mm.failover_state_change_time = now;
+        let r = mm.replicas.get(&key).cloned();
+        io.event(instance_event(
+            Level::Notice,
+            "+failover-state-wait-promotion",
+            mm,
+            r.as_ref(),
+            "",
+        ));
+        // Ask for its role right after the transaction (fast promotion detection).
+        if let Some(r) = mm.replicas.get_mut(&key) {
+            r.info_sent = None;
+            r.info_refresh = None;
+        }
+    }
+}
+
+fn wait_promotion(m: &mut Machine, name: &str, now: Instant) {
+    let Some(mm) = m.masters.get(name) else {
+        return;
+    };
+    if now.saturating_duration_since(mm.failover_state_change_time) > mm.failover_timeout {
+        m.io.event(instance_event(
+            Level::Warning,
+            "-failover-abort-slave-timeout",
+            mm,
+            None,
+            "",
+        ));
+        abort(m, name, now);
+    }
+}
+
+fn reconf_slaves(m: &mut Machine, name: &str, now: Instant) {
+    let reconf_timeout = m.t.slave_reconf_timeout;
+    let Some(mm) = m.masters.get(name) else {
+        return;
+    };
+    let Some(pkey) = mm.promoted.clone() else {
+        return;
+    };
+    let Some(p) = mm.replicas.get(&pkey) else {
+        return;
+    };
+    let (pip, pport) = (p.ip.clone(), p.port);
+    let parallel = mm.parallel_syncs.max(1) as usize;
+    // Replicas stuck in RECONF_SENT for too long count as done.
+    let mut in_progress = 0usize;
+    let keys: Vec<String> = mm.replicas.keys().cloned().collect();
+    for k in &keys {
+        let Machine { masters, io, .. } = &mut *m;
+        let Some(mm) = masters.get_mut(name) else {
+            return;
+        };
+        let Some(r) = mm.replicas.get_mut(k) else {
+            continue;
+        };
+        if r.reconf == Reconf::Sent
+            && r.reconf_sent_time
+                .map(|t| now.saturating_duration_since(t) > reconf_timeout)
+                .unwrap_or(false)
+        {
+            r.reconf = Reconf::Done;
+            let snap = r.clone();
+            io.event(instance_event(
+                Level::Notice,
+                "-slave-reconf-sent-timeout",
+                mm,
+                Some(&snap),
+                "",
+            ));
+        } else if matches!(r.reconf, Reconf::Sent | Reconf::InProg) {
+            in_progress += 1;
+        }
+    }
+    for k in &keys {
+        if in_progress >= parallel {
+            break;
+        }
+        let Some(r) = m.masters.get(name).and_then(|mm| mm.replicas.get(k)) else {
+            continue;
+        };
+        if r.promoted || r.reconf != Reconf::None {
+            continue;
+        }
+        let id = Inst::Replica(name.to_string(), k.clone());
+        if !m.io.connected(&LinkKey::Cmd(id.clone())) {
+            continue;
+        }
+        if send_slaveof(m, &id, Some((pip.clone(), pport))) {
+            let Machine { masters, io, .. } = &mut *m;
+            let Some(mm) = masters.get_mut(name) else {
+                return;
+            };
+            if let Some(r) = mm.replicas.get_mut(k) {
+                r.reconf = Reconf::Sent;
+                r.reconf_sent_time = Some(now);
+                r.info_sent = None;
+                let snap = r.clone();
+                io.event(instance_event(
+                    Level::Notice,
+                    "+slave-reconf-sent",
+                    mm,
+                    Some(&snap),
+                    "",
+                ));
+            }
+            in_progress += 1;
+        }
+    }
+    detect_end(m, name, now);
+}
+
+/// `sentinelFailoverDetectEnd`, without Redis's early return when the promoted
+/// replica is down (so a failover always ends, by success or timeout).
+fn detect_end(m: &mut Machine, name: &str, now: Instant) {
+    let Some(mm) = m.masters.get(name) else {
+        return;
+    };
+    let timeout =
+        now.saturating_duration_since(mm.failover_state_change_time) > mm.failover_timeout;
+    let promoted_down = mm
+        .promoted
+        .as_ref()
+        .and_then(|k| mm.replicas.get(k))
+        .map(|r| r.sdown_since.is_some())
+        .unwrap_or(true);
+    let pending = mm
+        .replicas
+        .values()
+        .filter(|r| !r.promoted && r.reconf != Reconf::Done && r.sdown_since.is_none())
+        .count();
+    if promoted_down && !timeout {
+        return;
+    }
+    if pending > 0 && !timeout {
+        return;
+    }
+    if timeout {
+        m.io.event(instance_event(
+            Level::Warning,
+            "+failover-end-for-timeout",
+            mm,
+            None,
+            "",
+        ));
+        // Best effort: point every replica not yet told at the new master.
+        let target = mm
+            .promoted
+            .as_ref()
+            .and_then(|k| mm.replicas.get(k))
+            .map(|r| (r.ip.clone(), r.port));
+        let rest: Vec<String> = mm
+            .replicas
+            .iter()
+            .filter(|(_, r)| !r.promoted && matches!(r.reconf, Reconf::None))
+            .map(|(k, _)| k.clone())
+            .collect();
+        if let Some(target) = target {
+            for k in rest {
+                let id = Inst::Replica(name.to_string(), k.clone());
+                if send_slaveof(m, &id, Some(target.clone())) {
+                    let Machine { masters, io, .. } = &mut *m;
+                    if let Some(mm) = masters.get_mut(name) {
+                        if let Some(r) = mm.replicas.get_mut(&k) {
+                            r.reconf = Reconf::Sent;
+                            let snap = r.clone();
+                            io.event(instance_event(
+                                Level::Notice,
+                                "+slave-reconf-sent-be",
+                                mm,
+                                Some(&snap),
+                                "",
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let Machine { masters, io, .. } = m;
+    let Some(mm) = masters.get_mut(name) else {
+        return;
+    };
+    io.event(instance_event(
+        Level::Warning,
+        "+failover-end",
+        mm,
+        None,
+        "",
+    ));
+    mm.failover_state = FailoverState::UpdateConfig;
+    mm.failover_state_change_time = now;
+    switch_finished(m, now);
+}
+
+/// Masters in UPDATE_CONFIG switch to the promoted replica (`+switch-master`).
+pub(crate) fn switch_finished(m: &mut Machine, now: Instant) {
+    let names: Vec<String> = m
+        .masters
+        .iter()
+        .filter(|(_, mm)| mm.failover_state == FailoverState::UpdateConfig)
+        .map(|(n, _)| n.clone())
+        .collect();
+    for name in names {
+        let Some(mm) = m.masters.get(&name) else {
+            continue;
+        };
+        let old = (mm.inst.ip.clone(), mm.inst.port);
+        let new = mm.current_addr();
+        m.io.event(super::events::plain_event(
+            Level::Warning,
+            "+switch-master",
+            format!("{} {} {} {} {}", name, old.0, old.1, new.0, new.1),
+        ));
+        m.reset_master_and_change_address(&name, &new.0, new.1, now);
+        m.force_hellos(&name, now);
+    }
+}
+
+/// What INFO makes the sentinel do outside TILT for instance `id`: promotion
+/// detection, reconfiguration progress, converting a returning master, fixing a
+/// replica that follows the wrong master.
+pub(crate) fn on_info_acting(m: &mut Machine, id: &Inst, now: Instant) {
+    let Inst::Replica(name, key) = id else {
+        return;
+    };
+    let publish_period = m.t.publish_period;
+    let info_period = m.t.info_period;
+    let Some(mm) = m.masters.get(name) else {
+        return;
+    };
+    let Some(r) = mm.replicas.get(key) else {
+        return;
+    };
+    // The promoted replica reports master: promotion done.
+    if r.role_reported == Role::Master {
+        if r.promoted && mm.failover_state == FailoverState::WaitPromotion {
+            promoted(m, name, key, now);
+            return;
+        }
+        let wait = publish_period * 4;
+        if !r.promoted
+            && master_looks_sane(mm, now, info_period)
+            && no_down_for(r, now, wait)
+            && now.saturating_duration_since(r.role_reported_time) > wait
+        {
+            let (ip, port) = (mm.inst.ip.clone(), mm.inst.port);
+            if send_slaveof(m, id, Some((ip, port))) {
+                let mm = &m.masters[name.as_str()];
+                let e = instance_event(
+                    Level::Notice,
+                    "+convert-to-slave",
+                    mm,
+                    mm.replicas.get(key),
+                    "",
+                );
+                m.io.event(e);
+            }
+        }
+        return;
+    }
+    // A replica replicating from another address than its master's.
+    let wrong_master = r
+        .master_host
+        .as_deref()
+        .map(|h| h != mm.inst.ip)
+        .unwrap_or(false)
+        || (r.master_port != 0 && r.master_port != mm.inst.port);
+    if wrong_master && r.reconf == Reconf::None && !mm.in_failover() {
+        let wait = mm.failover_timeout;
+        if master_looks_sane(mm, now, info_period)
+            && no_down_for(r, now, wait)
+            && now.saturating_duration_since(r.slave_conf_change_time) > wait
+        {
+            let (ip, port) = (mm.inst.ip.clone(), mm.inst.port);
+            if send_slaveof(m, id, Some((ip, port))) {
+                let mm = &m.masters[name.as_str()];
+                let e = instance_event(
+                    Level::Notice,
+                    "+fix-slave-config",
+                    mm,
+                    mm.replicas.get(key),
+                    "",
+                );
+                m.io.event(e);
+            }
+        }
+    }
+    // Reconfiguration progress during a failover.
+    let Some(mm) = m.masters.get(name) else {
+        return;
+    };
+    if mm.failover_state != FailoverState::ReconfSlaves {
+        return;
+    }
+    let Some(p) = mm.promoted.as_ref().and_then(|k| mm.replicas.get(k)) else {
+        return;
+    };
+    let (pip, pport) = (p.ip.clone(), p.port);
+    let Machine { masters, io, .. } = m;
+    let Some(mm) = masters.get_mut(name) else {
+        return;
+    };
+    let Some(r) = inst_of(mm, id) else {
+        return;
+    };
+    let mut events = Vec::new();
+    if r.reconf == Reconf::Sent
+        && r.master_host.as_deref() == Some(pip.as_str())
+        && r.master_port == pport
+    {
+        r.reconf = Reconf::InProg;
+        events.push("+slave-reconf-inprog");
+    }
+    if r.reconf == Reconf::InProg && r.master_link_up {
+        r.reconf = Reconf::Done;
+        events.push("+slave-reconf-done");
+    }
+    let snap = r.clone();
+    for e in events {
+        io.event(instance_event(Level::Notice, e, mm, Some(&snap), ""));
+    }
+    if snap.reconf == Reconf::Done {
+        // Move on at once: next replica, or the end of the failover.
+        reconf_slaves(m, name, now);
+    }
+}
+
+fn master_looks_sane(mm: &Master, now: Instant, info_period: Duration) -> bool {
+    mm.inst.role_reported == Role::Master
+        && mm.inst.sdown_since.is_none()
+        && mm.inst.odown_since.is_none()
+        && mm
+            .inst
+            .info_refresh
+            .map(|t| now.saturating_duration_since(t) < info_period * 2)
+            .unwrap_or(false)
+}
+
+fn no_down_for(r: &Instance, now: Instant, d: Duration) -> bool {
+    r.down_mark
+        .map(|t| now.saturating_duration_since(t) > d)
+        .unwrap_or(true)
+}
+
+/// The promoted replica reports `role:master`.
+fn promoted(m: &mut Machine, name: &str, key: &str, now: Instant) {
+    let crash = m.simfail_after_promotion;
+    let Machine { masters, io, .. } = m;
+    let Some(mm) = masters.get_mut(name) else {
+        return;
+    };
+    mm.config_epoch = mm.failover_epoch;
+    io.dirty = true;
+    let r = mm.replicas.get(key).cloned();
+    io.event(instance_event(
+        Level::Warning,
+        "+promoted-slave",
+        mm,
+        r.as_ref(),
+        "",
+    ));
+    if crash {
+        io.actions.push_back(Action::Exit(99));
+        return;
+    }
+    mm.failover_state = FailoverState::ReconfSlaves;
+    mm.failover_state_change_time = now;
+    io.event(instance_event(
+        Level::Warning,
+        "+failover-state-reconf-slaves",
+        mm,
+        None,
+        "",
+    ));
+    if let (Some(script), Some(r)) = (mm.client_reconfig_script.clone(), r) {
+        io.actions.push_back(Action::ReconfigScript {
+            path: script,
+            args: vec![
+                name.to_string(),
+                "leader".into(),
+                "start".into(),
+                mm.inst.ip.clone(),
+                mm.inst.port.to_string(),
+                r.ip.clone(),
+                r.port.to_string(),
+            ],
+        });
+    }
+    // Tell every peer about the new configuration now, not in 2 s.
+    m.force_hellos(name, now);
+    reconf_slaves(m, name, now);
+}
+
+/// `SENTINEL FAILOVER <name>`: a failover without ODOWN or election.
+pub(crate) fn manual_failover(m: &mut Machine, name: &str, now: Instant) -> Result<(), Frame> {
+    let Some(mm) = m.masters.get(name) else {
+        return Err(Frame::err("No such master with that name"));
+    };
+    if mm.in_failover() {
+        return Err(Frame::error("INPROG Failover already in progress"));
+    }
+    if select_slave(m, name, now).is_none() {
+        return Err(Frame::error("NOGOODSLAVE No suitable replica to promote"));
+    }
+    start_failover(m, name, now, true);
+    // Record our own vote in the new epoch so we never grant it to anyone else.
+    let epoch = m.g.current_epoch;
+    let myid = m.g.myid.clone();
+    m.vote_leader(name, epoch, &myid, now);
+    tick(m, name, now);
+    Ok(())
+}

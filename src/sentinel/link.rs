@@ -1,0 +1,147 @@
+//! IO for one outgoing link (command or pub/sub) to an instance or a peer sentinel:
+//! connect with a bounded timeout, write the setup commands, then pipeline commands
+//! and feed every reply back to the machine with the tag it was sent with.
+
+use super::machine::{LinkKey, Tag};
+use super::Shared;
+use crate::resp::{parse_frame, Frame};
+use bytes::BytesMut;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+/// A command for a link task.
+pub type LinkCmd = (Vec<String>, Tag);
+
+/// Largest reply buffered from an instance before the link is dropped.
+const MAX_REPLY_BUF: usize = 64 * 1024 * 1024;
+
+fn encode(args: &[String], out: &mut BytesMut) {
+    Frame::encode_command(args, out);
+}
+
+/// Run one link until it fails or the machine closes it (the sender is dropped).
+pub async fn run_link(
+    shared: Arc<Shared>,
+    key: LinkKey,
+    conn: u64,
+    ip: String,
+    port: u16,
+    setup: Vec<Vec<String>>,
+    mut rx: mpsc::UnboundedReceiver<LinkCmd>,
+) {
+    let pubsub = matches!(key, LinkKey::Pubsub(_));
+    let connect = tokio::time::timeout(
+        Duration::from_millis(2000),
+        TcpStream::connect((ip.as_str(), port)),
+    )
+    .await;
+    let stream = match connect {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            shared.link_down(&key, conn, &e.to_string());
+            return;
+        }
+        Err(_) => {
+            shared.link_down(&key, conn, "connect timeout");
+            return;
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    let local_ip = stream.local_addr().ok().map(|a| a.ip().to_string());
+    let (mut rd, mut wr) = stream.into_split();
+    let mut fifo: VecDeque<Tag> = VecDeque::new();
+    let mut out = BytesMut::new();
+    for cmd in &setup {
+        encode(cmd, &mut out);
+        if !pubsub {
+            fifo.push_back(Tag::Discard);
+        }
+    }
+    if let Err(e) = wr.write_all(&out).await {
+        shared.link_down(&key, conn, &e.to_string());
+        return;
+    }
+    shared.link_up(&key, conn, local_ip);
+    let mut buf = BytesMut::with_capacity(16 * 1024);
+    loop {
+        tokio::select! {
+            cmd = rx.recv() => {
+                let Some((args, tag)) = cmd else { return };
+                let mut out = BytesMut::new();
+                encode(&args, &mut out);
+                fifo.push_back(tag);
+                // Drain whatever else is queued so it goes out in one write.
+                while let Ok((args, tag)) = rx.try_recv() {
+                    encode(&args, &mut out);
+                    fifo.push_back(tag);
+                }
+                if let Err(e) = wr.write_all(&out).await {
+                    shared.link_down(&key, conn, &e.to_string());
+                    return;
+                }
+            }
+            r = rd.read_buf(&mut buf) => {
+                match r {
+                    Ok(0) => {
+                        shared.link_down(&key, conn, "connection closed");
+                        return;
+                    }
+                    Err(e) => {
+                        shared.link_down(&key, conn, &e.to_string());
+                        return;
+                    }
+                    Ok(_) => {}
+                }
+                let mut frames = Vec::new();
+                loop {
+                    match parse_frame(&buf) {
+                        Ok(Some((f, used))) => {
+                            let _ = buf.split_to(used);
+                            frames.push(f);
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            shared.link_down(&key, conn, &format!("protocol error: {}", e.0));
+                            return;
+                        }
+                    }
+                }
+                if buf.len() > MAX_REPLY_BUF {
+                    shared.link_down(&key, conn, "reply too large");
+                    return;
+                }
+                let now = Instant::now();
+                let mut m = shared.machine.lock();
+                for f in frames {
+                    if pubsub {
+                        match message_of(&f) {
+                            Some((ch, payload)) => m.handle_pubsub_message(&key, conn, &ch, &payload, now),
+                            None => m.handle_pubsub_activity(&key, conn, now),
+                        }
+                    } else {
+                        let tag = fifo.pop_front().unwrap_or(Tag::Discard);
+                        m.handle_reply(&key, conn, tag, f, now);
+                    }
+                }
+                drop(m);
+                shared.pump();
+            }
+        }
+    }
+}
+
+/// `["message", channel, payload]` (array in RESP2, push in RESP3).
+fn message_of(f: &Frame) -> Option<(String, String)> {
+    let items = match f {
+        Frame::Array(v) | Frame::Push(v) => v,
+        _ => return None,
+    };
+    if items.len() != 3 || items[0].as_bytes() != Some(b"message") {
+        return None;
+    }
+    Some((items[1].as_text()?, items[2].as_text()?))
+}

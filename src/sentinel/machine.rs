@@ -1,0 +1,1539 @@
+//! The sentinel's decisions, sans-IO. Observations come in through `handle_*`
+//! methods together with `now` (a link came up or went down, a reply arrived, a hello
+//! arrived, the timer ticked); the machine updates its state and queues [`Action`]s
+//! that the driver drains with [`Machine::poll_action`]. It never touches a socket or
+//! the clock, so whole clusters of machines can be simulated deterministically.
+
+use super::events::{instance_event, plain_event, Event, Level};
+use super::hello::Hello;
+use super::info::parse_info;
+use super::state::*;
+use crate::resp::Frame;
+use indexmap::IndexMap;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+/// Identity of one monitored instance.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Inst {
+    Master(String),
+    /// Master name, replica `ip:port` key.
+    Replica(String, String),
+    /// Master name, sentinel run id.
+    Sentinel(String, String),
+}
+
+impl Inst {
+    pub fn master(&self) -> &str {
+        match self {
+            Inst::Master(m) | Inst::Replica(m, _) | Inst::Sentinel(m, _) => m,
+        }
+    }
+}
+
+/// A connection the sentinel keeps: command and pub/sub links per master/replica,
+/// one command link per peer sentinel (shared across masters).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum LinkKey {
+    Cmd(Inst),
+    Pubsub(Inst),
+    Peer(String),
+}
+
+/// What a reply on a command link answers.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Tag {
+    Discard,
+    Ping(Inst),
+    Info(Inst),
+    Hello(Inst),
+    AskDown { master: String, runid: String },
+}
+
+/// What the driver must do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Open `link` to `ip:port`; send `setup` (replies discarded), then report
+    /// [`Machine::handle_link_up`] or [`Machine::handle_link_down`] with `conn`.
+    Connect {
+        link: LinkKey,
+        conn: u64,
+        ip: String,
+        port: u16,
+        setup: Vec<Vec<String>>,
+    },
+    /// Send a command on an open link; its reply comes back with `tag`.
+    Send {
+        link: LinkKey,
+        conn: u64,
+        cmd: Vec<String>,
+        tag: Tag,
+    },
+    /// Close a link (no report expected).
+    Close { link: LinkKey },
+    /// Log, publish and maybe run the notification script.
+    Event(Event),
+    /// A plain log line (not an event).
+    Log(Level, String),
+    /// Run `client-reconfig-script` with these arguments.
+    ReconfigScript { path: String, args: Vec<String> },
+    /// `SENTINEL SIMULATE-FAILURE`: exit the process with this code.
+    Exit(i32),
+}
+
+/// Bookkeeping of one link.
+#[derive(Clone, Debug)]
+pub struct LinkState {
+    pub conn: u64,
+    pub ip: String,
+    pub port: u16,
+    pub connected: bool,
+    pub connecting: bool,
+    pub connected_at: Option<Instant>,
+    pub last_attempt: Instant,
+    pub pending: u32,
+    pub last_activity: Instant,
+    pub local_ip: Option<String>,
+}
+
+/// Most commands allowed in flight on a link before periodic ones are skipped.
+const MAX_PENDING: u32 = 100;
+
+/// Outgoing side: queued actions, link table, dirty-config flag.
+#[derive(Default)]
+pub struct Io {
+    pub actions: VecDeque<Action>,
+    pub links: HashMap<LinkKey, LinkState>,
+    next_conn: u64,
+    /// Set when persistent state changed; the driver flushes the config file.
+    pub dirty: bool,
+}
+
+impl Io {
+    pub fn event(&mut self, e: Event) {
+        self.actions.push_back(Action::Event(e));
+    }
+
+    pub fn log(&mut self, level: Level, msg: String) {
+        self.actions.push_back(Action::Log(level, msg));
+    }
+
+    pub fn connected(&self, key: &LinkKey) -> bool {
+        self.links.get(key).map(|l| l.connected).unwrap_or(false)
+    }
+
+    pub fn pending(&self, key: &LinkKey) -> u32 {
+        self.links.get(key).map(|l| l.pending).unwrap_or(0)
+    }
+
+    /// Queue `cmd` on `key` if the link is up. Returns whether it was queued.
+    pub fn send(&mut self, key: &LinkKey, cmd: Vec<String>, tag: Tag) -> bool {
+        let Some(l) = self.links.get_mut(key) else {
+            return false;
+        };
+        if !l.connected {
+            return false;
+        }
+        l.pending += 1;
+        self.actions.push_back(Action::Send {
+            link: key.clone(),
+            conn: l.conn,
+            cmd,
+            tag,
+        });
+        true
+    }
+
+    fn connect(
+        &mut self,
+        key: LinkKey,
+        ip: &str,
+        port: u16,
+        setup: Vec<Vec<String>>,
+        now: Instant,
+    ) {
+        self.next_conn += 1;
+        let conn = self.next_conn;
+        self.links.insert(
+            key.clone(),
+            LinkState {
+                conn,
+                ip: ip.to_string(),
+                port,
+                connected: false,
+                connecting: true,
+                connected_at: None,
+                last_attempt: now,
+                pending: 0,
+                last_activity: now,
+                local_ip: None,
+            },
+        );
+        self.actions.push_back(Action::Connect {
+            link: key,
+            conn,
+            ip: ip.to_string(),
+            port,
+            setup,
+        });
+    }
+
+    pub fn close(&mut self, key: &LinkKey) {
+        if self.links.remove(key).is_some() {
+            self.actions.push_back(Action::Close { link: key.clone() });
+        }
+    }
+
+    /// Close a link but keep its record so the reconnect throttle applies.
+    fn drop_connection(&mut self, key: &LinkKey) {
+        if let Some(l) = self.links.get_mut(key) {
+            if l.connected || l.connecting {
+                l.connected = false;
+                l.connecting = false;
+                l.pending = 0;
+                self.next_conn += 1;
+                l.conn = self.next_conn;
+                self.actions.push_back(Action::Close { link: key.clone() });
+            }
+        }
+    }
+}
+
+/// The sentinel's whole decision state.
+pub struct Machine {
+    pub g: Global,
+    pub t: Timers,
+    pub masters: IndexMap<String, Master>,
+    pub io: Io,
+    pub tilt: bool,
+    pub tilt_start: Option<Instant>,
+    pub last_tick: Option<Instant>,
+    pub rng: StdRng,
+    /// `SENTINEL SIMULATE-FAILURE` flags.
+    pub simfail_after_election: bool,
+    pub simfail_after_promotion: bool,
+}
+
+/// Whether a PING reply proves the instance alive (reference §3.5).
+fn valid_ping_reply(f: &Frame) -> bool {
+    match f {
+        Frame::Simple(s) => s.eq_ignore_ascii_case("PONG"),
+        Frame::Error(e) => e.starts_with("LOADING") || e.starts_with("MASTERDOWN"),
+        _ => false,
+    }
+}
+
+fn ms(d: Duration) -> u64 {
+    d.as_millis() as u64
+}
+
+impl Machine {
+    pub fn new(g: Global, masters: IndexMap<String, Master>, seed: u64) -> Machine {
+        Machine {
+            g,
+            t: Timers::default(),
+            masters,
+            io: Io::default(),
+            tilt: false,
+            tilt_start: None,
+            last_tick: None,
+            rng: StdRng::seed_from_u64(seed),
+            simfail_after_election: false,
+            simfail_after_promotion: false,
+        }
+    }
+
+    /// Next action for the driver, if any.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.io.actions.pop_front()
+    }
+
+    /// Take the dirty flag: `true` means the config file must be rewritten.
+    pub fn take_dirty(&mut self) -> bool {
+        std::mem::take(&mut self.io.dirty)
+    }
+
+    /// When the driver should call [`Machine::handle_tick`] next: 10-19 times a
+    /// second, randomized like Redis's hz so sentinels do not run in lock-step.
+    pub fn poll_timeout(&mut self, now: Instant) -> Instant {
+        now + Duration::from_millis(self.rng.gen_range(52..=100))
+    }
+
+    /// Emit the start-up `+monitor` events.
+    pub fn start(&mut self) {
+        for m in self.masters.values() {
+            let e = instance_event(
+                Level::Warning,
+                "+monitor",
+                m,
+                None,
+                &format!("quorum {}", m.quorum),
+            );
+            self.io.event(e);
+        }
+    }
+
+    pub fn instance(&self, id: &Inst) -> Option<&Instance> {
+        let m = self.masters.get(id.master())?;
+        match id {
+            Inst::Master(_) => Some(&m.inst),
+            Inst::Replica(_, k) => m.replicas.get(k),
+            Inst::Sentinel(_, r) => m.sentinels.get(r),
+        }
+    }
+
+    /// The command link used for an instance.
+    pub fn cmd_link(id: &Inst) -> LinkKey {
+        match id {
+            Inst::Sentinel(_, r) => LinkKey::Peer(r.clone()),
+            other => LinkKey::Cmd(other.clone()),
+        }
+    }
+
+    /// Whether an instance's links are all up.
+    pub fn is_connected(&self, id: &Inst) -> bool {
+        match id {
+            Inst::Sentinel(_, r) => self.io.connected(&LinkKey::Peer(r.clone())),
+            other => {
+                self.io.connected(&LinkKey::Cmd(other.clone()))
+                    && self.io.connected(&LinkKey::Pubsub(other.clone()))
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- link reports
+
+    /// A link finished connecting (its setup commands were written).
+    pub fn handle_link_up(
+        &mut self,
+        key: &LinkKey,
+        conn: u64,
+        local_ip: Option<String>,
+        now: Instant,
+    ) {
+        let Some(l) = self.io.links.get_mut(key) else {
+            return;
+        };
+        if l.conn != conn {
+            return;
+        }
+        l.connected = true;
+        l.connecting = false;
+        l.connected_at = Some(now);
+        l.last_activity = now;
+        l.local_ip = local_ip;
+        l.pending = 0;
+        // Ping at once on a fresh command link.
+        let ids: Vec<Inst> = match key {
+            LinkKey::Cmd(id) => vec![id.clone()],
+            LinkKey::Pubsub(_) => vec![],
+            LinkKey::Peer(r) => self
+                .masters
+                .iter()
+                .filter(|(_, m)| m.sentinels.contains_key(r))
+                .map(|(n, _)| Inst::Sentinel(n.clone(), r.clone()))
+                .collect(),
+        };
+        for id in ids {
+            self.send_ping(&id, now);
+        }
+    }
+
+    /// A link failed to connect or was lost.
+    pub fn handle_link_down(&mut self, key: &LinkKey, conn: u64, error: &str, _now: Instant) {
+        let Some(l) = self.io.links.get_mut(key) else {
+            return;
+        };
+        if l.conn != conn {
+            return;
+        }
+        let was_up = l.connected;
+        l.connected = false;
+        l.connecting = false;
+        l.pending = 0;
+        if was_up {
+            self.io.log(
+                Level::Debug,
+                format!(
+                    "-{}-link-reconnection {key:?} #{error}",
+                    if matches!(key, LinkKey::Pubsub(_)) {
+                        "pubsub"
+                    } else {
+                        "cmd"
+                    }
+                ),
+            );
+        }
+    }
+
+    /// Any traffic on a pub/sub link (for the pub/sub liveness check).
+    pub fn handle_pubsub_activity(&mut self, key: &LinkKey, conn: u64, now: Instant) {
+        if let Some(l) = self.io.links.get_mut(key) {
+            if l.conn == conn {
+                l.last_activity = now;
+            }
+        }
+    }
+
+    /// A `message` on a pub/sub link: a hello on `__sentinel__:hello`.
+    pub fn handle_pubsub_message(
+        &mut self,
+        key: &LinkKey,
+        conn: u64,
+        channel: &str,
+        payload: &str,
+        now: Instant,
+    ) {
+        self.handle_pubsub_activity(key, conn, now);
+        if channel == "__sentinel__:hello" {
+            self.handle_hello(payload, now);
+        }
+    }
+
+    /// The reply to a command sent with `tag`.
+    pub fn handle_reply(&mut self, key: &LinkKey, conn: u64, tag: Tag, reply: Frame, now: Instant) {
+        if let Some(l) = self.io.links.get_mut(key) {
+            if l.conn != conn {
+                return;
+            }
+            l.pending = l.pending.saturating_sub(1);
+            l.last_activity = now;
+        } else {
+            return;
+        }
+        match tag {
+            Tag::Discard => {}
+            Tag::Ping(id) => self.on_ping_reply(&id, &reply, now),
+            Tag::Info(id) => {
+                if let Some(text) = match &reply {
+                    Frame::Bulk(_) | Frame::Verbatim(_) => reply.as_text(),
+                    _ => None,
+                } {
+                    self.on_info(&id, &text, now);
+                } else if let Some(i) = self.inst_mut(&id) {
+                    i.info_sent = None;
+                }
+            }
+            Tag::Hello(id) => {
+                if reply.is_error() {
+                    if let Some(i) = self.inst_mut(&id) {
+                        i.last_pub_time = None;
+                    }
+                }
+            }
+            Tag::AskDown { master, runid } => self.on_ask_reply(&master, &runid, reply, now),
+        }
+    }
+
+    fn inst_mut(&mut self, id: &Inst) -> Option<&mut Instance> {
+        inst_mut(&mut self.masters, id)
+    }
+
+    fn on_ping_reply(&mut self, id: &Inst, reply: &Frame, now: Instant) {
+        let busy = matches!(reply, Frame::Error(e) if e.starts_with("BUSY"));
+        let Some(i) = self.inst_mut(id) else { return };
+        i.last_pong_time = Some(now);
+        if valid_ping_reply(reply) {
+            i.last_avail_time = now;
+            i.act_ping_time = None;
+            if matches!(reply, Frame::Simple(_)) {
+                i.master_reboot_since = None;
+            }
+        } else if busy && i.sdown_since.is_some() && !i.script_kill_sent {
+            i.script_kill_sent = true;
+            let cmd = self
+                .masters
+                .get(id.master())
+                .map(|m| m.cmd_name("SCRIPT"))
+                .unwrap_or_else(|| "SCRIPT".into());
+            self.io
+                .send(&Self::cmd_link(id), vec![cmd, "KILL".into()], Tag::Discard);
+        }
+    }
+
+    fn send_ping(&mut self, id: &Inst, now: Instant) -> bool {
+        let name = self
+            .masters
+            .get(id.master())
+            .map(|m| m.cmd_name("PING"))
+            .unwrap_or_else(|| "PING".into());
+        if self
+            .io
+            .send(&Self::cmd_link(id), vec![name], Tag::Ping(id.clone()))
+        {
+            if let Some(i) = self.inst_mut(id) {
+                i.last_ping_time = Some(now);
+                if i.act_ping_time.is_none() {
+                    i.act_ping_time = Some(now);
+                }
+            }
+            true
+        } else {
+            false
+        }
+    }
+
+    // ---------------------------------------------------------------- INFO
+
+    fn on_info(&mut self, id: &Inst, text: &str, now: Instant) {
+        let f = parse_info(text);
+        let tilt = self.tilt;
+        let Machine { masters, io, .. } = self;
+        let Some(m) = masters.get_mut(id.master()) else {
+            return;
+        };
+        let is_master = matches!(id, Inst::Master(_));
+        {
+            let Some(i) = inst_of(m, id) else { return };
+            i.info_refresh = Some(now);
+            i.info_sent = None;
+            i.info_text = Some(text.to_string());
+            i.master_link_down_ms = f.master_link_down_ms;
+        }
+        // Run id: learn it, or notice a reboot.
+        if let Some(run_id) = &f.run_id {
+            let reboot_window = m.master_reboot_down_after;
+            let i = inst_of(m, id).map(|i| {
+                let old = std::mem::replace(&mut i.runid, run_id.clone());
+                (old, i.clone())
+            });
+            if let Some((old, snapshot)) = i {
+                if !old.is_empty() && old != *run_id {
+                    io.event(instance_event(
+                        Level::Notice,
+                        "+reboot",
+                        m,
+                        Some(&snapshot),
+                        "",
+                    ));
+                    if is_master && !reboot_window.is_zero() {
+                        m.inst.master_reboot_since = Some(now);
+                    }
+                }
+            }
+        }
+        // Replicas listed by a master.
+        if is_master && f.role_master == Some(true) {
+            for (ip, port) in &f.slaves {
+                let key = addr_key(ip, *port);
+                if !m.replicas.contains_key(&key) {
+                    let mut r = Instance::new(Kind::Replica, key.clone(), ip.clone(), *port, now);
+                    r.down_after = m.inst.down_after;
+                    io.event(instance_event(Level::Notice, "+slave", m, Some(&r), ""));
+                    m.replicas.insert(key, r);
+                    io.dirty = true;
+                }
+            }
+        }
+        // Role.
+        if let Some(role_master) = f.role_master {
+            let role = if role_master {
+                Role::Master
+            } else {
+                Role::Slave
+            };
+            let changed = inst_of(m, id).map(|i| {
+                if i.role_reported != role {
+                    i.role_reported = role;
+                    i.role_reported_time = now;
+                    if role == Role::Slave {
+                        i.slave_conf_change_time = now;
+                    }
+                    Some(i.clone())
+                } else {
+                    None
+                }
+            });
+            if let Some(Some(snapshot)) = changed {
+                let matches_conf = (snapshot.kind == Kind::Master) == role_master;
+                let kind = if matches_conf {
+                    "+role-change"
+                } else {
+                    "-role-change"
+                };
+                let role_word = if role_master { "master" } else { "slave" };
+                let inst_opt = if is_master { None } else { Some(&snapshot) };
+                io.event(instance_event(
+                    Level::Verbose,
+                    kind,
+                    m,
+                    inst_opt,
+                    &format!("new reported role is {role_word}"),
+                ));
+            }
+        }
+        // Replica fields.
+        if let Some(i) = inst_of(m, id) {
+            if f.role_master == Some(false) {
+                if let Some(h) = &f.master_host {
+                    if i.master_host.as_deref() != Some(h.as_str()) {
+                        i.master_host = Some(h.clone());
+                        i.slave_conf_change_time = now;
+                    }
+                }
+                if let Some(p) = f.master_port {
+                    if i.master_port != p {
+                        i.master_port = p;
+                        i.slave_conf_change_time = now;
+                    }
+                }
+                if let Some(up) = f.master_link_up {
+                    i.master_link_up = up;
+                }
+                if let Some(p) = f.slave_priority {
+                    i.slave_priority = p;
+                }
+                if let Some(o) = f.slave_repl_offset {
+                    i.repl_offset = o;
+                }
+                if let Some(a) = f.replica_announced {
+                    i.replica_announced = a;
+                }
+            }
+        }
+        if tilt {
+            return;
+        }
+        self.info_acting_half(id, now);
+    }
+
+    /// Hook for what INFO makes the sentinel do outside TILT (failover progress,
+    /// converting returning masters, fixing replicas); see the failover module.
+    fn info_acting_half(&mut self, id: &Inst, now: Instant) {
+        super::failover::on_info_acting(self, id, now);
+    }
+
+    // ---------------------------------------------------------------- hellos
+
+    /// Our hello payload for master `m`, or `None` until we know our own address.
+    pub fn hello_payload(&self, m: &Master, link: &LinkKey) -> Option<String> {
+        let ip = match &self.g.announce_ip {
+            Some(ip) => ip.clone(),
+            None => self.io.links.get(link)?.local_ip.clone()?,
+        };
+        let port = if self.g.announce_port != 0 {
+            self.g.announce_port
+        } else {
+            self.g.port
+        };
+        let (mip, mport) = m.current_addr();
+        Some(
+            Hello {
+                ip,
+                port,
+                runid: self.g.myid.clone(),
+                current_epoch: self.g.current_epoch,
+                master_name: m.name().to_string(),
+                master_ip: mip,
+                master_port: mport,
+                master_config_epoch: m.config_epoch,
+            }
+            .encode(),
+        )
+    }
+
+    /// Process a hello payload (from a pub/sub link or a `PUBLISH` to us).
+    pub fn handle_hello(&mut self, payload: &str, now: Instant) {
+        if payload.contains(&self.g.myid) {
+            return;
+        }
+        let Some(h) = Hello::parse(payload) else {
+            self.io.log(
+                Level::Verbose,
+                format!("ignoring malformed hello: {payload:?}"),
+            );
+            return;
+        };
+        if !self.masters.contains_key(&h.master_name) {
+            return;
+        }
+        let name = h.master_name.clone();
+        let known = self.masters[&name]
+            .sentinels
+            .get(&h.runid)
+            .map(|s| s.ip == h.ip && s.port == h.port)
+            .unwrap_or(false);
+        if !known {
+            self.add_or_move_sentinel(&name, &h, now);
+        }
+        // Epochs.
+        if h.current_epoch > self.g.current_epoch {
+            self.g.current_epoch = h.current_epoch;
+            self.io.dirty = true;
+            self.io.event(plain_event(
+                Level::Warning,
+                "+new-epoch",
+                h.current_epoch.to_string(),
+            ));
+        }
+        let Machine { masters, io, .. } = self;
+        let Some(m) = masters.get_mut(&name) else {
+            return;
+        };
+        if m.config_epoch < h.master_config_epoch && m.sentinels.contains_key(&h.runid) {
+            m.config_epoch = h.master_config_epoch;
+            io.dirty = true;
+            let (cur_ip, cur_port) = m.current_addr();
+            if cur_ip != h.master_ip || cur_port != h.master_port {
+                let from = m.sentinels.get(&h.runid).cloned();
+                io.event(instance_event(
+                    Level::Warning,
+                    "+config-update-from",
+                    m,
+                    from.as_ref(),
+                    "",
+                ));
+                io.event(plain_event(
+                    Level::Warning,
+                    "+switch-master",
+                    format!(
+                        "{} {} {} {} {}",
+                        name, cur_ip, cur_port, h.master_ip, h.master_port
+                    ),
+                ));
+                if let Some(script) = m.client_reconfig_script.clone() {
+                    io.actions.push_back(Action::ReconfigScript {
+                        path: script,
+                        args: vec![
+                            name.clone(),
+                            "observer".into(),
+                            "start".into(),
+                            cur_ip.clone(),
+                            cur_port.to_string(),
+                            h.master_ip.clone(),
+                            h.master_port.to_string(),
+                        ],
+                    });
+                }
+                self.reset_master_and_change_address(&name, &h.master_ip, h.master_port, now);
+            }
+        }
+        if let Some(s) = self
+            .masters
+            .get_mut(&name)
+            .and_then(|m| m.sentinels.get_mut(&h.runid))
+        {
+            s.last_hello = Some(now);
+        }
+    }
+
+    fn add_or_move_sentinel(&mut self, name: &str, h: &Hello, now: Instant) {
+        let Machine { masters, io, .. } = self;
+        let Some(m) = masters.get_mut(name) else {
+            return;
+        };
+        // Same run id at a new address: address switch.
+        let removed = m.sentinels.shift_remove(&h.runid);
+        if let Some(old) = &removed {
+            io.close(&LinkKey::Peer(old.runid.clone()));
+            io.event(instance_event(
+                Level::Notice,
+                "+sentinel-address-switch",
+                m,
+                None,
+                &format!("ip {} port {} for {}", h.ip, h.port, h.runid),
+            ));
+        }
+        // Another run id at this address: that entry's address is now invalid.
+        let other: Option<String> = m
+            .sentinels
+            .values()
+            .find(|s| s.ip == h.ip && s.port == h.port && s.runid != h.runid)
+            .map(|s| s.runid.clone());
+        let mut invalid = None;
+        if let Some(o) = other {
+            if m.sentinels.contains_key(&o) {
+                io.event(instance_event(
+                    Level::Notice,
+                    "+sentinel-invalid-addr",
+                    m,
+                    m.sentinels.get(&o),
+                    "",
+                ));
+            }
+            invalid = Some(o);
+        }
+        let mut s = Instance::new(Kind::Sentinel, h.runid.clone(), h.ip.clone(), h.port, now);
+        s.runid = h.runid.clone();
+        s.down_after = m.inst.down_after;
+        if removed.is_none() {
+            io.event(instance_event(Level::Notice, "+sentinel", m, Some(&s), ""));
+        }
+        m.sentinels.insert(h.runid.clone(), s);
+        io.dirty = true;
+        // Propagate the address change / invalidation to every master.
+        let mut updated = 0;
+        for (n, other_m) in masters.iter_mut() {
+            if let Some(inv) = &invalid {
+                if let Some(s) = other_m.sentinels.get_mut(inv) {
+                    s.port = 0;
+                }
+            }
+            if n != name && removed.is_some() {
+                if let Some(s) = other_m.sentinels.get_mut(&h.runid) {
+                    if s.ip != h.ip || s.port != h.port {
+                        s.ip = h.ip.clone();
+                        s.port = h.port;
+                        updated += 1;
+                    }
+                }
+            }
+        }
+        if let Some(inv) = invalid {
+            io.close(&LinkKey::Peer(inv));
+        }
+        if updated > 0 {
+            if let Some(m) = masters.get(name) {
+                io.event(instance_event(
+                    Level::Notice,
+                    "+sentinel-address-update",
+                    m,
+                    None,
+                    &format!("{updated} additional matching instances"),
+                ));
+            }
+        }
+    }
+
+    /// Forget everything about a master's replicas and failover and point it at a new
+    /// address, keeping its sentinels (`sentinelResetMasterAndChangeAddress`).
+    pub fn reset_master_and_change_address(
+        &mut self,
+        name: &str,
+        ip: &str,
+        port: u16,
+        now: Instant,
+    ) {
+        let Some(m) = self.masters.get(name) else {
+            return;
+        };
+        let mut keep: Vec<(String, u16)> = m
+            .replicas
+            .values()
+            .filter(|r| !(r.ip == ip && r.port == port))
+            .map(|r| (r.ip.clone(), r.port))
+            .collect();
+        if !(m.inst.ip == ip && m.inst.port == port) {
+            keep.push((m.inst.ip.clone(), m.inst.port));
+        }
+        self.reset_master(name, true, now);
+        let Machine { masters, io, .. } = self;
+        let Some(m) = masters.get_mut(name) else {
+            return;
+        };
+        m.inst.ip = ip.to_string();
+        m.inst.port = port;
+        for (rip, rport) in keep {
+            let key = addr_key(&rip, rport);
+            let mut r = Instance::new(Kind::Replica, key.clone(), rip, rport, now);
+            r.down_after = m.inst.down_after;
+            io.event(instance_event(Level::Notice, "+slave", m, Some(&r), ""));
+            m.replicas.insert(key, r);
+        }
+        io.dirty = true;
+    }
+
+    /// `sentinelResetMaster`: drop replicas (and sentinels unless kept), failover
+    /// state, down flags and links of a master.
+    pub fn reset_master(&mut self, name: &str, keep_sentinels: bool, now: Instant) {
+        let Machine { masters, io, .. } = self;
+        let Some(m) = masters.get_mut(name) else {
+            return;
+        };
+        for k in m.replicas.keys() {
+            io.close(&LinkKey::Cmd(Inst::Replica(name.to_string(), k.clone())));
+            io.close(&LinkKey::Pubsub(Inst::Replica(name.to_string(), k.clone())));
+        }
+        m.replicas.clear();
+        if !keep_sentinels {
+            let gone: Vec<String> = m.sentinels.keys().cloned().collect();
+            m.sentinels.clear();
+            for r in gone {
+                if !masters.values().any(|mm| mm.sentinels.contains_key(&r)) {
+                    io.close(&LinkKey::Peer(r));
+                }
+            }
+        }
+        let Some(m) = masters.get_mut(name) else {
+            return;
+        };
+        io.close(&LinkKey::Cmd(Inst::Master(name.to_string())));
+        io.close(&LinkKey::Pubsub(Inst::Master(name.to_string())));
+        let down_after = m.inst.down_after;
+        let (ip, port) = (m.inst.ip.clone(), m.inst.port);
+        m.inst = Instance::new(Kind::Master, name.to_string(), ip, port, now);
+        m.inst.down_after = down_after;
+        m.failover_state = FailoverState::None;
+        m.failover_start_time = None;
+        m.failover_state_change_time = now;
+        m.force_failover = false;
+        m.promoted = None;
+        m.last_ask = None;
+        m.next_election = None;
+        m.election_attempts = 0;
+        for s in m.sentinels.values_mut() {
+            s.master_down = false;
+            s.leader = None;
+            s.last_master_down_reply = None;
+        }
+    }
+
+    // ---------------------------------------------------------------- the timer
+
+    /// The periodic step: TILT check, then for every master the monitoring half
+    /// (links, PING/INFO/hello) and, outside TILT, the acting half (SDOWN, ODOWN,
+    /// asking peers, failover).
+    pub fn handle_tick(&mut self, now: Instant) {
+        self.check_tilt(now);
+        let names: Vec<String> = self.masters.keys().cloned().collect();
+        for name in &names {
+            self.monitor_master(name, now);
+            if self.tilt {
+                continue;
+            }
+            let ids = self.instance_ids(name);
+            for id in &ids {
+                self.check_sdown(id, now);
+            }
+            self.check_odown(name, now);
+            super::failover::tick(self, name, now);
+            self.ask_peers(name, false, now);
+        }
+        super::failover::switch_finished(self, now);
+    }
+
+    fn check_tilt(&mut self, now: Instant) {
+        if let Some(last) = self.last_tick {
+            let gap = now.saturating_duration_since(last);
+            if gap > self.t.tilt_trigger {
+                self.tilt_start = Some(now);
+                if !self.tilt {
+                    self.tilt = true;
+                    self.io.event(plain_event(
+                        Level::Warning,
+                        "+tilt",
+                        "#tilt mode entered".into(),
+                    ));
+                }
+            }
+        }
+        self.last_tick = Some(now);
+        if self.tilt {
+            if let Some(start) = self.tilt_start {
+                if now.saturating_duration_since(start) > self.t.tilt_period {
+                    self.tilt = false;
+                    self.tilt_start = None;
+                    self.io.event(plain_event(
+                        Level::Warning,
+                        "-tilt",
+                        "#tilt mode exited".into(),
+                    ));
+                }
+            }
+        }
+    }
+
+    pub fn instance_ids(&self, name: &str) -> Vec<Inst> {
+        let Some(m) = self.masters.get(name) else {
+            return vec![];
+        };
+        let mut v = vec![Inst::Master(name.to_string())];
+        v.extend(
+            m.replicas
+                .keys()
+                .map(|k| Inst::Replica(name.to_string(), k.clone())),
+        );
+        v.extend(
+            m.sentinels
+                .keys()
+                .map(|k| Inst::Sentinel(name.to_string(), k.clone())),
+        );
+        v
+    }
+
+    fn setup_cmds(&self, m: &Master, id: &Inst, pubsub: bool) -> Vec<Vec<String>> {
+        let mut v = Vec::new();
+        let suffix = if pubsub { "pubsub" } else { "cmd" };
+        let (user, pass, rename) = match id {
+            Inst::Sentinel(..) => (
+                self.g.sentinel_user.clone(),
+                self.g
+                    .sentinel_pass
+                    .clone()
+                    .or_else(|| self.g.requirepass.clone()),
+                false,
+            ),
+            _ => (m.auth_user.clone(), m.auth_pass.clone(), true),
+        };
+        let name = |c: &str| if rename { m.cmd_name(c) } else { c.to_string() };
+        if let Some(p) = pass {
+            let mut auth = vec![name("AUTH")];
+            if let Some(u) = user {
+                auth.push(u);
+            }
+            auth.push(p);
+            v.push(auth);
+        }
+        let id8: String = self.g.myid.chars().take(8).collect();
+        v.push(vec![
+            name("CLIENT"),
+            "SETNAME".into(),
+            format!("sentinel-{id8}-{suffix}"),
+        ]);
+        if pubsub {
+            v.push(vec![name("SUBSCRIBE"), "__sentinel__:hello".into()]);
+        }
+        v
+    }
+
+    /// Reconnect and send periodic commands for a master, its replicas and peers.
+    fn monitor_master(&mut self, name: &str, now: Instant) {
+        for id in self.instance_ids(name) {
+            self.reconnect(&id, now);
+            self.periodic(&id, now);
+        }
+    }
+
+    fn reconnect(&mut self, id: &Inst, now: Instant) {
+        let Some(m) = self.masters.get(id.master()) else {
+            return;
+        };
+        let Some(i) = self.instance(id) else { return };
+        if i.port == 0 {
+            return;
+        }
+        let ping_period = self.t.ping_period.min(i.down_after);
+        let (ip, port) = (i.ip.clone(), i.port);
+        let (down_after, act_ping_time) = (i.down_after, i.act_ping_time);
+        let setups = [self.setup_cmds(m, id, false), self.setup_cmds(m, id, true)];
+        let keys: Vec<(LinkKey, bool)> = match id {
+            Inst::Sentinel(_, r) => vec![(LinkKey::Peer(r.clone()), false)],
+            other => vec![
+                (LinkKey::Cmd(other.clone()), false),
+                (LinkKey::Pubsub(other.clone()), true),
+            ],
+        };
+        for (key, pubsub) in keys {
+            let need = match self.io.links.get(&key) {
+                None => true,
+                Some(l) => {
+                    !l.connected
+                        && !l.connecting
+                        && now.saturating_duration_since(l.last_attempt) >= ping_period
+                }
+            };
+            if need {
+                let setup = setups[usize::from(pubsub)].clone();
+                self.io.connect(key, &ip, port, setup, now);
+                continue;
+            }
+            // Forced reconnects of links that look stuck (reference §3.3).
+            let Some(l) = self.io.links.get(&key) else {
+                continue;
+            };
+            let Some(since) = l.connected_at else {
+                continue;
+            };
+            if !l.connected
+                || now.saturating_duration_since(since) < self.t.min_link_reconnect_period
+            {
+                continue;
+            }
+            let stuck = if pubsub {
+                now.saturating_duration_since(l.last_activity) > self.t.publish_period * 3
+            } else {
+                let half = down_after / 2;
+                act_ping_time
+                    .map(|a| now.saturating_duration_since(a) > half)
+                    .unwrap_or(false)
+                    && now.saturating_duration_since(l.last_activity) > half
+            };
+            if stuck {
+                self.io.drop_connection(&key);
+            }
+        }
+    }
+
+    fn periodic(&mut self, id: &Inst, now: Instant) {
+        let link = Self::cmd_link(id);
+        if !self.io.connected(&link) || self.io.pending(&link) >= MAX_PENDING {
+            return;
+        }
+        let Some(m) = self.masters.get(id.master()) else {
+            return;
+        };
+        let Some(i) = self.instance(id) else { return };
+        // INFO to masters and replicas.
+        if i.kind != Kind::Sentinel {
+            let fast = i.kind == Kind::Replica
+                && (m.inst.odown_since.is_some() || m.in_failover() || i.master_link_down_ms != 0);
+            // During a failover, the replicas whose progress we wait for are polled
+            // every 100 ms instead of waiting for the 1 s INFO period.
+            let very_fast = i.kind == Kind::Replica
+                && ((i.promoted && m.failover_state == FailoverState::WaitPromotion)
+                    || (m.failover_state == FailoverState::ReconfSlaves
+                        && matches!(i.reconf, Reconf::Sent | Reconf::InProg)));
+            let period = if very_fast {
+                Duration::from_millis(100)
+            } else if fast {
+                Duration::from_millis(1000).min(self.t.info_period)
+            } else {
+                self.t.info_period
+            };
+            let stale = i
+                .info_refresh
+                .map(|t| now.saturating_duration_since(t) > period)
+                .unwrap_or(true);
+            let in_flight = i
+                .info_sent
+                .map(|t| now.saturating_duration_since(t) < period)
+                .unwrap_or(false);
+            if stale && !in_flight {
+                let cmd = vec![m.cmd_name("INFO")];
+                if self.io.send(&link, cmd, Tag::Info(id.clone())) {
+                    if let Some(i) = self.inst_mut(id) {
+                        i.info_sent = Some(now);
+                    }
+                }
+            }
+        }
+        let Some(i) = self.instance(id) else { return };
+        let ping_period = self.t.ping_period.min(i.down_after);
+        let pong_old = i
+            .last_pong_time
+            .map(|t| now.saturating_duration_since(t) > ping_period)
+            .unwrap_or(true);
+        let ping_not_recent = i
+            .last_ping_time
+            .map(|t| now.saturating_duration_since(t) > ping_period / 2)
+            .unwrap_or(true);
+        if pong_old && ping_not_recent {
+            self.send_ping(id, now);
+        }
+        let Some(i) = self.instance(id) else { return };
+        let pub_due = i
+            .last_pub_time
+            .map(|t| now.saturating_duration_since(t) > self.t.publish_period)
+            .unwrap_or(true);
+        if pub_due {
+            self.send_hello(id, now);
+        }
+    }
+
+    /// Publish our hello for `id`'s master on `id`'s command link.
+    pub fn send_hello(&mut self, id: &Inst, now: Instant) -> bool {
+        let link = Self::cmd_link(id);
+        let Some(m) = self.masters.get(id.master()) else {
+            return false;
+        };
+        let Some(payload) = self.hello_payload(m, &link) else {
+            return false;
+        };
+        let cmd = match id {
+            Inst::Sentinel(..) => "PUBLISH".to_string(),
+            _ => m.cmd_name("PUBLISH"),
+        };
+        if self.io.send(
+            &link,
+            vec![cmd, "__sentinel__:hello".into(), payload],
+            Tag::Hello(id.clone()),
+        ) {
+            if let Some(i) = self.inst_mut(id) {
+                i.last_pub_time = Some(now);
+            }
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Send hellos for a master to all its instances at once (after promotion or a
+    /// config change), instead of waiting for the publish period.
+    pub fn force_hellos(&mut self, name: &str, now: Instant) {
+        for id in self.instance_ids(name) {
+            self.send_hello(&id, now);
+        }
+    }
+
+    // ---------------------------------------------------------------- SDOWN / ODOWN
+
+    fn check_sdown(&mut self, id: &Inst, now: Instant) {
+        let disconnected = !self.is_connected(id);
+        let info_period = self.t.info_period;
+        let Machine { masters, io, .. } = self;
+        let Some(m) = masters.get_mut(id.master()) else {
+            return;
+        };
+        let reboot_after = m.master_reboot_down_after;
+        let Some(i) = inst_of(m, id) else { return };
+        let elapsed = if let Some(a) = i.act_ping_time {
+            now.saturating_duration_since(a)
+        } else if disconnected {
+            now.saturating_duration_since(i.last_avail_time)
+        } else {
+            Duration::ZERO
+        };
+        let role_mismatch = i.kind == Kind::Master
+            && i.role_reported == Role::Slave
+            && now.saturating_duration_since(i.role_reported_time) > i.down_after + info_period * 2;
+        let reboot_down = i.kind == Kind::Master
+            && !reboot_after.is_zero()
+            && i.master_reboot_since
+                .map(|t| now.saturating_duration_since(t) > reboot_after)
+                .unwrap_or(false);
+        let down = elapsed > i.down_after || role_mismatch || reboot_down;
+        if down && i.sdown_since.is_none() {
+            i.sdown_since = Some(now);
+            i.down_mark = Some(now);
+            let snap = i.clone();
+            let inst = if snap.kind == Kind::Master {
+                None
+            } else {
+                Some(&snap)
+            };
+            io.event(instance_event(Level::Warning, "+sdown", m, inst, ""));
+        } else if !down && i.sdown_since.is_some() {
+            i.sdown_since = None;
+            i.script_kill_sent = false;
+            let snap = i.clone();
+            let inst = if snap.kind == Kind::Master {
+                None
+            } else {
+                Some(&snap)
+            };
+            io.event(instance_event(Level::Warning, "-sdown", m, inst, ""));
+        }
+    }
+
+    /// ODOWN: our SDOWN plus peers that said "down" recently reach the quorum.
+    pub fn check_odown(&mut self, name: &str, now: Instant) {
+        let Machine { masters, io, .. } = self;
+        let Some(m) = masters.get_mut(name) else {
+            return;
+        };
+        let mut count = 0u32;
+        let mut odown = false;
+        if m.inst.sdown_since.is_some() {
+            count = 1 + m.sentinels.values().filter(|s| s.master_down).count() as u32;
+            odown = count >= m.quorum;
+        }
+        if odown && m.inst.odown_since.is_none() {
+            m.inst.odown_since = Some(now);
+            m.inst.down_mark = Some(now);
+            let e = instance_event(
+                Level::Warning,
+                "+odown",
+                m,
+                None,
+                &format!("#quorum {count}/{}", m.quorum),
+            );
+            io.event(e);
+        } else if !odown && m.inst.odown_since.is_some() {
+            m.inst.odown_since = None;
+            io.event(instance_event(Level::Warning, "-odown", m, None, ""));
+        }
+    }
+
+    /// Ask connected peers whether they see the master down (and, during our
+    /// failover, for their vote). `force` skips the ask-period gate.
+    pub fn ask_peers(&mut self, name: &str, force: bool, now: Instant) {
+        let ask_period = self.t.ask_period;
+        let myid = self.g.myid.clone();
+        let epoch = self.g.current_epoch;
+        let Machine { masters, io, .. } = self;
+        let Some(m) = masters.get_mut(name) else {
+            return;
+        };
+        let (ip, port) = (m.inst.ip.clone(), m.inst.port);
+        let sdown = m.inst.sdown_since.is_some();
+        let candidate = m.in_failover();
+        let cmd_name = "SENTINEL".to_string();
+        for s in m.sentinels.values_mut() {
+            let elapsed = s
+                .last_master_down_reply
+                .map(|t| now.saturating_duration_since(t))
+                .unwrap_or(Duration::MAX);
+            if elapsed > ask_period * 5 {
+                s.master_down = false;
+                s.leader = None;
+            }
+            if !sdown {
+                continue;
+            }
+            let link = LinkKey::Peer(s.runid.clone());
+            if !io.connected(&link) {
+                continue;
+            }
+            if !force && elapsed < ask_period {
+                continue;
+            }
+            // Don't stack requests: at most one per ask period in flight.
+            if !force {
+                if let Some(t) = s.ask_sent {
+                    if now.saturating_duration_since(t) < ask_period {
+                        continue;
+                    }
+                }
+            }
+            let runid = if candidate {
+                myid.clone()
+            } else {
+                "*".to_string()
+            };
+            let cmd = vec![
+                cmd_name.clone(),
+                "is-master-down-by-addr".into(),
+                ip.clone(),
+                port.to_string(),
+                epoch.to_string(),
+                runid,
+            ];
+            if io.send(
+                &link,
+                cmd,
+                Tag::AskDown {
+                    master: name.to_string(),
+                    runid: s.runid.clone(),
+                },
+            ) {
+                s.ask_sent = Some(now);
+            }
+        }
+    }
+
+    fn on_ask_reply(&mut self, master: &str, runid: &str, reply: Frame, now: Instant) {
+        let Machine { masters, io, .. } = self;
+        let Some(m) = masters.get_mut(master) else {
+            return;
+        };
+        let Some(s) = m.sentinels.get_mut(runid) else {
+            return;
+        };
+        s.ask_sent = None;
+        let Some(items) = (match reply {
+            Frame::Array(v) => Some(v),
+            Frame::Push(v) => Some(v),
+            _ => None,
+        }) else {
+            return;
+        };
+        if items.len() != 3 {
+            return;
+        }
+        let (Frame::Integer(down), Some(leader), Frame::Integer(leader_epoch)) =
+            (&items[0], items[1].as_bytes(), &items[2])
+        else {
+            return;
+        };
+        let leader = String::from_utf8_lossy(leader).into_owned();
+        s.last_master_down_reply = Some(now);
+        s.master_down = *down == 1;
+        if leader != "*" {
+            let epoch = (*leader_epoch).max(0) as u64;
+            if s.leader.as_deref() != Some(leader.as_str()) || s.leader_epoch != epoch {
+                io.log(
+                    Level::Notice,
+                    format!("{} voted for {} {}", s.runid, leader, epoch),
+                );
+            }
+            s.leader = Some(leader);
+            s.leader_epoch = epoch;
+        }
+        // Fast path: re-evaluate ODOWN (and the election) at once.
+        self.check_odown(master, now);
+        super::failover::tick(self, master, now);
+    }
+
+    // ---------------------------------------------------------------- votes
+
+    /// `sentinelVoteLeader`: grant our vote for `master` in `req_epoch` to
+    /// `req_runid` if we have not voted in that epoch yet. Returns our vote (leader,
+    /// epoch). No vote is granted in TILT. The caller must flush the config before
+    /// replying when [`Io::dirty`] is set.
+    pub fn vote_leader(
+        &mut self,
+        master: &str,
+        req_epoch: u64,
+        req_runid: &str,
+        now: Instant,
+    ) -> (Option<String>, u64) {
+        if self.tilt {
+            let m = self.masters.get(master);
+            return (
+                m.and_then(|m| m.leader.clone()),
+                m.map(|m| m.leader_epoch).unwrap_or(0),
+            );
+        }
+        if req_epoch > self.g.current_epoch {
+            self.g.current_epoch = req_epoch;
+            self.io.dirty = true;
+            self.io.event(plain_event(
+                Level::Warning,
+                "+new-epoch",
+                req_epoch.to_string(),
+            ));
+        }
+        let cur = self.g.current_epoch;
+        let myid = self.g.myid.clone();
+        let delay = Duration::from_millis(self.rng.gen_range(0..1000));
+        let Machine { masters, io, .. } = self;
+        let Some(m) = masters.get_mut(master) else {
+            return (None, 0);
+        };
+        if m.leader_epoch < req_epoch && cur <= req_epoch {
+            m.leader = Some(req_runid.to_string());
+            m.leader_epoch = cur;
+            io.dirty = true;
+            io.event(plain_event(
+                Level::Warning,
+                "+vote-for-leader",
+                format!("{req_runid} {cur}"),
+            ));
+            if req_runid != myid {
+                // We voted for someone else: don't start our own election for a while.
+                m.next_election =
+                    Some(now + (m.failover_timeout * 2).min(Duration::from_secs(5)) + delay);
+            }
+        }
+        (m.leader.clone(), m.leader_epoch)
+    }
+
+    /// Find a master by address (`IS-MASTER-DOWN-BY-ADDR` looks masters up that way).
+    pub fn master_by_addr(&self, ip: &str, port: u16) -> Option<String> {
+        self.masters
+            .values()
+            .find(|m| m.inst.ip == ip && m.inst.port == port)
+            .map(|m| m.name().to_string())
+    }
+
+    /// `SENTINEL MONITOR`: validate and add a master.
+    pub fn monitor(
+        &mut self,
+        name: &str,
+        ip: &str,
+        port: &str,
+        quorum: &str,
+        now: Instant,
+    ) -> Result<(), String> {
+        let quorum: i64 = quorum.parse().map_err(|_| "Invalid quorum".to_string())?;
+        let port: i64 = port.parse().map_err(|_| "Invalid port".to_string())?;
+        if quorum <= 0 {
+            return Err("Quorum must be 1 or greater.".into());
+        }
+        if !(1..=65535).contains(&port) {
+            return Err("Invalid port number.".into());
+        }
+        if !self.g.resolve_hostnames && !super::config::is_ip(ip) {
+            return Err("Invalid IP address or hostname specified".into());
+        }
+        if self.masters.contains_key(name) {
+            return Err("Duplicate master name.".into());
+        }
+        let m = Master::new(
+            name.to_string(),
+            ip.to_string(),
+            port as u16,
+            quorum as u32,
+            &self.t,
+            now,
+        );
+        let e = instance_event(
+            Level::Warning,
+            "+monitor",
+            &m,
+            None,
+            &format!("quorum {quorum}"),
+        );
+        self.masters.insert(name.to_string(), m);
+        self.io.event(e);
+        self.io.dirty = true;
+        Ok(())
+    }
+
+    /// `SENTINEL REMOVE`.
+    pub fn remove(&mut self, name: &str, now: Instant) -> bool {
+        if !self.masters.contains_key(name) {
+            return false;
+        }
+        self.reset_master(name, false, now);
+        if let Some(m) = self.masters.shift_remove(name) {
+            self.io
+                .event(instance_event(Level::Warning, "-monitor", &m, None, ""));
+        }
+        self.io.dirty = true;
+        true
+    }
+
+    /// `SENTINEL RESET <pattern>`: returns how many masters matched.
+    pub fn reset_pattern(&mut self, pattern: &str, now: Instant) -> usize {
+        let names: Vec<String> = self
+            .masters
+            .keys()
+            .filter(|n| glob_match(pattern.as_bytes(), n.as_bytes(), false))
+            .cloned()
+            .collect();
+        for n in &names {
+            self.reset_master(n, false, now);
+            if let Some(m) = self.masters.get(n) {
+                self.io
+                    .event(instance_event(Level::Warning, "+reset-master", m, None, ""));
+            }
+        }
+        if !names.is_empty() {
+            self.io.dirty = true;
+        }
+        names.len()
+    }
+
+    /// Forget the links of a master and its replicas (credentials changed).
+    pub fn drop_instance_links(&mut self, name: &str) {
+        for id in self.instance_ids(name) {
+            if !matches!(id, Inst::Sentinel(..)) {
+                self.io.drop_connection(&LinkKey::Cmd(id.clone()));
+                self.io.drop_connection(&LinkKey::Pubsub(id));
+            }
+        }
+    }
+
+    /// Forget the links to all peer sentinels (sentinel-user/pass changed).
+    pub fn drop_peer_links(&mut self) {
+        let keys: Vec<LinkKey> = self
+            .io
+            .links
+            .keys()
+            .filter(|k| matches!(k, LinkKey::Peer(_)))
+            .cloned()
+            .collect();
+        for k in keys {
+            self.io.drop_connection(&k);
+        }
+    }
+
+    /// Number of masters sharing the link to peer `runid`.
+    pub fn peer_refcount(&self, runid: &str) -> usize {
+        self.masters
+            .values()
+            .filter(|m| m.sentinels.contains_key(runid))
+            .count()
+    }
+}
+
+/// Mutable access to one instance of `m` by identity.
+pub fn inst_of<'a>(m: &'a mut Master, id: &Inst) -> Option<&'a mut Instance> {
+    match id {
+        Inst::Master(_) => Some(&mut m.inst),
+        Inst::Replica(_, k) => m.replicas.get_mut(k),
+        Inst::Sentinel(_, r) => m.sentinels.get_mut(r),
+    }
+}
+
+fn inst_mut<'a>(masters: &'a mut IndexMap<String, Master>, id: &Inst) -> Option<&'a mut Instance> {
+    inst_of(masters.get_mut(id.master())?, id)
+}
+
+/// Milliseconds since `t` (0 if unset), for instance maps.
+pub fn ms_since(now: Instant, t: Option<Instant>) -> u64 {
+    t.map(|t| ms(now.saturating_duration_since(t))).unwrap_or(0)
+}

@@ -1,0 +1,208 @@
+//! `vigil discover` against real redis-sentinel + redis-server: one-shot output (text
+//! and JSON), one-line errors with a non-zero exit, and `--watch` printing the switch
+//! after a failover.
+
+mod discovery_support;
+mod support;
+
+use discovery_support::{Flavor, Topology, NAME};
+use std::io::BufRead;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use support::{free_port, vigil_bin, Proc};
+
+fn discover(args: &[&str]) -> (bool, String, String, Duration) {
+    let started = Instant::now();
+    let out = Command::new(vigil_bin())
+        .arg("discover")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        started.elapsed(),
+    )
+}
+
+#[test]
+fn one_shot_text_json_and_errors() {
+    let t = Topology::start(Flavor::Redis, 2, 3, 1000);
+    let list = t.sentinel_list();
+    let (ok, out, err, _) = discover(&["--sentinel", &list, "--name", NAME]);
+    assert!(ok, "{err}");
+    assert!(
+        out.starts_with(&format!("master 127.0.0.1:{} ", t.master.port)),
+        "{out}"
+    );
+
+    let (ok, out, err, _) = discover(&["--sentinel", &list, "--name", NAME, "--replicas"]);
+    assert!(ok, "{err}");
+    for r in &t.replicas {
+        assert!(
+            out.contains(&format!("replica 127.0.0.1:{} link=ok", r.port)),
+            "{out}"
+        );
+    }
+
+    let (ok, out, err, _) =
+        discover(&["--sentinel", &list, "--name", NAME, "--replicas", "--json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["name"], NAME);
+    assert_eq!(v["master"], format!("127.0.0.1:{}", t.master.port));
+    assert_eq!(v["replicas"].as_array().unwrap().len(), 2);
+    assert!(v["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["healthy"] == true));
+
+    // Unknown name: non-zero exit, one line saying no sentinel knows it.
+    let (ok, out, err, _) = discover(&["--sentinel", &list, "--name", "nope"]);
+    assert!(!ok);
+    assert!(out.is_empty());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("no sentinel knows master 'nope'"), "{err}");
+
+    // Nobody listening: a different one-line error, quickly.
+    let dead = format!("127.0.0.1:{},127.0.0.1:{}", free_port(), free_port());
+    let (ok, _, err, took) = discover(&["--sentinel", &dead, "--name", NAME]);
+    assert!(!ok);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("no sentinel reachable"), "{err}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+
+    // A malformed address.
+    let (ok, _, err, _) = discover(&["--sentinel", "localhost", "--name", NAME]);
+    assert!(!ok);
+    assert!(err.contains("invalid address"), "{err}");
+}
+
+/// Spawn `vigil discover --watch ...`; lines arrive on the channel.
+fn watch(args: &[&str], dir: &std::path::Path) -> (Proc, mpsc::Receiver<String>) {
+    let mut child = Command::new(vigil_bin())
+        .arg("discover")
+        .arg("--watch")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let p = Proc {
+        child,
+        port: 0,
+        name: "vigil-discover".into(),
+        dir: dir.to_path_buf(),
+    };
+    (p, rx)
+}
+
+/// Lines until one satisfies `f` (panics after `timeout`).
+fn line_until(
+    rx: &mpsc::Receiver<String>,
+    timeout: Duration,
+    seen: &mut Vec<String>,
+    f: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) => {
+                seen.push(l.clone());
+                if f(&l) {
+                    return l;
+                }
+            }
+            Err(_) => panic!("no matching line within {timeout:?}; got {seen:#?}"),
+        }
+    }
+}
+
+#[test]
+fn watch_prints_the_switch_after_forced_failover() {
+    let t = Topology::start(Flavor::Redis, 2, 3, 1000);
+    let old = t.master.port;
+    let (_p, rx) = watch(
+        &[
+            "--sentinel",
+            &t.sentinel_list(),
+            "--name",
+            NAME,
+            "--interval",
+            "200ms",
+        ],
+        t.dir.path(),
+    );
+    let mut seen = Vec::new();
+    let first = line_until(&rx, Duration::from_secs(5), &mut seen, |_| true);
+    assert!(
+        first.contains(&format!("master 127.0.0.1:{old} ")),
+        "{first}"
+    );
+    // `<rfc3339 time> master ...`
+    assert!(first.split(' ').next().unwrap().ends_with('Z'), "{first}");
+    t.force_failover();
+    let new = t.wait_new_master(old, Duration::from_secs(20));
+    let sw = line_until(&rx, Duration::from_secs(10), &mut seen, |l| {
+        l.contains(" switch ")
+    });
+    assert!(
+        sw.contains(&format!("switch {NAME} 127.0.0.1:{old} -> 127.0.0.1:{new}")),
+        "{sw}"
+    );
+    eprintln!("{}", seen.join("\n"));
+}
+
+#[test]
+fn watch_json_follows_sigkill_failover() {
+    let mut t = Topology::start(Flavor::Redis, 2, 3, 1000);
+    let old = t.master.port;
+    let (_p, rx) = watch(
+        &[
+            "--sentinel",
+            &t.sentinel_list(),
+            "--name",
+            NAME,
+            "--json",
+            "--replicas",
+        ],
+        t.dir.path(),
+    );
+    let mut seen = Vec::new();
+    let first = line_until(&rx, Duration::from_secs(5), &mut seen, |_| true);
+    let v: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(v["event"], "master");
+    assert_eq!(v["master"], format!("127.0.0.1:{old}"));
+    t.master.kill();
+    let new = t.wait_new_master(old, Duration::from_secs(25));
+    let sw = line_until(&rx, Duration::from_secs(10), &mut seen, |l| {
+        l.contains("\"switch\"")
+    });
+    let v: serde_json::Value = serde_json::from_str(&sw).unwrap();
+    assert_eq!(v["old"], format!("127.0.0.1:{old}"));
+    assert_eq!(v["new"], format!("127.0.0.1:{new}"));
+    assert!(v["time"].as_str().unwrap().ends_with('Z'));
+    // While the dead master was still named, the watcher said it was unavailable.
+    assert!(
+        seen.iter().any(|l| l.contains("\"unavailable\"")),
+        "{seen:#?}"
+    );
+}

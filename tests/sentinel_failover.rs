@@ -1,0 +1,207 @@
+//! Failover end to end: vigil sentinels over real redis-servers promote a replica when
+//! the master dies, repoint the other replica, answer the new address, and convert
+//! the old master when it comes back; a mixed set with redis-sentinel fails over too.
+
+mod support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+use support::*;
+
+const NAME: &str = "mymaster";
+
+fn start_redis_on(dir: &std::path::Path, port: u16, extra: &[&str]) -> Proc {
+    let log = std::fs::File::create(dir.join(format!("redis-again-{port}.log"))).unwrap();
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--bind",
+            "127.0.0.1",
+        ])
+        .arg("--dir")
+        .arg(dir)
+        .args(extra)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let p = Proc {
+        child,
+        port,
+        name: "redis-again".into(),
+        dir: dir.to_path_buf(),
+    };
+    wait_for("restarted redis", Duration::from_secs(10), || {
+        Client::try_connect(port).map(|_| ())
+    });
+    p
+}
+
+fn addr_of(port: u16) -> Option<(String, u16)> {
+    let mut c = Client::try_connect(port)?;
+    c.send(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", NAME]);
+    let f = c.try_read()?;
+    let items = f.into_items()?;
+    Some((items[0].as_text()?, items[1].as_text()?.parse().ok()?))
+}
+
+fn info(port: u16) -> String {
+    Client::try_connect(port)
+        .and_then(|mut c| {
+            c.send(&["INFO", "replication"]);
+            c.try_read()
+        })
+        .and_then(|f| f.as_text())
+        .unwrap_or_default()
+}
+
+struct Topo {
+    master: Proc,
+    replicas: Vec<Proc>,
+}
+
+fn topology(dir: &std::path::Path) -> Topo {
+    let master = redis_server(dir, &[]);
+    let mp = master.port.to_string();
+    let replicas: Vec<Proc> = (0..2)
+        .map(|_| redis_server(dir, &["--replicaof", "127.0.0.1", &mp]))
+        .collect();
+    wait_for("2 replicas online", Duration::from_secs(10), || {
+        (info(master.port).matches("state=online").count() == 2).then_some(())
+    });
+    Topo { master, replicas }
+}
+
+fn conf(port: u16) -> String {
+    format!(
+        "sentinel monitor {NAME} 127.0.0.1 {port} 2\n\
+         sentinel down-after-milliseconds {NAME} 1000\n\
+         sentinel failover-timeout {NAME} 10000\n"
+    )
+}
+
+fn wait_all_known(ports: &[u16]) {
+    for &p in ports {
+        wait_for("discovery", Duration::from_secs(15), || {
+            let mut c = Client::connect(p);
+            let r = frame_maps(&c.cmd(&["SENTINEL", "REPLICAS", NAME]));
+            let s = frame_maps(&c.cmd(&["SENTINEL", "SENTINELS", NAME]));
+            (r.len() == 2 && s.len() == ports.len() - 1).then_some(())
+        });
+    }
+}
+
+fn run_failover(dir: &std::path::Path, topo: Topo, sentinel_ports: &[u16]) {
+    let Topo {
+        mut master,
+        replicas,
+    } = topo;
+    let old_port = master.port;
+    // Fast enough conversion of the old master (4 × publish period).
+    for &p in sentinel_ports {
+        let _ = Client::connect(p).text(&["SENTINEL", "DEBUG", "publish-period", "500"]);
+    }
+    let mut sub = Client::connect(sentinel_ports[0]);
+    sub.send(&["SUBSCRIBE", "+switch-master"]);
+    sub.read();
+    let killed_at = Instant::now();
+    master.kill();
+    let replica_ports: Vec<u16> = replicas.iter().map(|r| r.port).collect();
+    let mut new_port = 0;
+    for &p in sentinel_ports {
+        new_port = wait_for(
+            "new master address on every sentinel",
+            Duration::from_secs(20),
+            || {
+                addr_of(p)
+                    .filter(|(_, port)| *port != old_port)
+                    .map(|(_, port)| port)
+            },
+        );
+    }
+    let elapsed = killed_at.elapsed();
+    eprintln!("failover visible on all sentinels after {elapsed:?}");
+    assert!(replica_ports.contains(&new_port));
+    let msg = sub.read().into_items().unwrap();
+    assert_eq!(
+        msg[2].as_text().unwrap(),
+        format!("{NAME} 127.0.0.1 {old_port} 127.0.0.1 {new_port}")
+    );
+    wait_for("new master is master", Duration::from_secs(10), || {
+        info(new_port).contains("role:master").then_some(())
+    });
+    let other = *replica_ports.iter().find(|p| **p != new_port).unwrap();
+    wait_for("other replica repointed", Duration::from_secs(15), || {
+        let i = info(other);
+        (i.contains(&format!("master_port:{new_port}")) && i.contains("master_link_status:up"))
+            .then_some(())
+    });
+    // Writes on the new master reach the repointed replica.
+    Client::connect(new_port).text(&["SET", "after", "failover"]);
+    wait_for("replicated write", Duration::from_secs(10), || {
+        (Client::connect(other).text(&["GET", "after"]) == "failover").then_some(())
+    });
+    // Every sentinel lists the old master as a replica of the new one.
+    for &p in sentinel_ports {
+        wait_for(
+            "old master listed as replica",
+            Duration::from_secs(10),
+            || {
+                let r = frame_maps(&Client::connect(p).cmd(&["SENTINEL", "REPLICAS", NAME]));
+                r.iter()
+                    .any(|m| m["port"] == old_port.to_string())
+                    .then_some(())
+            },
+        );
+    }
+    // The old master comes back as a master and is converted.
+    let _again = start_redis_on(dir, old_port, &[]);
+    wait_for("old master converted", Duration::from_secs(20), || {
+        let i = info(old_port);
+        (i.contains("role:slave") && i.contains(&format!("master_port:{new_port}"))).then_some(())
+    });
+    // Exactly one failover: epochs agree.
+    let epochs: Vec<String> = sentinel_ports
+        .iter()
+        .map(|&p| {
+            frame_map(&Client::connect(p).cmd(&["SENTINEL", "MASTER", NAME]))["config-epoch"]
+                .clone()
+        })
+        .collect();
+    assert!(
+        epochs.iter().all(|e| e == &epochs[0] && e != "0"),
+        "{epochs:?}"
+    );
+    drop(replicas);
+}
+
+#[test]
+fn vigil_sentinels_fail_over_real_redis() {
+    let dir = temp_dir();
+    let topo = topology(dir.path());
+    let c = conf(topo.master.port);
+    let s: Vec<Proc> = (0..3).map(|_| vigil_sentinel(dir.path(), &c)).collect();
+    let ports: Vec<u16> = s.iter().map(|p| p.port).collect();
+    wait_all_known(&ports);
+    run_failover(dir.path(), topo, &ports);
+    // The new master and epochs are persisted.
+    let text =
+        std::fs::read_to_string(dir.path().join(format!("sentinel-{}.conf", ports[0]))).unwrap();
+    assert!(!text.contains("sentinel config-epoch mymaster 0"), "{text}");
+}
+
+#[test]
+fn mixed_vigil_and_redis_sentinels_fail_over() {
+    let dir = temp_dir();
+    let topo = topology(dir.path());
+    let c = conf(topo.master.port);
+    let v1 = vigil_sentinel(dir.path(), &c);
+    let v2 = vigil_sentinel(dir.path(), &c);
+    let r1 = redis_sentinel(dir.path(), &c);
+    let ports = [v1.port, v2.port, r1.port];
+    wait_all_known(&ports);
+    run_failover(dir.path(), topo, &ports);
+}

@@ -1,0 +1,313 @@
+//! Monitoring interoperability: vigil sentinels over real redis-server instances
+//! (discovery of replicas and peers, SDOWN/ODOWN, a mixed set with redis-sentinel,
+//! client libraries, restart).
+
+mod support;
+
+use std::time::Duration;
+use support::*;
+
+const NAME: &str = "mymaster";
+
+/// A real master with two real replicas (replica-priority 0 so no failover can
+/// change the topology under a monitoring test), replicas attached.
+fn topology(dir: &std::path::Path) -> (Proc, Proc, Proc) {
+    let master = redis_server(dir, &[]);
+    let mp = master.port.to_string();
+    let r1 = redis_server(
+        dir,
+        &["--replicaof", "127.0.0.1", &mp, "--replica-priority", "0"],
+    );
+    let r2 = redis_server(
+        dir,
+        &["--replicaof", "127.0.0.1", &mp, "--replica-priority", "0"],
+    );
+    wait_for("2 replicas online", Duration::from_secs(10), || {
+        let info = master.client().text(&["INFO", "replication"]);
+        (info.matches("state=online").count() == 2).then_some(())
+    });
+    (master, r1, r2)
+}
+
+fn conf(master_port: u16, quorum: u32) -> String {
+    format!(
+        "sentinel monitor {NAME} 127.0.0.1 {master_port} {quorum}\n\
+         sentinel down-after-milliseconds {NAME} 1000\n\
+         sentinel failover-timeout {NAME} 60000\n"
+    )
+}
+
+fn replicas(port: u16) -> Vec<std::collections::HashMap<String, String>> {
+    frame_maps(&Client::connect(port).cmd(&["SENTINEL", "REPLICAS", NAME]))
+}
+
+fn sentinels(port: u16) -> Vec<std::collections::HashMap<String, String>> {
+    frame_maps(&Client::connect(port).cmd(&["SENTINEL", "SENTINELS", NAME]))
+}
+
+fn master_flags(port: u16) -> String {
+    let m = frame_map(&Client::connect(port).cmd(&["SENTINEL", "MASTER", NAME]));
+    m.get("flags").cloned().unwrap_or_default()
+}
+
+fn wait_discovery(ports: &[u16], n_sentinels: usize) {
+    for &p in ports {
+        wait_for(
+            &format!("sentinel {p} sees 2 replicas and {n_sentinels} peers"),
+            Duration::from_secs(15),
+            || {
+                let r = replicas(p);
+                let s = sentinels(p);
+                let ok = r.len() == 2
+                    && r.iter().all(|m| m["flags"] == "slave")
+                    && s.len() == n_sentinels
+                    && s.iter().all(|m| m["flags"] == "sentinel");
+                ok.then_some(())
+            },
+        );
+    }
+}
+
+#[test]
+fn three_vigil_sentinels_discover_detect_and_restart() {
+    let dir = temp_dir();
+    let (master, _r1, _r2) = topology(dir.path());
+    let mut s: Vec<Proc> = (0..3)
+        .map(|_| vigil_sentinel(dir.path(), &conf(master.port, 2)))
+        .collect();
+    let ports: Vec<u16> = s.iter().map(|p| p.port).collect();
+    wait_discovery(&ports, 2);
+
+    let mp = master.port.to_string();
+    for &p in &ports {
+        let mut c = Client::connect(p);
+        let addr = c.cmd(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", NAME]);
+        assert_eq!(
+            addr,
+            Frame::Array(vec![Frame::bulk_str("127.0.0.1"), Frame::bulk_str(&mp)])
+        );
+        assert_eq!(
+            c.text(&["SENTINEL", "CKQUORUM", NAME]),
+            "OK 3 usable Sentinels. Quorum and failover authorization can be reached"
+        );
+        let info = c.text(&["INFO", "sentinel"]);
+        assert!(
+            info.contains(&format!(
+                "master0:name={NAME},status=ok,address=127.0.0.1:{mp},slaves=2,sentinels=3"
+            )),
+            "{info}"
+        );
+        let m = frame_map(&c.cmd(&["SENTINEL", "MASTER", NAME]));
+        assert_eq!(m["flags"], "master");
+        assert_eq!(m["num-slaves"], "2");
+        assert_eq!(m["num-other-sentinels"], "2");
+        assert_eq!(m["quorum"], "2");
+        for f in [
+            "last-ping-sent",
+            "last-ok-ping-reply",
+            "info-refresh",
+            "config-epoch",
+            "down-after-milliseconds",
+        ] {
+            m[f].parse::<i64>()
+                .unwrap_or_else(|_| panic!("{f} = {:?}", m[f]));
+        }
+        let role = c.cmd(&["ROLE"]).into_items().unwrap();
+        assert_eq!(role[0].as_text().unwrap(), "sentinel");
+        assert!(c
+            .text(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "nope"])
+            .contains("NullArray"));
+        assert!(c
+            .text(&["SENTINEL", "MASTER", "nope"])
+            .starts_with("ERR No such master"));
+    }
+    // redis-cli speaks to it like to redis-sentinel.
+    let out = redis_cli(ports[0], &["SENTINEL", "get-master-addr-by-name", NAME]);
+    assert_eq!(out, format!("127.0.0.1\n{mp}"));
+    let myid0 = redis_cli(ports[0], &["SENTINEL", "MYID"]);
+    assert_eq!(myid0.len(), 40);
+
+    // The peers learnt our id.
+    let ids1: Vec<String> = sentinels(ports[1])
+        .iter()
+        .map(|m| m["runid"].clone())
+        .collect();
+    assert!(ids1.contains(&myid0));
+
+    // SDOWN/ODOWN when the master stops; events on pub/sub in Redis's format.
+    let mut sub = Client::connect(ports[0]);
+    sub.send(&["SUBSCRIBE", "+odown", "-odown", "+sdown"]);
+    for _ in 0..3 {
+        sub.read();
+    }
+    master.stop();
+    for &p in &ports {
+        wait_for("o_down everywhere", Duration::from_secs(10), || {
+            let f = master_flags(p);
+            (f.contains("s_down") && f.contains("o_down")).then_some(())
+        });
+    }
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        let m = sub.read().into_items().unwrap();
+        got.push((m[1].as_text().unwrap(), m[2].as_text().unwrap()));
+    }
+    assert_eq!(
+        got[0],
+        (
+            "+sdown".to_string(),
+            format!("master {NAME} 127.0.0.1 {mp}")
+        )
+    );
+    assert_eq!(got[1].0, "+odown");
+    assert!(
+        got[1]
+            .1
+            .starts_with(&format!("master {NAME} 127.0.0.1 {mp} #quorum ")),
+        "{:?}",
+        got[1]
+    );
+    master.cont();
+    for &p in &ports {
+        wait_for("-odown everywhere", Duration::from_secs(10), || {
+            (master_flags(p) == "master").then_some(())
+        });
+    }
+    let m = sub.read().into_items().unwrap();
+    assert_eq!(m[1].as_text().unwrap(), "-odown");
+
+    // The events are in the log, in Redis's format.
+    let log = std::fs::read_to_string(dir.path().join(format!("vigil-sentinel-{}.log", ports[0])))
+        .unwrap();
+    assert!(
+        log.contains(&format!("# +odown master {NAME} 127.0.0.1 {mp} #quorum")),
+        "{log}"
+    );
+    assert!(log.contains(&format!("# -odown master {NAME} 127.0.0.1 {mp}")));
+    assert!(log.contains(&format!("* +slave slave 127.0.0.1:")));
+
+    // Restart one sentinel: same id, replicas and peers known at once from its file.
+    let conf_path = dir.path().join(format!("sentinel-{}.conf", ports[0]));
+    let text = std::fs::read_to_string(&conf_path).unwrap();
+    assert!(text.contains(&format!("sentinel myid {myid0}")), "{text}");
+    assert_eq!(text.matches("sentinel known-replica").count(), 2, "{text}");
+    assert_eq!(text.matches("sentinel known-sentinel").count(), 2, "{text}");
+    s[0].kill();
+    let restarted = vigil_sentinel_at(dir.path(), ports[0], &conf_path);
+    assert_eq!(redis_cli(restarted.port, &["SENTINEL", "MYID"]), myid0);
+    assert_eq!(replicas(restarted.port).len(), 2);
+    assert_eq!(sentinels(restarted.port).len(), 2);
+    wait_discovery(&[restarted.port], 2);
+    // The peers did not grow a duplicate entry for the restarted one.
+    assert_eq!(sentinels(ports[1]).len(), 2);
+}
+
+#[test]
+fn mixed_set_with_redis_sentinel_agrees_on_odown() {
+    let dir = temp_dir();
+    let (master, _r1, _r2) = topology(dir.path());
+    let c = conf(master.port, 2);
+    let v1 = vigil_sentinel(dir.path(), &c);
+    let v2 = vigil_sentinel(dir.path(), &c);
+    let rs = redis_sentinel(dir.path(), &c);
+    let ports = [v1.port, v2.port, rs.port];
+    wait_discovery(&ports, 2);
+    master.stop();
+    for &p in &ports {
+        wait_for(&format!("o_down on {p}"), Duration::from_secs(10), || {
+            master_flags(p).contains("o_down").then_some(())
+        });
+    }
+    master.cont();
+    for &p in &ports {
+        wait_for(&format!("-odown on {p}"), Duration::from_secs(15), || {
+            (!master_flags(p).contains("o_down")).then_some(())
+        });
+    }
+}
+
+#[test]
+fn no_odown_without_quorum() {
+    let dir = temp_dir();
+    let (master, _r1, _r2) = topology(dir.path());
+    // Quorum 3 with only two sentinels: SDOWN but never ODOWN.
+    let s1 = vigil_sentinel(dir.path(), &conf(master.port, 3));
+    let s2 = vigil_sentinel(dir.path(), &conf(master.port, 3));
+    wait_discovery(&[s1.port, s2.port], 1);
+    assert!(Client::connect(s1.port)
+        .text(&["SENTINEL", "CKQUORUM", NAME])
+        .starts_with("NOQUORUM 2 usable Sentinels. Not enough available Sentinels to reach the specified quorum for this master"));
+    master.stop();
+    wait_for("s_down", Duration::from_secs(10), || {
+        master_flags(s1.port).contains("s_down").then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(!master_flags(s1.port).contains("o_down"));
+    assert!(!master_flags(s2.port).contains("o_down"));
+    master.cont();
+}
+
+#[test]
+fn clients_discover_through_vigil_sentinel() {
+    let dir = temp_dir();
+    let (master, r1, r2) = topology(dir.path());
+    let s1 = vigil_sentinel(dir.path(), &conf(master.port, 1));
+    wait_for("replicas known", Duration::from_secs(10), || {
+        (replicas(s1.port).len() == 2).then_some(())
+    });
+    // redis-py 8, default protocol (HELLO 3 to the sentinel) and protocol=2.
+    let script = format!(
+        r#"
+import redis
+from redis.sentinel import Sentinel
+for kw in ({{}}, {{"protocol": 2}}):
+    s = Sentinel([("127.0.0.1", {sp})], socket_timeout=2, **kw)
+    m = s.discover_master("{NAME}")
+    assert m == ("127.0.0.1", {mp}), m
+    sl = sorted(s.discover_slaves("{NAME}"))
+    assert sl == sorted([("127.0.0.1", {r1}), ("127.0.0.1", {r2})]), sl
+    c = s.master_for("{NAME}", socket_timeout=2, **kw)
+    c.set("k", "v")
+    assert c.get("k") == b"v"
+print("ok")
+"#,
+        sp = s1.port,
+        mp = master.port,
+        r1 = r1.port,
+        r2 = r2.port
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("ok"),
+        "redis-py failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The redis crate's sentinel client (ROLE check, SENTINEL MASTERS/SLAVES).
+    let mut sentinel =
+        redis::sentinel::Sentinel::build(vec![format!("redis://127.0.0.1:{}", s1.port)]).unwrap();
+    let client = sentinel.master_for(NAME, None).unwrap();
+    let mut con = client.get_connection().unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("k2")
+        .arg("v2")
+        .query(&mut con)
+        .unwrap();
+    let replicas = sentinel.get_replica_clients(NAME, None).unwrap();
+    assert_eq!(replicas.len(), 2);
+
+    // RESP3 instance maps.
+    let mut c = Client::connect(s1.port);
+    let hello = c.cmd(&["HELLO", "3"]);
+    assert!(matches!(hello, Frame::Map(_)), "{hello:?}");
+    let m = frame_map(&hello);
+    assert_eq!(m["mode"], "sentinel");
+    assert_eq!(m["proto"], "3");
+    let masters = c.cmd(&["SENTINEL", "MASTERS"]);
+    let items = masters.into_items().unwrap();
+    assert!(matches!(items[0], Frame::Map(_)));
+}
