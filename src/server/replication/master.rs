@@ -238,28 +238,18 @@ async fn serve_replica(
             Duration::from_secs(st.config.get_i64("repl-timeout").max(1) as u64),
         )
     };
-    let (mut rd, mut wr) = stream.into_split();
+    let (rd, mut wr) = stream.into_split();
     // ACK reader.
     let reader_shared = shared.clone();
     let reader = tokio::spawn(async move {
-        let mut buf = rest;
-        let mut parser = RequestParser::new(RequestLimits::default());
-        loop {
-            loop {
-                match parser.next(&mut buf) {
-                    Ok(Some(argv)) => on_replica_command(&reader_shared, id, &argv),
-                    Ok(None) => break,
-                    Err(_) => return,
-                }
+        read_acks(&reader_shared, id, rd, rest).await;
+        // The replica closed its side: drop it so the writer stops too.
+        let mut st = reader_shared.state.lock();
+        if st.repl.replicas.remove(&id).is_some() {
+            if st.repl.replicas.is_empty() {
+                st.repl.no_replicas_since = Some(Instant::now());
             }
-            match rd.read_buf(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {
-                    if buf.len() > 1 << 20 {
-                        return;
-                    }
-                }
-            }
+            st.repl.stream_tx.send_replace(st.repl.master_repl_offset);
         }
     });
     let mut rx = shared.state.lock().repl.stream_tx.subscribe();
@@ -353,6 +343,34 @@ async fn serve_replica(
     }
     reader.abort();
     forget(&shared, id);
+}
+
+/// Read what a replica sends (REPLCONF ACK) until it closes.
+async fn read_acks(
+    shared: &Shared,
+    id: u64,
+    mut rd: tokio::net::tcp::OwnedReadHalf,
+    rest: BytesMut,
+) {
+    let mut buf = rest;
+    let mut parser = RequestParser::new(RequestLimits::default());
+    loop {
+        loop {
+            match parser.next(&mut buf) {
+                Ok(Some(argv)) => on_replica_command(shared, id, &argv),
+                Ok(None) => break,
+                Err(_) => return,
+            }
+        }
+        match rd.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                if buf.len() > 1 << 20 {
+                    return;
+                }
+            }
+        }
+    }
 }
 
 /// `client-output-buffer-limit` hard limit of the replica class (default 256 MB).
