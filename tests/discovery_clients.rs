@@ -1,6 +1,7 @@
 //! Client libraries through sentinels across a SIGKILL failover: redis-py 8
 //! (`Sentinel.master_for` / `slave_for`, default RESP3 and `protocol=2`), through
-//! the real redis-sentinel and through `vigil sentinel`, over redis-server.
+//! the real redis-sentinel and through `vigil sentinel`, over redis-server, and
+//! through `vigil sentinel` over `vigil server`.
 
 mod discovery_support;
 mod support;
@@ -119,4 +120,9 @@ fn redis_py_master_for_across_failover_real_redis() {
 #[test]
 fn redis_py_master_for_across_failover_vigil_sentinel() {
     redis_py_across_failover(Flavor::VigilSentinel);
+}
+
+#[test]
+fn redis_py_master_for_across_failover_all_vigil() {
+    redis_py_across_failover(Flavor::Vigil);
 }

@@ -1,6 +1,6 @@
 //! `vigil demo` end to end: with the Redis binaries (`--redis`), with `vigil sentinel`
 //! over redis-server (`--redis-servers`), and with the bundled server and sentinel
-//! (the default; needs the server's replica side). Also: Ctrl-C (and SIGKILL of the
+//! (the default). Also: Ctrl-C (and SIGKILL of the
 //! demo) leave no child behind, and `--keep` leaves a working topology.
 
 mod support;
@@ -78,7 +78,6 @@ fn demo_with_vigil_sentinels_over_redis_servers() {
 }
 
 #[test]
-#[ignore = "needs `vigil server` and `vigil sentinel`; run with --ignored once they are merged"]
 fn demo_with_vigil_binaries_loses_no_acknowledged_write() {
     let v = run_demo_json(&[]);
     check_summary(&v);
