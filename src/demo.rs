@@ -386,7 +386,8 @@ async fn run(args: &DemoArgs, topo: &mut Topology, out: &Out) -> Result<(), Stri
     let (stop_tx, stop_rx) = watch::channel(false);
     let writer_task = AbortOnDrop(tokio::spawn(writer(client.clone(), stop_rx, w_tx)));
 
-    let mut acked: Vec<u64> = Vec::new();
+    // (write index, when it was acknowledged)
+    let mut acked: Vec<(u64, Instant)> = Vec::new();
     let mut last_ack_before = Instant::now();
     let mut failed = 0u64;
     let mut last_error: Option<String> = None;
@@ -394,7 +395,7 @@ async fn run(args: &DemoArgs, topo: &mut Topology, out: &Out) -> Result<(), Stri
     while acked.len() < 50 {
         match tokio::time::timeout(Duration::from_secs(10), w_rx.recv()).await {
             Ok(Some(w)) if w.ok => {
-                acked.push(w.i);
+                acked.push((w.i, w.at));
                 last_ack_before = w.at;
             }
             Ok(Some(w)) => {
@@ -445,7 +446,7 @@ async fn run(args: &DemoArgs, topo: &mut Topology, out: &Out) -> Result<(), Stri
             }
             Some(w) = w_rx.recv() => {
                 if w.ok {
-                    acked.push(w.i);
+                    acked.push((w.i, w.at));
                     if w.at <= t_kill {
                         last_ack_before = last_ack_before.max(w.at);
                     } else if resumed.is_none() && w.master.as_ref().is_some_and(|a| *a != old_master) {
@@ -488,7 +489,7 @@ async fn run(args: &DemoArgs, topo: &mut Topology, out: &Out) -> Result<(), Stri
     let _ = tokio::time::timeout(Duration::from_secs(5), writer_task.join()).await;
     while let Ok(w) = w_rx.try_recv() {
         if w.ok {
-            acked.push(w.i);
+            acked.push((w.i, w.at));
         } else {
             failed += 1;
         }
@@ -500,9 +501,9 @@ async fn run(args: &DemoArgs, topo: &mut Topology, out: &Out) -> Result<(), Stri
     let mut conn = connect_node(&new_master, &cfg)
         .await
         .map_err(|e| format!("cannot connect to the new master {new_master}: {e}"))?;
-    let mut lost: Vec<u64> = Vec::new();
+    let mut lost: Vec<(u64, Instant)> = Vec::new();
     for chunk in acked.chunks(500) {
-        let keys: Vec<String> = chunk.iter().map(|i| format!("demo:{i}")).collect();
+        let keys: Vec<String> = chunk.iter().map(|(i, _)| format!("demo:{i}")).collect();
         let vals: Vec<Option<u64>> = redis::cmd("MGET")
             .arg(&keys)
             .query_async(&mut conn)
@@ -512,8 +513,8 @@ async fn run(args: &DemoArgs, topo: &mut Topology, out: &Out) -> Result<(), Stri
             chunk
                 .iter()
                 .zip(vals)
-                .filter(|(i, v)| *v != Some(**i))
-                .map(|(i, _)| *i),
+                .filter(|((i, _), v)| *v != Some(*i))
+                .map(|(w, _)| *w),
         );
     }
     out.line(format!(
@@ -521,6 +522,12 @@ async fn run(args: &DemoArgs, topo: &mut Topology, out: &Out) -> Result<(), Stri
         acked.len(),
         lost.len()
     ));
+    for (i, at) in lost.iter().take(10) {
+        out.line(format!(
+            "  missing demo:{i}, acknowledged {:+.3}s from the kill",
+            tl.rel_ms(*at) as f64 / 1000.0
+        ));
+    }
 
     // 5. Restart the old master: the sentinels must turn it into a replica.
     topo.restart(m).await?;
@@ -581,7 +588,11 @@ async fn run(args: &DemoArgs, topo: &mut Topology, out: &Out) -> Result<(), Stri
         "write_gap_ms": ms(gap),
         "writes_acknowledged": acked.len(),
         "writes_lost": lost.len(),
-        "lost_sample": lost.iter().take(10).collect::<Vec<_>>(),
+        "lost_sample": lost
+            .iter()
+            .take(10)
+            .map(|(i, at)| json!({"write": i, "acked_ms": tl.rel_ms(*at)}))
+            .collect::<Vec<_>>(),
         "write_errors": failed,
         "old_master_rejoined": rejoined.is_some(),
         "rejoin_ms": rejoined.map(|t| ms(t.duration_since(t_restart))),
