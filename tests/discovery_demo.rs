@@ -121,6 +121,16 @@ fn demo_with_vigil_binaries_loses_no_replicated_write() {
     );
 }
 
+/// With `--wait 1` a write counts only once a replica has it: then nothing
+/// acknowledged may be lost, on the bundled server too.
+#[test]
+fn demo_with_vigil_binaries_and_wait_loses_nothing() {
+    let v = run_demo_json(&["--wait", "1"]);
+    check_summary(&v);
+    assert_eq!(v["binaries"], "vigil");
+    assert_eq!(v["wait_replicas"], 1);
+}
+
 /// Start `vigil demo --redis`, return it with the pids it printed once it is ready.
 fn start_demo() -> (Proc, Vec<i32>, tempfile::TempDir) {
     let dir = support::temp_dir();
