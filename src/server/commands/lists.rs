@@ -230,7 +230,7 @@ fn lrange(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     };
     match index_range(start, end, l.len()) {
         None => Frame::Array(Vec::new()),
-        Some((s, e)) => Frame::Array(l.range(s..=e).map(|v| Frame::Bulk(v.clone())).collect()),
+        Some((s, e)) => Frame::bulk_array(l.range(s..=e).map(|v| v.as_ref())),
     }
 }
 
