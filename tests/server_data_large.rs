@@ -154,3 +154,24 @@ fn scan_family_walks_everything() {
         assert!(seen.contains(&format!("key:{i}")), "key:{i} missed");
     }
 }
+
+#[test]
+fn huge_negative_random_counts_are_refused_not_served() {
+    let dir = temp_dir();
+    let s = vigil_server(dir.path(), &[]);
+    let mut c = RawClient::connect(s.port);
+    c.cmd(&["SADD", "s", "a"]);
+    c.cmd(&["HSET", "h", "f", "v"]);
+    c.cmd(&["ZADD", "z", "1", "m"]);
+    for cmd in [
+        ["SRANDMEMBER", "s", "-9223372036854775807"],
+        ["HRANDFIELD", "h", "-9223372036854775807"],
+        ["ZRANDMEMBER", "z", "-9223372036854775807"],
+    ] {
+        assert_eq!(c.cmd_str(&cmd), "-ERR value is out of range\r\n", "{cmd:?}");
+    }
+    // Moderate negative counts repeat members.
+    let r = c.cmd_str(&["SRANDMEMBER", "s", "-3"]);
+    assert_eq!(r, "*3\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n");
+    assert_eq!(c.cmd_str(&["PING"]), "+PONG\r\n");
+}

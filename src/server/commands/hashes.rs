@@ -340,6 +340,9 @@ fn hrandfield(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     if withvalues && count.is_some_and(|c| c < -(i64::MAX / 2)) {
         return Frame::err("value is out of range");
     }
+    if count.is_some_and(|c| c.unsigned_abs() > super::args::MAX_RANDOM_REPLY) {
+        return super::args::random_count_error();
+    }
     let h = match read_hash(ctx, &argv[1]) {
         Ok(Some(h)) => h,
         Ok(None) => {

@@ -238,6 +238,9 @@ fn srandmember(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     } else {
         None
     };
+    if count.is_some_and(|c| c.unsigned_abs() > super::args::MAX_RANDOM_REPLY) {
+        return super::args::random_count_error();
+    }
     let s = match read_set(ctx, &argv[1]) {
         Ok(Some(s)) => s,
         Ok(None) => {

@@ -1266,6 +1266,9 @@ fn zrandmember(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     if withscores && count.is_some_and(|c| c < -(i64::MAX / 2)) {
         return Frame::err("value is out of range");
     }
+    if count.is_some_and(|c| c.unsigned_abs() > super::args::MAX_RANDOM_REPLY) {
+        return super::args::random_count_error();
+    }
     let z = match read_zset(ctx, &argv[1]) {
         Ok(Some(z)) => z,
         Ok(None) => {
