@@ -32,3 +32,8 @@ fn set_commands_match_redis() {
 fn sorted_set_commands_match_redis() {
     assert_same_as_redis(include_str!("data_support/scripts/zsets.txt"));
 }
+
+#[test]
+fn wrong_types_match_redis() {
+    assert_same_as_redis(include_str!("data_support/scripts/wrongtype.txt"));
+}
