@@ -398,7 +398,9 @@ fn lpos(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
                 return Frame::err("RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list");
             }
             if rank == i64::MIN {
-                return Frame::err("value is out of range");
+                // Redis negates it and overflows back to a negative rank: it
+                // then behaves as a search from the tail for the first match.
+                rank = -1;
             }
         } else if is(&argv[j], "count") && more {
             match super::args::parse_i64(&argv[j + 1]) {
@@ -549,16 +551,17 @@ pub fn parse_timeout(arg: &[u8]) -> Result<Option<Instant>, Frame> {
         .filter(|s| s.is_finite())
         .ok_or_else(|| Frame::err("timeout is not a float or out of range"))?;
     let ms = (secs * 1000.0).ceil();
-    if ms < 0.0 {
+    // Beyond a long long the C conversion wraps negative: Redis says "negative".
+    if ms < 0.0 || ms >= 9.2e18 {
         return Err(Frame::err("timeout is negative"));
-    }
-    if ms >= i64::MAX as f64 / 2.0 {
-        return Err(Frame::err("timeout is out of range"));
     }
     if ms == 0.0 {
         return Ok(None);
     }
-    Ok(Some(Instant::now() + Duration::from_millis(ms as u64)))
+    Instant::now()
+        .checked_add(Duration::from_millis(ms as u64))
+        .map(Some)
+        .ok_or_else(|| Frame::err("timeout is out of range"))
 }
 
 /// Block on `keys` until `deadline` (the timeout reply is a null array); inside EXEC
