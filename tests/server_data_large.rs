@@ -175,3 +175,29 @@ fn huge_negative_random_counts_are_refused_not_served() {
     assert_eq!(r, "*3\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n");
     assert_eq!(c.cmd_str(&["PING"]), "+PONG\r\n");
 }
+
+#[test]
+fn reads_count_keyspace_hits_and_misses() {
+    let dir = temp_dir();
+    let s = vigil_server(dir.path(), &[]);
+    let mut c = Client::connect(s.port);
+    c.cmd(&["HSET", "h", "f", "v"]);
+    c.cmd(&["RPUSH", "l", "a"]);
+    let stat = |c: &mut Client, f: &str| -> i64 {
+        let info = c.text(&["INFO", "stats"]);
+        support::info_field(&info, f)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(-1)
+    };
+    let (h0, m0) = (
+        stat(&mut c, "keyspace_hits"),
+        stat(&mut c, "keyspace_misses"),
+    );
+    c.cmd(&["HGET", "h", "f"]);
+    c.cmd(&["LRANGE", "l", "0", "-1"]);
+    c.cmd(&["SMEMBERS", "nokey"]);
+    c.cmd(&["ZSCORE", "nokey", "m"]);
+    c.cmd(&["HGET", "nokey", "f"]);
+    assert_eq!(stat(&mut c, "keyspace_hits") - h0, 2);
+    assert_eq!(stat(&mut c, "keyspace_misses") - m0, 3);
+}

@@ -41,8 +41,7 @@ fn new_hash() -> Value {
 
 /// The hash at `key` for reading: Ok(None) when missing.
 fn read_hash<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a Hash>, Frame> {
-    let now = ctx.now_ms;
-    match ctx.db().get(key, now) {
+    match super::keys::lookup_read(ctx, key) {
         None => Ok(None),
         Some(Value::Hash(h)) => Ok(Some(h)),
         Some(_) => Err(wrongtype()),

@@ -66,8 +66,7 @@ pub fn index_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
 
 /// The list at `key` for reading: Ok(None) when missing.
 fn read_list<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a VecDeque<Bytes>>, Frame> {
-    let now = ctx.now_ms;
-    match ctx.db().get(key, now) {
+    match super::keys::lookup_read(ctx, key) {
         None => Ok(None),
         Some(Value::List(l)) => Ok(Some(l)),
         Some(_) => Err(wrongtype()),
@@ -505,6 +504,27 @@ fn move_one(
         return Ok(None);
     }
     read_list(ctx, dst)?;
+    if src == dst {
+        // Rotation in place: the key (and its TTL) stays.
+        let Some(l) = write_list(ctx, src)? else {
+            return Ok(None);
+        };
+        let Some(v) = (if from_left {
+            l.pop_front()
+        } else {
+            l.pop_back()
+        }) else {
+            return Ok(None);
+        };
+        if to_left {
+            l.push_front(v.clone());
+        } else {
+            l.push_back(v.clone());
+        }
+        ctx.db().modified(src, 2);
+        signal_ready(ctx, src);
+        return Ok(Some(v));
+    }
     let Some(v) = pop_n(ctx, src, from_left, 1).pop() else {
         return Ok(None);
     };

@@ -51,8 +51,7 @@ fn intset_limit(ctx: &Ctx) -> usize {
 
 /// The set at `key` for reading: Ok(None) when missing.
 fn read_set<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a Set>, Frame> {
-    let now = ctx.now_ms;
-    match ctx.db().get(key, now) {
+    match super::keys::lookup_read(ctx, key) {
         None => Ok(None),
         Some(Value::Set(s)) => Ok(Some(s)),
         Some(_) => Err(wrongtype()),

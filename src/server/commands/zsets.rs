@@ -120,8 +120,7 @@ fn norm(s: f64) -> f64 {
 
 /// The zset at `key` for reading: Ok(None) when missing.
 fn read_zset<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a ZSet>, Frame> {
-    let now = ctx.now_ms;
-    match ctx.db().get(key, now) {
+    match super::keys::lookup_read(ctx, key) {
         None => Ok(None),
         Some(Value::ZSet(z)) => Ok(Some(z)),
         Some(_) => Err(wrongtype()),
