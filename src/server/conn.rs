@@ -109,6 +109,7 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
         outbuf: BytesMut::with_capacity(16 * 1024),
         parser: RequestParser::new(RequestLimits::default()),
         pending: VecDeque::new(),
+        retry_deadline: None,
     };
     if let Some((handoff, rd, wr, rest)) = conn.run().await {
         drop(reg);
@@ -129,6 +130,9 @@ struct Conn {
     parser: RequestParser,
     /// Parsed requests not yet run (behind a blocked command).
     pending: VecDeque<Vec<Bytes>>,
+    /// Deadline of a blocked command being retried after a wake-up: if it has to
+    /// block again, it keeps its original deadline.
+    retry_deadline: Option<Option<Instant>>,
 }
 
 /// What a batch ended with.
@@ -271,9 +275,20 @@ impl Conn {
                 break;
             }
             last_cmd = Some(argv[0].clone());
-            let keep = argv.clone();
+            // Only a blocking command may need its arguments again (to retry).
+            let keep = if super::command::lookup(&argv[0])
+                .is_some_and(|c| c.has(super::command::flags::BLOCKING))
+            {
+                argv.clone()
+            } else {
+                Vec::new()
+            };
+            let retry_deadline = self.retry_deadline.take();
             let out = dispatch(&mut st, &mut self.client, argv, now_ms);
-            if let Some(block) = out.block {
+            if let Some(mut block) = out.block {
+                if let Some(d) = retry_deadline {
+                    block.deadline = d;
+                }
                 let notify = st.blocking.register(self.client.db, &block.keys);
                 if let Some(e) = st.clients.entries.get_mut(&self.client.id) {
                     e.blocked = true;
@@ -380,6 +395,7 @@ impl Conn {
         }
         if retry {
             self.pending.push_front(argv);
+            self.retry_deadline = Some(deadline);
         }
         alive
     }
