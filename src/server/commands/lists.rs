@@ -572,7 +572,7 @@ pub fn parse_timeout(arg: &[u8]) -> Result<Option<Instant>, Frame> {
         .ok_or_else(|| Frame::err("timeout is not a float or out of range"))?;
     let ms = (secs * 1000.0).ceil();
     // Beyond a long long the C conversion wraps negative: Redis says "negative".
-    if ms < 0.0 || ms >= 9.2e18 {
+    if !(0.0..9.2e18).contains(&ms) {
         return Err(Frame::err("timeout is negative"));
     }
     if ms == 0.0 {
