@@ -141,7 +141,7 @@ fn abort(m: &mut Machine, name: &str, now: Instant) {
     }
     if unpause {
         m.io.send(
-            &LinkKey::Cmd(Inst::Master(name.to_string())),
+            &LinkKey::Cmd(Inst::Master(nm(&name))),
             vec![client, "UNPAUSE".into()],
             Tag::Discard,
         );
@@ -243,7 +243,7 @@ fn wait_start(m: &mut Machine, name: &str, now: Instant) {
             (Some(l), true) if *l == myid => for_me += 1,
             (Some(_), true) => {}
             _ => {
-                if m.io.connected(&LinkKey::Peer(s.runid.clone())) {
+                if m.io.connected(&LinkKey::Peer(nm(&s.runid))) {
                     undecided += 1;
                 }
             }
@@ -270,7 +270,7 @@ fn exclusion(m: &Machine, mm: &Master, key: &str, r: &Instance, now: Instant) ->
     if r.sdown_since.is_some() || r.odown_since.is_some() {
         return Some("it is down".into());
     }
-    if !m.is_connected(&Inst::Replica(mm.name().to_string(), key.to_string())) {
+    if !m.is_connected(&Inst::Replica(nm(&mm.name()), nm(&key))) {
         return Some("it is disconnected".into());
     }
     let validity = m.t.ping_period * 5;
@@ -441,7 +441,7 @@ fn send_slaveof_noone(m: &mut Machine, name: &str, now: Instant) {
         abort(m, name, now);
         return;
     };
-    let id = Inst::Replica(name.to_string(), key.clone());
+    let id = Inst::Replica(nm(&name), nm(&key));
     let elapsed = now.saturating_duration_since(mm.failover_state_change_time);
     let timeout = mm.failover_timeout;
     if !m.io.connected(&LinkKey::Cmd(id.clone())) {
@@ -496,7 +496,7 @@ fn coordinated_ready(m: &mut Machine, name: &str, replica: &Inst, now: Instant) 
     let Some(mm) = m.masters.get(name) else {
         return false;
     };
-    let master = Inst::Master(name.to_string());
+    let master = Inst::Master(nm(&name));
     let elapsed = now.saturating_duration_since(mm.failover_state_change_time);
     let limit = mm.failover_timeout.min(Duration::from_secs(10));
     let Some(paused_at) = mm.pause_sent else {
@@ -624,7 +624,7 @@ fn reconf_slaves(m: &mut Machine, name: &str, now: Instant) {
         if r.promoted || r.reconf != Reconf::None {
             continue;
         }
-        let id = Inst::Replica(name.to_string(), k.clone());
+        let id = Inst::Replica(nm(&name), nm(&k));
         if !m.io.connected(&LinkKey::Cmd(id.clone())) {
             continue;
         }
@@ -699,7 +699,7 @@ fn detect_end(m: &mut Machine, name: &str, now: Instant) {
             .collect();
         if let Some(target) = target {
             for k in rest {
-                let id = Inst::Replica(name.to_string(), k.clone());
+                let id = Inst::Replica(nm(&name), nm(&k));
                 if send_slaveof(m, &id, Some(target.clone())) {
                     let Machine { masters, io, .. } = &mut *m;
                     if let Some(mm) = masters.get_mut(name) {
@@ -768,10 +768,10 @@ pub(crate) fn on_info_acting(m: &mut Machine, id: &Inst, now: Instant) {
     };
     let publish_period = m.t.publish_period;
     let info_period = m.t.info_period;
-    let Some(mm) = m.masters.get(name) else {
+    let Some(mm) = m.masters.get(&**name) else {
         return;
     };
-    let Some(r) = mm.replicas.get(key) else {
+    let Some(r) = mm.replicas.get(&**key) else {
         return;
     };
     // The promoted replica reports master: promotion done.
@@ -788,12 +788,12 @@ pub(crate) fn on_info_acting(m: &mut Machine, id: &Inst, now: Instant) {
         {
             let (ip, port) = (mm.inst.ip.clone(), mm.inst.port);
             if send_slaveof(m, id, Some((ip, port))) {
-                let mm = &m.masters[name.as_str()];
+                let mm = &m.masters[&**name];
                 let e = instance_event(
                     Level::Notice,
                     "+convert-to-slave",
                     mm,
-                    mm.replicas.get(key),
+                    mm.replicas.get(&**key),
                     "",
                 );
                 m.io.event(e);
@@ -816,12 +816,12 @@ pub(crate) fn on_info_acting(m: &mut Machine, id: &Inst, now: Instant) {
         {
             let (ip, port) = (mm.inst.ip.clone(), mm.inst.port);
             if send_slaveof(m, id, Some((ip, port))) {
-                let mm = &m.masters[name.as_str()];
+                let mm = &m.masters[&**name];
                 let e = instance_event(
                     Level::Notice,
                     "+fix-slave-config",
                     mm,
-                    mm.replicas.get(key),
+                    mm.replicas.get(&**key),
                     "",
                 );
                 m.io.event(e);
@@ -829,7 +829,7 @@ pub(crate) fn on_info_acting(m: &mut Machine, id: &Inst, now: Instant) {
         }
     }
     // Reconfiguration progress during a failover.
-    let Some(mm) = m.masters.get(name) else {
+    let Some(mm) = m.masters.get(&**name) else {
         return;
     };
     if mm.failover_state != FailoverState::ReconfSlaves {
@@ -840,7 +840,7 @@ pub(crate) fn on_info_acting(m: &mut Machine, id: &Inst, now: Instant) {
     };
     let (pip, pport) = (p.ip.clone(), p.port);
     let Machine { masters, io, .. } = m;
-    let Some(mm) = masters.get_mut(name) else {
+    let Some(mm) = masters.get_mut(&**name) else {
         return;
     };
     let Some(r) = inst_of(mm, id) else {
@@ -940,7 +940,7 @@ fn promoted(m: &mut Machine, name: &str, key: &str, now: Instant) {
                 .map(|r| (r.ip.clone(), r.port, mm.cmd_name("CLIENT")))
         });
     if let Some((ip, port, client)) = demote {
-        let old = Inst::Master(name.to_string());
+        let old = Inst::Master(nm(&name));
         if send_slaveof(m, &old, Some((ip, port))) {
             m.io.send(
                 &LinkKey::Cmd(old),
@@ -995,6 +995,5 @@ fn mm_reachable(m: &Machine, name: &str) -> bool {
     };
     mm.inst.sdown_since.is_none()
         && mm.inst.role_reported == Role::Master
-        && m.io
-            .connected(&LinkKey::Cmd(Inst::Master(name.to_string())))
+        && m.io.connected(&LinkKey::Cmd(Inst::Master(nm(&name))))
 }

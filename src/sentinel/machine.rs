@@ -9,7 +9,6 @@ use super::hello::Hello;
 use super::info::parse_info;
 use super::state::*;
 use crate::resp::Frame;
-use indexmap::IndexMap;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::{HashMap, VecDeque};
@@ -18,11 +17,11 @@ use std::time::{Duration, Instant};
 /// Identity of one monitored instance.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Inst {
-    Master(String),
+    Master(Name),
     /// Master name, replica `ip:port` key.
-    Replica(String, String),
+    Replica(Name, Name),
     /// Master name, sentinel run id.
-    Sentinel(String, String),
+    Sentinel(Name, Name),
 }
 
 impl Inst {
@@ -39,7 +38,7 @@ impl Inst {
 pub enum LinkKey {
     Cmd(Inst),
     Pubsub(Inst),
-    Peer(String),
+    Peer(Name),
 }
 
 /// What a reply on a command link answers.
@@ -110,7 +109,7 @@ const MAX_PENDING: u32 = 100;
 #[derive(Default)]
 pub struct Io {
     pub actions: VecDeque<Action>,
-    pub links: HashMap<LinkKey, LinkState>,
+    pub links: HashMap<LinkKey, LinkState, FxBuild>,
     next_conn: u64,
     /// Set when persistent state changed; the driver flushes the config file.
     pub dirty: bool,
@@ -210,7 +209,7 @@ impl Io {
 pub struct Machine {
     pub g: Global,
     pub t: Timers,
-    pub masters: IndexMap<String, Master>,
+    pub masters: Map<String, Master>,
     pub io: Io,
     pub tilt: bool,
     pub tilt_start: Option<Instant>,
@@ -235,7 +234,7 @@ fn ms(d: Duration) -> u64 {
 }
 
 impl Machine {
-    pub fn new(g: Global, masters: IndexMap<String, Master>, seed: u64) -> Machine {
+    pub fn new(g: Global, masters: Map<String, Master>, seed: u64) -> Machine {
         Machine {
             g,
             t: Timers::default(),
@@ -260,10 +259,12 @@ impl Machine {
         std::mem::take(&mut self.io.dirty)
     }
 
-    /// When the driver should call [`Machine::handle_tick`] next: 10-19 times a
-    /// second, randomized like Redis's hz so sentinels do not run in lock-step.
+    /// When the driver should call [`Machine::handle_tick`] next: about 10 times a
+    /// second, randomized (80-120 ms) so sentinels do not run in lock-step. Everything
+    /// urgent (ODOWN, votes, promotion, reconfiguration) is driven by replies, not
+    /// by the tick.
     pub fn poll_timeout(&mut self, now: Instant) -> Instant {
-        now + Duration::from_millis(self.rng.gen_range(52..=100))
+        now + Duration::from_millis(self.rng.gen_range(80..=120))
     }
 
     /// Emit the start-up `+monitor` events.
@@ -284,8 +285,8 @@ impl Machine {
         let m = self.masters.get(id.master())?;
         match id {
             Inst::Master(_) => Some(&m.inst),
-            Inst::Replica(_, k) => m.replicas.get(k),
-            Inst::Sentinel(_, r) => m.sentinels.get(r),
+            Inst::Replica(_, k) => m.replicas.get(&**k),
+            Inst::Sentinel(_, r) => m.sentinels.get(&**r),
         }
     }
 
@@ -337,8 +338,8 @@ impl Machine {
             LinkKey::Peer(r) => self
                 .masters
                 .iter()
-                .filter(|(_, m)| m.sentinels.contains_key(r))
-                .map(|(n, _)| Inst::Sentinel(n.clone(), r.clone()))
+                .filter(|(_, m)| m.sentinels.contains_key(&**r))
+                .map(|(n, _)| Inst::Sentinel(nm(&n), nm(&r)))
                 .collect(),
         };
         for id in ids {
@@ -748,7 +749,7 @@ impl Machine {
         // Same run id at a new address: address switch.
         let removed = m.sentinels.shift_remove(&h.runid);
         if let Some(old) = &removed {
-            io.close(&LinkKey::Peer(old.runid.clone()));
+            io.close(&LinkKey::Peer(nm(&old.runid)));
             io.event(instance_event(
                 Level::Notice,
                 "+sentinel-address-switch",
@@ -803,7 +804,7 @@ impl Machine {
             }
         }
         if let Some(inv) = invalid {
-            io.close(&LinkKey::Peer(inv));
+            io.close(&LinkKey::Peer(nm(&inv)));
         }
         if updated > 0 {
             if let Some(m) = masters.get(name) {
@@ -864,8 +865,8 @@ impl Machine {
             return;
         };
         for k in m.replicas.keys() {
-            io.close(&LinkKey::Cmd(Inst::Replica(name.to_string(), k.clone())));
-            io.close(&LinkKey::Pubsub(Inst::Replica(name.to_string(), k.clone())));
+            io.close(&LinkKey::Cmd(Inst::Replica(nm(&name), nm(&k))));
+            io.close(&LinkKey::Pubsub(Inst::Replica(nm(&name), nm(&k))));
         }
         m.replicas.clear();
         if !keep_sentinels {
@@ -873,15 +874,15 @@ impl Machine {
             m.sentinels.clear();
             for r in gone {
                 if !masters.values().any(|mm| mm.sentinels.contains_key(&r)) {
-                    io.close(&LinkKey::Peer(r));
+                    io.close(&LinkKey::Peer(nm(&r)));
                 }
             }
         }
         let Some(m) = masters.get_mut(name) else {
             return;
         };
-        io.close(&LinkKey::Cmd(Inst::Master(name.to_string())));
-        io.close(&LinkKey::Pubsub(Inst::Master(name.to_string())));
+        io.close(&LinkKey::Cmd(Inst::Master(nm(&name))));
+        io.close(&LinkKey::Pubsub(Inst::Master(nm(&name))));
         let down_after = m.inst.down_after;
         let (ip, port) = (m.inst.ip.clone(), m.inst.port);
         m.inst = Instance::new(Kind::Master, name.to_string(), ip, port, now);
@@ -911,13 +912,16 @@ impl Machine {
     /// asking peers, failover).
     pub fn handle_tick(&mut self, now: Instant) {
         self.check_tilt(now);
-        let names: Vec<String> = self.masters.keys().cloned().collect();
+        let names: Vec<Name> = self.masters.values().map(|m| m.inst.key.clone()).collect();
         for name in &names {
-            self.monitor_master(name, now);
+            let ids = self.instance_ids(name);
+            for id in &ids {
+                self.reconnect(id, now);
+                self.periodic(id, now);
+            }
             if self.tilt {
                 continue;
             }
-            let ids = self.instance_ids(name);
             for id in &ids {
                 self.check_sdown(id, now);
             }
@@ -963,16 +967,18 @@ impl Machine {
         let Some(m) = self.masters.get(name) else {
             return vec![];
         };
-        let mut v = vec![Inst::Master(name.to_string())];
+        let mname = m.inst.key.clone();
+        let mut v = Vec::with_capacity(1 + m.replicas.len() + m.sentinels.len());
+        v.push(Inst::Master(mname.clone()));
         v.extend(
             m.replicas
-                .keys()
-                .map(|k| Inst::Replica(name.to_string(), k.clone())),
+                .values()
+                .map(|r| Inst::Replica(mname.clone(), r.key.clone())),
         );
         v.extend(
             m.sentinels
-                .keys()
-                .map(|k| Inst::Sentinel(name.to_string(), k.clone())),
+                .values()
+                .map(|s| Inst::Sentinel(mname.clone(), s.key.clone())),
         );
         v
     }
@@ -1013,13 +1019,6 @@ impl Machine {
     }
 
     /// Reconnect and send periodic commands for a master, its replicas and peers.
-    fn monitor_master(&mut self, name: &str, now: Instant) {
-        for id in self.instance_ids(name) {
-            self.reconnect(&id, now);
-            self.periodic(&id, now);
-        }
-    }
-
     fn reconnect(&mut self, id: &Inst, now: Instant) {
         let Some(i) = self.instance(id) else { return };
         if i.port == 0 {
@@ -1028,14 +1027,14 @@ impl Machine {
         let ping_period = self.t.ping_period.min(i.down_after);
         let port = i.port;
         let (down_after, act_ping_time) = (i.down_after, i.act_ping_time);
-        let keys: Vec<(LinkKey, bool)> = match id {
-            Inst::Sentinel(_, r) => vec![(LinkKey::Peer(r.clone()), false)],
-            other => vec![
-                (LinkKey::Cmd(other.clone()), false),
-                (LinkKey::Pubsub(other.clone()), true),
+        let keys: [Option<(LinkKey, bool)>; 2] = match id {
+            Inst::Sentinel(_, r) => [Some((LinkKey::Peer(r.clone()), false)), None],
+            other => [
+                Some((LinkKey::Cmd(other.clone()), false)),
+                Some((LinkKey::Pubsub(other.clone()), true)),
             ],
         };
-        for (key, pubsub) in keys {
+        for (key, pubsub) in keys.into_iter().flatten() {
             let need = match self.io.links.get(&key) {
                 None => true,
                 Some(l) => {
@@ -1324,7 +1323,7 @@ impl Machine {
             if !sdown {
                 continue;
             }
-            let link = LinkKey::Peer(s.runid.clone());
+            let link = LinkKey::Peer(nm(&s.runid));
             if !io.connected(&link) {
                 continue;
             }
@@ -1622,12 +1621,12 @@ impl Machine {
 pub fn inst_of<'a>(m: &'a mut Master, id: &Inst) -> Option<&'a mut Instance> {
     match id {
         Inst::Master(_) => Some(&mut m.inst),
-        Inst::Replica(_, k) => m.replicas.get_mut(k),
-        Inst::Sentinel(_, r) => m.sentinels.get_mut(r),
+        Inst::Replica(_, k) => m.replicas.get_mut(&**k),
+        Inst::Sentinel(_, r) => m.sentinels.get_mut(&**r),
     }
 }
 
-fn inst_mut<'a>(masters: &'a mut IndexMap<String, Master>, id: &Inst) -> Option<&'a mut Instance> {
+fn inst_mut<'a>(masters: &'a mut Map<String, Master>, id: &Inst) -> Option<&'a mut Instance> {
     inst_of(masters.get_mut(id.master())?, id)
 }
 

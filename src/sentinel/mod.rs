@@ -95,15 +95,13 @@ impl Shared {
         loop {
             let (actions, dirty, loglevel) = {
                 let mut m = self.machine.lock();
-                let mut v = Vec::new();
-                while let Some(a) = m.poll_action() {
-                    v.push(a);
+                let dirty = m.take_dirty();
+                if m.io.actions.is_empty() && !dirty {
+                    return;
                 }
-                (v, m.take_dirty(), m.g.loglevel.clone())
+                let v: Vec<Action> = m.io.actions.drain(..).collect();
+                (v, dirty, m.g.loglevel.clone())
             };
-            if actions.is_empty() && !dirty {
-                return;
-            }
             for a in actions {
                 self.execute(a, &loglevel);
             }
