@@ -1131,7 +1131,7 @@ fn sentinel(cx: &mut Ctx, args: &[Bytes]) -> Outcome {
             let v = m
                 .masters
                 .iter()
-                .map(|(name, mm)| instance_map(m, mm, &Inst::Master(nm(&name)), &mm.inst, now))
+                .map(|(name, mm)| instance_map(m, mm, &Inst::Master(nm(name)), &mm.inst, now))
                 .collect();
             Outcome::one(Frame::Array(v))
         }
@@ -1159,9 +1159,7 @@ fn sentinel(cx: &mut Ctx, args: &[Bytes]) -> Outcome {
                     mm.replicas
                         .iter()
                         .filter(|(_, r)| r.replica_announced)
-                        .map(|(k, r)| {
-                            instance_map(m, mm, &Inst::Replica(nm(&name), nm(&k)), r, now)
-                        })
+                        .map(|(k, r)| instance_map(m, mm, &Inst::Replica(nm(&name), nm(k)), r, now))
                         .collect(),
                 )),
                 None => Outcome::one(no_master()),
@@ -1178,7 +1176,7 @@ fn sentinel(cx: &mut Ctx, args: &[Bytes]) -> Outcome {
                     mm.sentinels
                         .iter()
                         .map(|(k, r)| {
-                            instance_map(m, mm, &Inst::Sentinel(nm(&name), nm(&k)), r, now)
+                            instance_map(m, mm, &Inst::Sentinel(nm(&name), nm(k)), r, now)
                         })
                         .collect(),
                 )),

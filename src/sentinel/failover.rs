@@ -141,7 +141,7 @@ fn abort(m: &mut Machine, name: &str, now: Instant) {
     }
     if unpause {
         m.io.send(
-            &LinkKey::Cmd(Inst::Master(nm(&name))),
+            &LinkKey::Cmd(Inst::Master(nm(name))),
             vec![client, "UNPAUSE".into()],
             Tag::Discard,
         );
@@ -270,7 +270,7 @@ fn exclusion(m: &Machine, mm: &Master, key: &str, r: &Instance, now: Instant) ->
     if r.sdown_since.is_some() || r.odown_since.is_some() {
         return Some("it is down".into());
     }
-    if !m.is_connected(&Inst::Replica(nm(&mm.name()), nm(&key))) {
+    if !m.is_connected(&Inst::Replica(nm(mm.name()), nm(key))) {
         return Some("it is disconnected".into());
     }
     let validity = m.t.ping_period * 5;
@@ -441,7 +441,7 @@ fn send_slaveof_noone(m: &mut Machine, name: &str, now: Instant) {
         abort(m, name, now);
         return;
     };
-    let id = Inst::Replica(nm(&name), nm(&key));
+    let id = Inst::Replica(nm(name), nm(&key));
     let elapsed = now.saturating_duration_since(mm.failover_state_change_time);
     let timeout = mm.failover_timeout;
     if !m.io.connected(&LinkKey::Cmd(id.clone())) {
@@ -496,7 +496,7 @@ fn coordinated_ready(m: &mut Machine, name: &str, replica: &Inst, now: Instant) 
     let Some(mm) = m.masters.get(name) else {
         return false;
     };
-    let master = Inst::Master(nm(&name));
+    let master = Inst::Master(nm(name));
     let elapsed = now.saturating_duration_since(mm.failover_state_change_time);
     let limit = mm.failover_timeout.min(Duration::from_secs(10));
     let Some(paused_at) = mm.pause_sent else {
@@ -624,7 +624,7 @@ fn reconf_slaves(m: &mut Machine, name: &str, now: Instant) {
         if r.promoted || r.reconf != Reconf::None {
             continue;
         }
-        let id = Inst::Replica(nm(&name), nm(&k));
+        let id = Inst::Replica(nm(name), nm(k));
         if !m.io.connected(&LinkKey::Cmd(id.clone())) {
             continue;
         }
@@ -699,7 +699,7 @@ fn detect_end(m: &mut Machine, name: &str, now: Instant) {
             .collect();
         if let Some(target) = target {
             for k in rest {
-                let id = Inst::Replica(nm(&name), nm(&k));
+                let id = Inst::Replica(nm(name), nm(&k));
                 if send_slaveof(m, &id, Some(target.clone())) {
                     let Machine { masters, io, .. } = &mut *m;
                     if let Some(mm) = masters.get_mut(name) {
@@ -940,7 +940,7 @@ fn promoted(m: &mut Machine, name: &str, key: &str, now: Instant) {
                 .map(|r| (r.ip.clone(), r.port, mm.cmd_name("CLIENT")))
         });
     if let Some((ip, port, client)) = demote {
-        let old = Inst::Master(nm(&name));
+        let old = Inst::Master(nm(name));
         if send_slaveof(m, &old, Some((ip, port))) {
             m.io.send(
                 &LinkKey::Cmd(old),
@@ -995,5 +995,5 @@ fn mm_reachable(m: &Machine, name: &str) -> bool {
     };
     mm.inst.sdown_since.is_none()
         && mm.inst.role_reported == Role::Master
-        && m.io.connected(&LinkKey::Cmd(Inst::Master(nm(&name))))
+        && m.io.connected(&LinkKey::Cmd(Inst::Master(nm(name))))
 }

@@ -339,7 +339,7 @@ impl Machine {
                 .masters
                 .iter()
                 .filter(|(_, m)| m.sentinels.contains_key(&**r))
-                .map(|(n, _)| Inst::Sentinel(nm(&n), nm(&r)))
+                .map(|(n, _)| Inst::Sentinel(nm(n), nm(r)))
                 .collect(),
         };
         for id in ids {
@@ -865,8 +865,8 @@ impl Machine {
             return;
         };
         for k in m.replicas.keys() {
-            io.close(&LinkKey::Cmd(Inst::Replica(nm(&name), nm(&k))));
-            io.close(&LinkKey::Pubsub(Inst::Replica(nm(&name), nm(&k))));
+            io.close(&LinkKey::Cmd(Inst::Replica(nm(name), nm(k))));
+            io.close(&LinkKey::Pubsub(Inst::Replica(nm(name), nm(k))));
         }
         m.replicas.clear();
         if !keep_sentinels {
@@ -881,8 +881,8 @@ impl Machine {
         let Some(m) = masters.get_mut(name) else {
             return;
         };
-        io.close(&LinkKey::Cmd(Inst::Master(nm(&name))));
-        io.close(&LinkKey::Pubsub(Inst::Master(nm(&name))));
+        io.close(&LinkKey::Cmd(Inst::Master(nm(name))));
+        io.close(&LinkKey::Pubsub(Inst::Master(nm(name))));
         let down_after = m.inst.down_after;
         let (ip, port) = (m.inst.ip.clone(), m.inst.port);
         m.inst = Instance::new(Kind::Master, name.to_string(), ip, port, now);
