@@ -451,6 +451,20 @@ impl Machine {
     }
 
     fn on_ping_reply(&mut self, id: &Inst, reply: &Frame, now: Instant) {
+        if let Inst::Sentinel(_, r) = id {
+            // One PING per peer link answers for every master that peer watches.
+            let valid = valid_ping_reply(reply);
+            for m in self.masters.values_mut() {
+                if let Some(i) = m.sentinels.get_mut(&**r) {
+                    i.last_pong_time = Some(now);
+                    if valid {
+                        i.last_avail_time = now;
+                        i.act_ping_time = None;
+                    }
+                }
+            }
+            return;
+        }
         let busy = matches!(reply, Frame::Error(e) if e.starts_with("BUSY"));
         let Some(i) = self.inst_mut(id) else { return };
         i.last_pong_time = Some(now);
@@ -473,15 +487,29 @@ impl Machine {
     }
 
     fn send_ping(&mut self, id: &Inst, now: Instant) -> bool {
-        let name = self
-            .masters
-            .get(id.master())
-            .map(|m| m.cmd_name("PING"))
-            .unwrap_or_else(|| "PING".into());
+        let name = match id {
+            Inst::Sentinel(..) => "PING".to_string(),
+            _ => self
+                .masters
+                .get(id.master())
+                .map(|m| m.cmd_name("PING"))
+                .unwrap_or_else(|| "PING".into()),
+        };
         if self
             .io
             .send(&Self::cmd_link(id), vec![name], Tag::Ping(id.clone()))
         {
+            if let Inst::Sentinel(_, r) = id {
+                for m in self.masters.values_mut() {
+                    if let Some(i) = m.sentinels.get_mut(&**r) {
+                        i.last_ping_time = Some(now);
+                        if i.act_ping_time.is_none() {
+                            i.act_ping_time = Some(now);
+                        }
+                    }
+                }
+                return true;
+            }
             if let Some(i) = self.inst_mut(id) {
                 i.last_ping_time = Some(now);
                 if i.act_ping_time.is_none() {
@@ -1082,16 +1110,13 @@ impl Machine {
     }
 
     fn periodic(&mut self, id: &Inst, now: Instant) {
-        let link = Self::cmd_link(id);
-        if !self.io.connected(&link) || self.io.pending(&link) >= MAX_PENDING {
-            return;
-        }
         let Some(m) = self.masters.get(id.master()) else {
             return;
         };
         let Some(i) = self.instance(id) else { return };
+        let since = |t: Option<Instant>| t.map(|t| now.saturating_duration_since(t));
         // INFO to masters and replicas.
-        if i.kind != Kind::Sentinel {
+        let info_due = i.kind != Kind::Sentinel && {
             let fast = i.kind == Kind::Replica
                 && (m.inst.sdown_since.is_some()
                     || m.inst.odown_since.is_some()
@@ -1114,20 +1139,31 @@ impl Machine {
             } else {
                 self.t.info_period
             };
-            let stale = i
-                .info_refresh
-                .map(|t| now.saturating_duration_since(t) > period)
+            let stale = since(i.info_refresh).map(|d| d > period).unwrap_or(true);
+            let in_flight = since(i.info_sent).map(|d| d < period).unwrap_or(false);
+            stale && !in_flight
+        };
+        // Cheap early exit: nothing due, no link lookups.
+        let ping_period = self.t.ping_period.min(i.down_after);
+        let maybe_due = info_due
+            || since(i.last_ping_time)
+                .map(|d| d > ping_period / 2)
+                .unwrap_or(true)
+            || since(i.last_pub_time)
+                .map(|d| d > self.t.publish_period)
                 .unwrap_or(true);
-            let in_flight = i
-                .info_sent
-                .map(|t| now.saturating_duration_since(t) < period)
-                .unwrap_or(false);
-            if stale && !in_flight {
-                let cmd = vec![m.cmd_name("INFO")];
-                if self.io.send(&link, cmd, Tag::Info(id.clone())) {
-                    if let Some(i) = self.inst_mut(id) {
-                        i.info_sent = Some(now);
-                    }
+        if !maybe_due {
+            return;
+        }
+        let link = Self::cmd_link(id);
+        if !self.io.connected(&link) || self.io.pending(&link) >= MAX_PENDING {
+            return;
+        }
+        if info_due {
+            let cmd = vec![m.cmd_name("INFO")];
+            if self.io.send(&link, cmd, Tag::Info(id.clone())) {
+                if let Some(i) = self.inst_mut(id) {
+                    i.info_sent = Some(now);
                 }
             }
         }
