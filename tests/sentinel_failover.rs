@@ -299,3 +299,62 @@ fn manual_failover_with_writes_running_loses_nothing() {
         .collect();
     assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
 }
+
+#[test]
+fn one_failover_per_crash_at_short_down_after_and_none_for_a_short_stop() {
+    let dir = temp_dir();
+    let topo = topology(dir.path());
+    let c = format!(
+        "sentinel monitor {NAME} 127.0.0.1 {} 2\n\
+         sentinel down-after-milliseconds {NAME} 250\n\
+         sentinel failover-timeout {NAME} 5000\n",
+        topo.master.port
+    );
+    let s: Vec<Proc> = (0..3).map(|_| vigil_sentinel(dir.path(), &c)).collect();
+    let ports: Vec<u16> = s.iter().map(|p| p.port).collect();
+    wait_all_known(&ports);
+    let Topo {
+        mut master,
+        replicas,
+    } = topo;
+    let old_port = master.port;
+    // Stopped for half of down-after: no failover.
+    for _ in 0..5 {
+        master.stop();
+        std::thread::sleep(Duration::from_millis(120));
+        master.cont();
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    for &p in &ports {
+        assert_eq!(
+            addr_of(p).map(|a| a.1),
+            Some(old_port),
+            "no failover for short stops"
+        );
+    }
+    // A crash: exactly one failover, no ping-pong.
+    master.kill();
+    for &p in &ports {
+        wait_for("new master", Duration::from_secs(10), || {
+            addr_of(p).filter(|(_, port)| *port != old_port).map(|_| ())
+        });
+    }
+    std::thread::sleep(Duration::from_secs(4));
+    let new_port = addr_of(ports[0]).unwrap().1;
+    let mut epochs = Vec::new();
+    let mut ends = 0;
+    for &p in &ports {
+        assert_eq!(addr_of(p).unwrap().1, new_port, "all agree, no flip-flop");
+        let m = frame_map(&Client::connect(p).cmd(&["SENTINEL", "MASTER", NAME]));
+        epochs.push(m["config-epoch"].clone());
+        let log =
+            std::fs::read_to_string(dir.path().join(format!("vigil-sentinel-{p}.log"))).unwrap();
+        ends += log.matches("+failover-end ").count();
+    }
+    assert!(
+        epochs.iter().all(|e| e == &epochs[0] && e != "0"),
+        "{epochs:?}"
+    );
+    assert_eq!(ends, 1, "exactly one failover");
+    drop(replicas);
+}

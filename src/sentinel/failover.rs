@@ -4,10 +4,11 @@
 //! enforcement done outside failovers (`+convert-to-slave`, `+fix-slave-config`).
 //!
 //! Differences from Redis, all on the side of speed or safety: an election starts
-//! 0-100 ms after ODOWN instead of up to 1 s later; peers are asked at once; a lost
+//! 0-50 ms after ODOWN instead of up to 1 s later; peers are asked at once; a lost
 //! or split election is retried after a randomized delay with exponential backoff
 //! (seconds, not 2 × failover-timeout); the promoted replica and replicas being
-//! reconfigured are polled every 100 ms; the new config epoch is pushed to peers at
+//! reconfigured are polled every 50 ms (INFO pipelined right after each
+//! transaction); the new config epoch is pushed to peers at
 //! once; a failover whose promoted replica dies in reconf-slaves still times out.
 
 use super::events::{instance_event, Level};
@@ -47,7 +48,7 @@ pub(crate) fn tick(m: &mut Machine, name: &str, now: Instant) {
 }
 
 fn start_if_needed(m: &mut Machine, name: &str, now: Instant) {
-    let delay = Duration::from_millis(m.rng.gen_range(0..=100));
+    let delay = Duration::from_millis(m.rng.gen_range(0..=50));
     let Some(mm) = m.masters.get_mut(name) else {
         return;
     };
@@ -480,11 +481,11 @@ fn send_slaveof_noone(m: &mut Machine, name: &str, now: Instant) {
             r.as_ref(),
             "",
         ));
-        // Ask for its role right after the transaction (fast promotion detection).
+        // INFO pipelined right after EXEC: its reply already shows the new role.
         if let Some(r) = mm.replicas.get_mut(&key) {
             r.info_sent = None;
-            r.info_refresh = None;
         }
+        m.request_info(&id, now);
     }
 }
 
@@ -646,6 +647,7 @@ fn reconf_slaves(m: &mut Machine, name: &str, now: Instant) {
                     "",
                 ));
             }
+            m.request_info(&id, now);
             in_progress += 1;
         }
     }

@@ -264,7 +264,19 @@ impl Machine {
     /// urgent (ODOWN, votes, promotion, reconfiguration) is driven by replies, not
     /// by the tick.
     pub fn poll_timeout(&mut self, now: Instant) -> Instant {
-        now + Duration::from_millis(self.rng.gen_range(80..=120))
+        // While a failover runs, tick every 20-30 ms so polling the promoted replica
+        // and the replicas being reconfigured is not held back by the tick.
+        if self.masters.values().any(|m| m.in_failover()) {
+            return now + Duration::from_millis(self.rng.gen_range(20..=30));
+        }
+        let next = now + Duration::from_millis(self.rng.gen_range(80..=120));
+        // An election waiting for its small random delay starts on time.
+        self.masters
+            .values()
+            .filter(|m| m.inst.odown_since.is_some())
+            .filter_map(|m| m.next_election)
+            .filter(|t| *t > now)
+            .fold(next, |a, t| a.min(t))
     }
 
     /// Emit the start-up `+monitor` events.
@@ -1133,7 +1145,7 @@ impl Machine {
                     || (m.failover_state == FailoverState::ReconfSlaves
                         && matches!(i.reconf, Reconf::Sent | Reconf::InProg)));
             let period = if very_fast {
-                Duration::from_millis(100)
+                Duration::from_millis(50)
             } else if fast {
                 Duration::from_millis(1000).min(self.t.info_period)
             } else {
@@ -1346,6 +1358,13 @@ impl Machine {
         let (ip, port) = (m.inst.ip.clone(), m.inst.port);
         let sdown = m.inst.sdown_since.is_some();
         let candidate = m.in_failover();
+        // Until ODOWN is reached, peers that said "not down" are asked again every
+        // 100 ms (they may reach SDOWN a moment after us), not once per second.
+        let interval = if m.inst.odown_since.is_none() && !candidate {
+            ask_period.min(Duration::from_millis(100))
+        } else {
+            ask_period
+        };
         let cmd_name = "SENTINEL".to_string();
         for s in m.sentinels.values_mut() {
             let elapsed = s
@@ -1359,17 +1378,17 @@ impl Machine {
             if !sdown {
                 continue;
             }
-            let link = LinkKey::Peer(nm(&s.runid));
+            let link = LinkKey::Peer(s.key.clone());
             if !io.connected(&link) {
                 continue;
             }
-            if !force && elapsed < ask_period {
+            if !force && elapsed < interval {
                 continue;
             }
-            // Don't stack requests: at most one per ask period in flight.
+            // Don't stack requests: at most one per interval in flight.
             if !force {
                 if let Some(t) = s.ask_sent {
-                    if now.saturating_duration_since(t) < ask_period {
+                    if now.saturating_duration_since(t) < interval {
                         continue;
                     }
                 }
