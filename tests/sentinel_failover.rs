@@ -358,3 +358,61 @@ fn one_failover_per_crash_at_short_down_after_and_none_for_a_short_stop() {
     assert_eq!(ends, 1, "exactly one failover");
     drop(replicas);
 }
+
+#[test]
+fn vigil_sentinels_over_vigil_servers_discover_and_fail_over() {
+    let dir = temp_dir();
+    let master = vigil_server(dir.path(), &[]);
+    let mp = master.port.to_string();
+    let replicas: Vec<Proc> = (0..2)
+        .map(|_| vigil_server(dir.path(), &["--replicaof", "127.0.0.1", &mp]))
+        .collect();
+    wait_for("2 vigil replicas online", Duration::from_secs(10), || {
+        (info(master.port).matches("state=online").count() == 2).then_some(())
+    });
+    let c = conf(master.port);
+    let s: Vec<Proc> = (0..3).map(|_| vigil_sentinel(dir.path(), &c)).collect();
+    let ports: Vec<u16> = s.iter().map(|p| p.port).collect();
+    wait_all_known(&ports);
+    for &p in &ports {
+        assert_eq!(
+            Client::connect(p).text(&["SENTINEL", "CKQUORUM", NAME]),
+            "OK 3 usable Sentinels. Quorum and failover authorization can be reached"
+        );
+    }
+    let Topo {
+        mut master,
+        replicas,
+    } = Topo { master, replicas };
+    let old_port = master.port;
+    master.kill();
+    let replica_ports: Vec<u16> = replicas.iter().map(|r| r.port).collect();
+    let mut new_port = 0;
+    for &p in &ports {
+        new_port = wait_for(
+            "new master on every sentinel",
+            Duration::from_secs(20),
+            || {
+                addr_of(p)
+                    .filter(|(_, port)| *port != old_port)
+                    .map(|(_, port)| port)
+            },
+        );
+    }
+    assert!(replica_ports.contains(&new_port));
+    wait_for(
+        "promoted vigil server is master",
+        Duration::from_secs(10),
+        || info(new_port).contains("role:master").then_some(()),
+    );
+    let other = *replica_ports.iter().find(|p| **p != new_port).unwrap();
+    wait_for(
+        "other vigil replica repointed",
+        Duration::from_secs(15),
+        || {
+            info(other)
+                .contains(&format!("master_port:{new_port}"))
+                .then_some(())
+        },
+    );
+}
