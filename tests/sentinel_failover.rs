@@ -416,3 +416,47 @@ fn vigil_sentinels_over_vigil_servers_discover_and_fail_over() {
         },
     );
 }
+
+#[test]
+fn a_sentinel_down_during_the_failover_learns_the_new_master_on_restart() {
+    let dir = temp_dir();
+    let topo = topology(dir.path());
+    let c = conf(topo.master.port);
+    let mut s: Vec<Proc> = (0..3).map(|_| vigil_sentinel(dir.path(), &c)).collect();
+    let ports: Vec<u16> = s.iter().map(|p| p.port).collect();
+    wait_all_known(&ports);
+    let Topo {
+        mut master,
+        replicas,
+    } = topo;
+    let old_port = master.port;
+    s[2].kill();
+    master.kill();
+    let mut new_port = 0;
+    for &p in &ports[..2] {
+        new_port = wait_for(
+            "failover by the two live sentinels",
+            Duration::from_secs(20),
+            || {
+                addr_of(p)
+                    .filter(|(_, port)| *port != old_port)
+                    .map(|(_, port)| port)
+            },
+        );
+    }
+    let conf_path = dir.path().join(format!("sentinel-{}.conf", ports[2]));
+    let back = vigil_sentinel_at(dir.path(), ports[2], &conf_path);
+    wait_for(
+        "restarted sentinel learns the new master",
+        Duration::from_secs(15),
+        || {
+            addr_of(back.port)
+                .filter(|(_, port)| *port == new_port)
+                .map(|_| ())
+        },
+    );
+    let log = std::fs::read_to_string(dir.path().join(format!("vigil-sentinel-{}.log", ports[2])))
+        .unwrap();
+    assert!(log.contains("+config-update-from"), "{log}");
+    drop(replicas);
+}
