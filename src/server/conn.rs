@@ -58,7 +58,9 @@ pub fn forget_client(st: &mut State, id: u64) {
 }
 
 /// Serve one accepted connection until it closes.
-pub async fn serve(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
+/// `id` is the client id, assigned in accept order (CLIENT ID grows with connection
+/// order, as in Redis).
+pub async fn serve(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr, id: u64) {
     let _ = stream.set_nodelay(true);
     let laddr = stream
         .local_addr()
@@ -76,7 +78,6 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
         {
             Err(DENIED.to_string())
         } else {
-            let id = st.clients.next_id();
             let client = Client::new(id, addr, laddr, st.config.hot.requirepass.is_none(), tx);
             st.clients
                 .entries
