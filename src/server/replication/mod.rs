@@ -10,6 +10,7 @@
 
 pub mod backlog;
 pub mod failover;
+pub mod fork;
 pub mod master;
 pub mod persist;
 pub mod replica;
