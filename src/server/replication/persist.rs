@@ -250,8 +250,14 @@ pub fn load_at_start(shared: &Arc<Shared>) {
 /// Replace the whole dataset with a loaded one. `drop_expired_at`: a master drops
 /// keys already expired at that time; a replica keeps them (the master deletes them).
 pub fn install(st: &mut State, loaded: rdb::Loaded, drop_expired_at: Option<i64>) {
+    // The old data is freed in a background thread, not under the lock.
+    let mut old = Vec::new();
     for db in st.dbs.iter_mut() {
+        old.push((std::mem::take(&mut db.map), std::mem::take(&mut db.expires)));
         db.flush();
+    }
+    if old.iter().any(|(m, _)| !m.is_empty()) {
+        std::thread::spawn(move || drop(old));
     }
     for (i, mut map, mut expires) in loaded.dbs {
         if let Some(now) = drop_expired_at {

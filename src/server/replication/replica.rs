@@ -567,8 +567,13 @@ async fn stream_loop(
                 &mut raw,
                 &mut pending,
             )?;
-            for off in acks {
+            for off in acks.offsets {
                 send_ack(&mut stream, off).await?;
+            }
+            if acks.more {
+                // Bounded work per lock hold: let clients in, then go on.
+                tokio::task::yield_now().await;
+                continue;
             }
             if buf.len() > 1 << 30 {
                 return Err(fatal("master stream buffer too large"));
@@ -613,6 +618,17 @@ async fn stream_loop(
     result
 }
 
+/// Commands applied under one lock hold.
+const MAX_APPLY_BATCH: usize = 4096;
+
+/// What one `apply` round did.
+struct Applied {
+    /// Offsets to ACK right away (one per GETACK).
+    offsets: Vec<i64>,
+    /// Stopped at the batch limit with commands left in the buffer.
+    more: bool,
+}
+
 /// Run every complete command in `buf` as the master link. Returns the offsets to
 /// ACK right away (one per GETACK).
 fn apply(
@@ -623,8 +639,11 @@ fn apply(
     buf: &mut BytesMut,
     raw: &mut BytesMut,
     pending: &mut usize,
-) -> Result<Vec<i64>, LinkError> {
-    let mut acks = Vec::new();
+) -> Result<Applied, LinkError> {
+    let mut acks = Applied {
+        offsets: Vec::new(),
+        more: false,
+    };
     if buf.is_empty() {
         return Ok(acks);
     }
@@ -634,7 +653,13 @@ fn apply(
     }
     let now = unix_ms();
     let mut applied_bytes = 0usize;
+    let mut ran = 0;
     loop {
+        if ran >= MAX_APPLY_BATCH {
+            acks.more = true;
+            break;
+        }
+        ran += 1;
         let before = buf.len();
         let argv = match parser.next(buf) {
             Ok(Some(a)) => a,
@@ -654,7 +679,8 @@ fn apply(
             && argv.len() >= 2
             && argv[1].eq_ignore_ascii_case(b"getack")
         {
-            acks.push(st.repl.link.applied + applied_bytes as i64);
+            acks.offsets
+                .push(st.repl.link.applied + applied_bytes as i64);
         } else {
             let name = argv[0].clone();
             let out = dispatch(&mut st, client, argv, now);
