@@ -400,3 +400,58 @@ fn corrupt_rdb_and_malformed_stream_drop_the_link_and_retry() {
     assert!(!log.contains("panicked"));
     h.join().unwrap();
 }
+
+#[test]
+fn clients_get_loading_during_a_full_sync_load_then_all_keys() {
+    use vigil::server::db::Value;
+    let n = 300_000;
+    let mut map = indexmap::IndexMap::with_capacity(n);
+    for i in 0..n {
+        map.insert(
+            bytes::Bytes::from(format!("key:{i}")),
+            Value::Str(bytes::Bytes::from(format!("value-{i}"))),
+        );
+    }
+    let rdb = vigil::server::rdb::encode(
+        &[vigil::server::rdb::DbSnapshot {
+            index: 0,
+            map,
+            expires: Default::default(),
+        }],
+        &vigil::server::rdb::SaveOptions {
+            repl: None,
+            compress: true,
+            checksum: true,
+            ctime: 0,
+            used_mem: 0,
+        },
+    );
+    let mut payload =
+        format!("+FULLRESYNC {} 7\r\n${}\r\n", "b".repeat(40), rdb.len()).into_bytes();
+    payload.extend_from_slice(&rdb);
+    let dir = temp_dir();
+    let r = vigil_server(dir.path(), &[]);
+    let mut rc = r.client();
+    rc.cmd(&["SET", "old", "1"]);
+    let (port, psyncs, h) = fake_master(vec![payload]);
+    assert_eq!(
+        rc.text(&["REPLICAOF", "127.0.0.1", &port.to_string()]),
+        "OK"
+    );
+    psyncs.recv_timeout(Duration::from_secs(10)).unwrap();
+    let mut saw_loading = false;
+    let mut poll = r.client();
+    wait_for("load finished", Duration::from_secs(30), || {
+        let t = poll.text(&["GET", "key:1"]);
+        if t == "LOADING Redis is loading the dataset in memory" {
+            saw_loading = true;
+        }
+        (t == "value-1").then_some(())
+    });
+    assert!(saw_loading, "never saw -LOADING during the load");
+    // Never a half-loaded dataset: all keys, and the old one is gone.
+    assert_eq!(rc.cmd(&["DBSIZE"]).as_int(), Some(n as i64));
+    assert_eq!(rc.cmd(&["GET", "old"]), Frame::Null);
+    assert_eq!(field(r.port, "replication", "master_repl_offset"), "7");
+    h.join().unwrap();
+}
