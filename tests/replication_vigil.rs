@@ -455,3 +455,47 @@ fn clients_get_loading_during_a_full_sync_load_then_all_keys() {
     assert_eq!(field(r.port, "replication", "master_repl_offset"), "7");
     h.join().unwrap();
 }
+
+#[test]
+fn config_rewrite_persists_the_role() {
+    let dir = temp_dir();
+    let m = vigil_server(dir.path(), &[]);
+    let port = free_port();
+    let conf = dir.path().join("vigil.conf");
+    std::fs::write(
+        &conf,
+        format!("port {port}\nsave \"\"\ndir {}\n", dir.path().display()),
+    )
+    .unwrap();
+    let mut cmd = std::process::Command::new(vigil_bin());
+    cmd.arg("server").arg(&conf);
+    let child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _guard = Proc {
+        child,
+        port,
+        name: "vigil-conf".into(),
+        dir: dir.path().to_path_buf(),
+    };
+    let mut c = wait_for("server up", Duration::from_secs(10), || {
+        Client::try_connect(port)
+    });
+    assert_eq!(
+        c.text(&["REPLICAOF", "127.0.0.1", &m.port.to_string()]),
+        "OK"
+    );
+    wait_link_up(port);
+    assert_eq!(c.text(&["CONFIG", "REWRITE"]), "OK");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    assert!(
+        text.contains(&format!("replicaof 127.0.0.1 {}", m.port)),
+        "{text}"
+    );
+    assert_eq!(c.text(&["REPLICAOF", "NO", "ONE"]), "OK");
+    assert_eq!(c.text(&["CONFIG", "REWRITE"]), "OK");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    assert!(!text.contains("replicaof"), "{text}");
+}
