@@ -499,3 +499,32 @@ fn config_rewrite_persists_the_role() {
     let text = std::fs::read_to_string(&conf).unwrap();
     assert!(!text.contains("replicaof"), "{text}");
 }
+
+#[test]
+fn crashed_replica_restarts_from_the_received_rdb_with_a_partial_resync() {
+    let dir = temp_dir();
+    let rd = dir.path().join("r");
+    std::fs::create_dir_all(&rd).unwrap();
+    let m = vigil_server(dir.path(), &[]);
+    let mut mc = m.client();
+    mc.cmd(&["SET", "before", "1"]);
+    let r = vigil_server(&rd, &["--replicaof", "127.0.0.1", &m.port.to_string()]);
+    wait_link_up(r.port);
+    assert!(
+        rd.join("dump.rdb").exists(),
+        "received RDB kept as dump.rdb"
+    );
+    mc.cmd(&["SET", "streamed", "1"]);
+    wait_caught_up(m.port, r.port);
+    drop(r); // SIGKILL: no save on shutdown
+    mc.cmd(&["SET", "while-down", "1"]);
+    let r = vigil_server(&rd, &["--replicaof", "127.0.0.1", &m.port.to_string()]);
+    wait_link_up(r.port);
+    wait_caught_up(m.port, r.port);
+    assert_eq!(field(m.port, "stats", "sync_full"), "1");
+    assert_eq!(field(m.port, "stats", "sync_partial_ok"), "1");
+    let mut rc = r.client();
+    for k in ["before", "streamed", "while-down"] {
+        assert_eq!(rc.text(&["GET", k]), "1", "{k}");
+    }
+}

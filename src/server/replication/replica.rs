@@ -169,6 +169,8 @@ struct Settings {
     cached: Option<(String, i64)>,
     failover: bool,
     max_dbs: usize,
+    /// Where to keep the received RDB (None with diskless load).
+    keep_file: Option<std::path::PathBuf>,
 }
 
 async fn session(shared: &Arc<Shared>, gen: u64, host: &str, port: u16) -> Result<(), LinkError> {
@@ -190,6 +192,7 @@ async fn session(shared: &Arc<Shared>, gen: u64, host: &str, port: u16) -> Resul
             cached: st.repl.cached.clone(),
             failover: st.repl.link.psync_failover,
             max_dbs: st.dbs.len(),
+            keep_file: (c.get("repl-diskless-load") == "disabled").then(|| c.db_path()),
         }
     };
     tracing::info!("Connecting to MASTER {host}:{port}");
@@ -449,7 +452,19 @@ async fn full_sync(
     shared.state.lock().loading = true;
     let max_dbs = set.max_dbs;
     let size = data.len();
-    let parse = tokio::task::spawn_blocking(move || rdb::decode(&data, max_dbs));
+    // Like Redis with repl-diskless-load disabled (the default), the received RDB
+    // becomes our own dump file: its repl-id/repl-offset let a restarted replica
+    // ask for a partial resync.
+    let keep_file = set.keep_file.clone();
+    let parse = tokio::task::spawn_blocking(move || {
+        let r = rdb::decode(&data, max_dbs);
+        if let (Ok(_), Some(path)) = (&r, keep_file) {
+            if let Err(e) = crate::util::fsutil::write_atomic(&path, &data) {
+                tracing::warn!("can't keep the received RDB as {}: {e}", path.display());
+            }
+        }
+        r
+    });
     tokio::pin!(parse);
     // Newline keepalives to the master while loading (at most one per second).
     let loaded = loop {
