@@ -539,3 +539,54 @@ fn save_points_and_save_on_shutdown() {
     let r = vigil_server(dir.path(), &[]);
     assert_eq!(r.client().text(&["GET", "k2"]), "v2");
 }
+
+#[test]
+fn auth_and_announced_address_both_directions() {
+    let dir = temp_dir();
+    let sub = |n: &str| {
+        let p = dir.path().join(n);
+        std::fs::create_dir_all(&p).unwrap();
+        p
+    };
+    // vigil replica of a password-protected redis master, announcing another address.
+    let master = redis_server(&sub("a"), &["--requirepass", "s3cret"]);
+    let replica = vigil_server(
+        &sub("b"),
+        &[
+            "--replicaof",
+            "127.0.0.1",
+            &master.port.to_string(),
+            "--masterauth",
+            "s3cret",
+            "--replica-announce-ip",
+            "10.0.0.9",
+            "--replica-announce-port",
+            "7777",
+        ],
+    );
+    wait_link_up(replica.port);
+    let mut m = master.client();
+    assert_eq!(m.text(&["AUTH", "s3cret"]), "OK");
+    let mi = info(&mut m, "replication");
+    let s0 = info_field(&mi, "slave0").unwrap();
+    assert!(s0.starts_with("ip=10.0.0.9,port=7777,"), "{s0}");
+    // redis replica of a password-protected vigil master.
+    let vmaster = vigil_server(&sub("c"), &["--requirepass", "pw2"]);
+    let rreplica = redis_server(
+        &sub("d"),
+        &[
+            "--replicaof",
+            "127.0.0.1",
+            &vmaster.port.to_string(),
+            "--masterauth",
+            "pw2",
+        ],
+    );
+    wait_link_up(rreplica.port);
+    let mut vm = vmaster.client();
+    assert_eq!(vm.text(&["AUTH", "pw2"]), "OK");
+    vm.cmd(&["SET", "k", "v"]);
+    wait_for("value replicated", Duration::from_secs(10), || {
+        (rreplica.client().text(&["GET", "k"]) == "v").then_some(())
+    });
+}
