@@ -40,6 +40,12 @@ impl SnapshotJob {
         }
     }
 
+    /// Whether another replica can still share this snapshot: its data was not taken
+    /// yet (a taken one may belong to a transfer that was cancelled).
+    pub fn reusable(&self) -> bool {
+        self.data.lock().is_some()
+    }
+
     /// The serialized RDB (built once, in a blocking thread or a child process).
     pub async fn rdb(&self) -> Result<Arc<Vec<u8>>, String> {
         self.rdb
@@ -164,7 +170,7 @@ pub fn psync(
     }
     let offset = st.repl.master_repl_offset;
     let job = match &st.repl.snapshot {
-        Some(j) if j.offset == offset && j.rdb.get().is_none() => j.clone(),
+        Some(j) if j.offset == offset && j.reusable() => j.clone(),
         _ => {
             let started = Instant::now();
             let repl = Some(ReplInfo {
