@@ -700,6 +700,10 @@ fn apply(
             let name = argv[0].clone();
             let out = dispatch(&mut st, client, argv, now);
             if let Frame::Error(e) = &out.reply {
+                if e.starts_with("ERR unknown command") {
+                    // The dataset diverges from the master's: say so.
+                    tracing::warn!("command from master not supported, replica diverges: {e}");
+                }
                 tracing::debug!(
                     "error applying '{}' from master: {e}",
                     String::from_utf8_lossy(&name)
