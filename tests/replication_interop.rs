@@ -447,3 +447,146 @@ fn chains_real_vigil_real_and_vigil_real_vigil() {
     assert_same(&dump(leaf.port), &want);
     assert_eq!(digest(leaf.port), digest(top.port));
 }
+
+fn field_names(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.split_once(':').map(|(k, _)| k.to_string()))
+        .collect()
+}
+
+#[test]
+fn info_replication_fields_in_redis_order_and_rdb_checked_by_redis() {
+    let dir = temp_dir();
+    let master = vigil_server(dir.path(), DEBUG);
+    fill_every_encoding_vigil(master.port);
+    let replica = vigil_server(
+        dir.path(),
+        &["--replicaof", "127.0.0.1", &master.port.to_string()],
+    );
+    wait_link_up(replica.port);
+    let mi = info(&mut master.client(), "replication");
+    assert_eq!(
+        field_names(&mi),
+        [
+            "role",
+            "connected_slaves",
+            "slave0",
+            "master_failover_state",
+            "master_replid",
+            "master_replid2",
+            "master_repl_offset",
+            "second_repl_offset",
+            "repl_backlog_active",
+            "repl_backlog_size",
+            "repl_backlog_first_byte_offset",
+            "repl_backlog_histlen"
+        ]
+    );
+    let ri = info(&mut replica.client(), "replication");
+    assert_eq!(
+        field_names(&ri),
+        [
+            "role",
+            "master_host",
+            "master_port",
+            "master_link_status",
+            "master_last_io_seconds_ago",
+            "master_sync_in_progress",
+            "slave_read_repl_offset",
+            "slave_repl_offset",
+            "slave_priority",
+            "slave_read_only",
+            "replica_announced",
+            "connected_slaves",
+            "master_failover_state",
+            "master_replid",
+            "master_replid2",
+            "master_repl_offset",
+            "second_repl_offset",
+            "repl_backlog_active",
+            "repl_backlog_size",
+            "repl_backlog_first_byte_offset",
+            "repl_backlog_histlen"
+        ]
+    );
+    // Redis's own checker accepts the file vigil writes (with the repl aux fields).
+    assert_eq!(master.client().text(&["SAVE"]), "OK");
+    let out = std::process::Command::new("redis-check-rdb")
+        .arg(dir.path().join("dump.rdb"))
+        .output()
+        .expect("redis-check-rdb");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("RDB looks OK"), "{text}");
+    assert!(text.contains("repl-id"), "{text}");
+}
+
+#[test]
+fn save_points_and_save_on_shutdown() {
+    let dir = temp_dir();
+    let s = vigil_server(dir.path(), &["--save", "1 1"]);
+    let mut c = s.client();
+    c.cmd(&["SET", "k", "v"]);
+    // The save point (1 change in 1 second) triggers a background save.
+    wait_for("save point fired", Duration::from_secs(10), || {
+        dir.path().join("dump.rdb").exists().then_some(())
+    });
+    c.cmd(&["SET", "k2", "v2"]);
+    c.send(&["SHUTDOWN"]);
+    let _ = c.try_read();
+    let mut p = s;
+    wait_for("server exited", Duration::from_secs(10), || p.try_exit());
+    let r = vigil_server(dir.path(), &[]);
+    assert_eq!(r.client().text(&["GET", "k2"]), "v2");
+}
+
+#[test]
+fn auth_and_announced_address_both_directions() {
+    let dir = temp_dir();
+    let sub = |n: &str| {
+        let p = dir.path().join(n);
+        std::fs::create_dir_all(&p).unwrap();
+        p
+    };
+    // vigil replica of a password-protected redis master, announcing another address.
+    let master = redis_server(&sub("a"), &["--requirepass", "s3cret"]);
+    let replica = vigil_server(
+        &sub("b"),
+        &[
+            "--replicaof",
+            "127.0.0.1",
+            &master.port.to_string(),
+            "--masterauth",
+            "s3cret",
+            "--replica-announce-ip",
+            "10.0.0.9",
+            "--replica-announce-port",
+            "7777",
+        ],
+    );
+    wait_link_up(replica.port);
+    let mut m = master.client();
+    assert_eq!(m.text(&["AUTH", "s3cret"]), "OK");
+    let mi = info(&mut m, "replication");
+    let s0 = info_field(&mi, "slave0").unwrap();
+    assert!(s0.starts_with("ip=10.0.0.9,port=7777,"), "{s0}");
+    // redis replica of a password-protected vigil master.
+    let vmaster = vigil_server(&sub("c"), &["--requirepass", "pw2"]);
+    let rreplica = redis_server(
+        &sub("d"),
+        &[
+            "--replicaof",
+            "127.0.0.1",
+            &vmaster.port.to_string(),
+            "--masterauth",
+            "pw2",
+        ],
+    );
+    wait_link_up(rreplica.port);
+    let mut vm = vmaster.client();
+    assert_eq!(vm.text(&["AUTH", "pw2"]), "OK");
+    vm.cmd(&["SET", "k", "v"]);
+    wait_for("value replicated", Duration::from_secs(10), || {
+        (rreplica.client().text(&["GET", "k"]) == "v").then_some(())
+    });
+}

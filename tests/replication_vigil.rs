@@ -400,3 +400,131 @@ fn corrupt_rdb_and_malformed_stream_drop_the_link_and_retry() {
     assert!(!log.contains("panicked"));
     h.join().unwrap();
 }
+
+#[test]
+fn clients_get_loading_during_a_full_sync_load_then_all_keys() {
+    use vigil::server::db::Value;
+    let n = 300_000;
+    let mut map = indexmap::IndexMap::with_capacity(n);
+    for i in 0..n {
+        map.insert(
+            bytes::Bytes::from(format!("key:{i}")),
+            Value::Str(bytes::Bytes::from(format!("value-{i}"))),
+        );
+    }
+    let rdb = vigil::server::rdb::encode(
+        &[vigil::server::rdb::DbSnapshot {
+            index: 0,
+            map,
+            expires: Default::default(),
+        }],
+        &vigil::server::rdb::SaveOptions {
+            repl: None,
+            compress: true,
+            checksum: true,
+            ctime: 0,
+            used_mem: 0,
+        },
+    );
+    let mut payload =
+        format!("+FULLRESYNC {} 7\r\n${}\r\n", "b".repeat(40), rdb.len()).into_bytes();
+    payload.extend_from_slice(&rdb);
+    let dir = temp_dir();
+    let r = vigil_server(dir.path(), &[]);
+    let mut rc = r.client();
+    rc.cmd(&["SET", "old", "1"]);
+    let (port, psyncs, h) = fake_master(vec![payload]);
+    assert_eq!(
+        rc.text(&["REPLICAOF", "127.0.0.1", &port.to_string()]),
+        "OK"
+    );
+    psyncs.recv_timeout(Duration::from_secs(10)).unwrap();
+    let mut saw_loading = false;
+    let mut poll = r.client();
+    wait_for("load finished", Duration::from_secs(30), || {
+        let t = poll.text(&["GET", "key:1"]);
+        if t == "LOADING Redis is loading the dataset in memory" {
+            saw_loading = true;
+        }
+        (t == "value-1").then_some(())
+    });
+    assert!(saw_loading, "never saw -LOADING during the load");
+    // Never a half-loaded dataset: all keys, and the old one is gone.
+    assert_eq!(rc.cmd(&["DBSIZE"]).as_int(), Some(n as i64));
+    assert_eq!(rc.cmd(&["GET", "old"]), Frame::Null);
+    assert_eq!(field(r.port, "replication", "master_repl_offset"), "7");
+    h.join().unwrap();
+}
+
+#[test]
+fn config_rewrite_persists_the_role() {
+    let dir = temp_dir();
+    let m = vigil_server(dir.path(), &[]);
+    let port = free_port();
+    let conf = dir.path().join("vigil.conf");
+    std::fs::write(
+        &conf,
+        format!("port {port}\nsave \"\"\ndir {}\n", dir.path().display()),
+    )
+    .unwrap();
+    let mut cmd = std::process::Command::new(vigil_bin());
+    cmd.arg("server").arg(&conf);
+    let child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _guard = Proc {
+        child,
+        port,
+        name: "vigil-conf".into(),
+        dir: dir.path().to_path_buf(),
+    };
+    let mut c = wait_for("server up", Duration::from_secs(10), || {
+        Client::try_connect(port)
+    });
+    assert_eq!(
+        c.text(&["REPLICAOF", "127.0.0.1", &m.port.to_string()]),
+        "OK"
+    );
+    wait_link_up(port);
+    assert_eq!(c.text(&["CONFIG", "REWRITE"]), "OK");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    assert!(
+        text.contains(&format!("replicaof 127.0.0.1 {}", m.port)),
+        "{text}"
+    );
+    assert_eq!(c.text(&["REPLICAOF", "NO", "ONE"]), "OK");
+    assert_eq!(c.text(&["CONFIG", "REWRITE"]), "OK");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    assert!(!text.contains("replicaof"), "{text}");
+}
+
+#[test]
+fn crashed_replica_restarts_from_the_received_rdb_with_a_partial_resync() {
+    let dir = temp_dir();
+    let rd = dir.path().join("r");
+    std::fs::create_dir_all(&rd).unwrap();
+    let m = vigil_server(dir.path(), &[]);
+    let mut mc = m.client();
+    mc.cmd(&["SET", "before", "1"]);
+    let r = vigil_server(&rd, &["--replicaof", "127.0.0.1", &m.port.to_string()]);
+    wait_link_up(r.port);
+    assert!(
+        rd.join("dump.rdb").exists(),
+        "received RDB kept as dump.rdb"
+    );
+    mc.cmd(&["SET", "streamed", "1"]);
+    wait_caught_up(m.port, r.port);
+    drop(r); // SIGKILL: no save on shutdown
+    mc.cmd(&["SET", "while-down", "1"]);
+    let r = vigil_server(&rd, &["--replicaof", "127.0.0.1", &m.port.to_string()]);
+    wait_link_up(r.port);
+    wait_caught_up(m.port, r.port);
+    assert_eq!(field(m.port, "stats", "sync_full"), "1");
+    assert_eq!(field(m.port, "stats", "sync_partial_ok"), "1");
+    let mut rc = r.client();
+    for k in ["before", "streamed", "while-down"] {
+        assert_eq!(rc.text(&["GET", k]), "1", "{k}");
+    }
+}

@@ -547,6 +547,16 @@ impl Listpack {
 
 /// Serialize a whole dataset as an RDB v10 file.
 pub fn encode(dbs: &[DbSnapshot], opts: &SaveOptions) -> Vec<u8> {
+    let refs: Vec<DbRef> = dbs.iter().map(|d| (d.index, &d.map, &d.expires)).collect();
+    encode_refs(&refs, opts)
+}
+
+/// A database by reference: (index, keys, expires).
+pub type DbRef<'a> = (usize, &'a IndexMap<Bytes, Value>, &'a IndexMap<Bytes, i64>);
+
+/// Serialize databases given by reference (used by a forked child, which reads the
+/// live maps of its copy-on-write image).
+pub fn encode_refs(dbs: &[DbRef], opts: &SaveOptions) -> Vec<u8> {
     let mut w = Writer {
         out: Vec::with_capacity(1 << 16),
         compress: opts.compress,
@@ -562,25 +572,21 @@ pub fn encode(dbs: &[DbSnapshot], opts: &SaveOptions) -> Vec<u8> {
         w.aux("repl-offset", r.offset.to_string().as_bytes());
     }
     w.aux("aof-base", b"0");
-    for db in dbs {
-        if db.map.is_empty() {
+    for &(index, map, expires) in dbs {
+        if map.is_empty() {
             continue;
         }
         w.out.push(OP_SELECTDB);
-        w.len(db.index as u64);
+        w.len(index as u64);
         w.out.push(OP_RESIZEDB);
-        w.len(db.map.len() as u64);
-        let nexp = db
-            .expires
-            .keys()
-            .filter(|k| db.map.contains_key(*k))
-            .count();
+        w.len(map.len() as u64);
+        let nexp = expires.keys().filter(|k| map.contains_key(*k)).count();
         w.len(nexp as u64);
-        for (k, v) in db.map.iter() {
+        for (k, v) in map.iter() {
             if v.is_empty_aggregate() {
                 continue;
             }
-            if let Some(t) = db.expires.get(k) {
+            if let Some(t) = expires.get(k) {
                 w.out.push(OP_EXPIRETIME_MS);
                 w.out.extend_from_slice(&t.to_le_bytes());
             }

@@ -16,35 +16,58 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// Where a full-sync snapshot comes from.
+pub enum Source {
+    /// A clone of the dataset, serialized in a blocking thread.
+    Cloned(Vec<DbSnapshot>, SaveOptions),
+    /// A forked child writing the RDB into a pipe.
+    Forked(super::fork::ForkChild),
+}
+
 /// One RDB snapshot for full syncs, shared by replicas asking at the same offset.
 pub struct SnapshotJob {
     pub offset: i64,
-    data: parking_lot::Mutex<Option<(Vec<DbSnapshot>, SaveOptions)>>,
+    data: parking_lot::Mutex<Option<Source>>,
     rdb: tokio::sync::OnceCell<Result<Arc<Vec<u8>>, String>>,
 }
 
 impl SnapshotJob {
-    pub fn new(offset: i64, dbs: Vec<DbSnapshot>, opts: SaveOptions) -> SnapshotJob {
+    pub fn new(offset: i64, source: Source) -> SnapshotJob {
         SnapshotJob {
             offset,
-            data: parking_lot::Mutex::new(Some((dbs, opts))),
+            data: parking_lot::Mutex::new(Some(source)),
             rdb: tokio::sync::OnceCell::new(),
         }
     }
 
-    /// The serialized RDB (built once, in a blocking thread).
+    /// Whether another replica can still share this snapshot: its data was not taken
+    /// yet (a taken one may belong to a transfer that was cancelled).
+    pub fn reusable(&self) -> bool {
+        self.data.lock().is_some()
+    }
+
+    /// The serialized RDB (built once, in a blocking thread or a child process).
     pub async fn rdb(&self) -> Result<Arc<Vec<u8>>, String> {
         self.rdb
             .get_or_init(|| async {
                 let data = self.data.lock().take();
-                match data {
-                    Some((dbs, opts)) => {
-                        tokio::task::spawn_blocking(move || Arc::new(rdb::encode(&dbs, &opts)))
-                            .await
-                            .map_err(|e| format!("snapshot task failed: {e}"))
+                let task = tokio::task::spawn_blocking(move || match data {
+                    Some(Source::Cloned(dbs, opts)) => Ok(Arc::new(rdb::encode(&dbs, &opts))),
+                    Some(Source::Forked(child)) => {
+                        use std::io::Read;
+                        let mut out = Vec::new();
+                        let read = child.pipe.map(|mut p| p.read_to_end(&mut out));
+                        let ok = super::fork::wait(child.pid);
+                        match read {
+                            Some(Ok(_)) if ok => Ok(Arc::new(out)),
+                            _ => Err("the snapshot child failed".to_string()),
+                        }
                     }
                     None => Err("snapshot already consumed".into()),
-                }
+                });
+                task.await
+                    .map_err(|e| format!("snapshot task failed: {e}"))
+                    .and_then(|r| r)
             })
             .await
             .clone()
@@ -147,7 +170,7 @@ pub fn psync(
     }
     let offset = st.repl.master_repl_offset;
     let job = match &st.repl.snapshot {
-        Some(j) if j.offset == offset && j.rdb.get().is_none() => j.clone(),
+        Some(j) if j.offset == offset && j.reusable() => j.clone(),
         _ => {
             let started = Instant::now();
             let repl = Some(ReplInfo {
@@ -159,12 +182,20 @@ pub fn psync(
                 replid: st.repl.replid.clone(),
                 offset,
             });
-            let (dbs, opts) = super::persist::capture(st, repl);
+            let opts = super::persist::save_options(st, repl.clone());
+            let source = match super::fork::fork_rdb(st, &opts, super::fork::Target::Pipe) {
+                Ok(child) => Source::Forked(child),
+                Err(e) => {
+                    tracing::warn!("Can't fork for the replica sync ({e}); using a copy");
+                    let (dbs, opts) = super::persist::capture(st, repl);
+                    Source::Cloned(dbs, opts)
+                }
+            };
             tracing::info!(
-                "Starting BGSAVE for SYNC with target: replicas sockets (snapshot taken in {} ms)",
+                "Starting BGSAVE for SYNC with target: replicas sockets (snapshot took {} ms)",
                 started.elapsed().as_millis()
             );
-            let j = Arc::new(SnapshotJob::new(offset, dbs, opts));
+            let j = Arc::new(SnapshotJob::new(offset, source));
             st.repl.snapshot = Some(j.clone());
             j
         }
@@ -516,4 +547,15 @@ pub fn new_backlog(st: &State) -> Backlog {
         st.config.get_i64("repl-backlog-size").max(0) as usize,
         st.repl.master_repl_offset + 1,
     )
+}
+
+impl Drop for SnapshotJob {
+    fn drop(&mut self) {
+        // A child nobody read from: close the pipe (it exits on EPIPE) and reap it.
+        if let Some(Source::Forked(child)) = self.data.lock().take() {
+            drop(child.pipe);
+            let pid = child.pid;
+            std::thread::spawn(move || super::fork::wait(pid));
+        }
+    }
 }

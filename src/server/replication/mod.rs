@@ -10,6 +10,7 @@
 
 pub mod backlog;
 pub mod failover;
+pub mod fork;
 pub mod master;
 pub mod persist;
 pub mod replica;
@@ -595,4 +596,71 @@ pub fn become_replica(st: &mut State, host: &str, port: u16) -> bool {
     replica::start_link(st);
     tracing::info!("Connecting to MASTER {host}:{port}");
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(s: &str) -> Bytes {
+        Bytes::copy_from_slice(s.as_bytes())
+    }
+
+    /// Offsets count the stream bytes exactly as replication.md §3.1 captured them.
+    #[test]
+    fn stream_bytes_and_offsets_match_redis() {
+        let mut r = Replication::new(&Config::default());
+        // No backlog (never had a replica): nothing is appended, the offset stays 0.
+        r.feed(0, &[b("SET"), b("a"), b("1")]);
+        r.flush_batch();
+        assert_eq!(r.master_repl_offset, 0);
+        r.ensure_backlog(1 << 20);
+        r.emit_no_select(&[b"ping"]);
+        assert_eq!(r.master_repl_offset, 14);
+        r.feed(0, &[b("SET"), b("a"), b("1")]);
+        r.flush_batch();
+        assert_eq!(r.master_repl_offset, 64, "ping + SELECT 0 + SET a 1");
+        let bl = r.backlog.as_ref().unwrap();
+        assert_eq!(
+            bl.read(15, 100).unwrap(),
+            b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n"
+        );
+        // Two commands of one call: MULTI/EXEC around them (SPOP s 2 as two SREMs).
+        let before = r.master_repl_offset;
+        r.feed(0, &[b("SREM"), b("s"), b("4")]);
+        r.feed(0, &[b("SREM"), b("s"), b("3")]);
+        r.flush_batch();
+        assert_eq!(r.master_repl_offset - before, 85);
+        // Another db: a SELECT first (24 bytes for db 10).
+        let before = r.master_repl_offset;
+        r.feed(10, &[b("DEL"), b("k")]);
+        r.flush_batch();
+        assert_eq!(r.master_repl_offset - before, 24 + 20);
+        // GETACK never SELECTs.
+        let before = r.master_repl_offset;
+        r.emit_no_select(&[b"REPLCONF", b"GETACK", b"*"]);
+        assert_eq!(r.master_repl_offset - before, 37);
+        // A replica generates no stream of its own.
+        r.master = Some(MasterAddr {
+            host: "h".into(),
+            port: 1,
+        });
+        let before = r.master_repl_offset;
+        r.feed(0, &[b("SET"), b("x"), b("y")]);
+        r.flush_batch();
+        assert_eq!(r.master_repl_offset, before);
+        r.proxy(b"*1\r\n$4\r\nping\r\n");
+        assert_eq!(r.master_repl_offset, before + 14);
+    }
+
+    #[test]
+    fn promotion_shifts_the_replication_id() {
+        let mut r = Replication::new(&Config::default());
+        r.master_repl_offset = 3697;
+        let old = r.replid.clone();
+        r.shift_replid();
+        assert_eq!(r.replid2, old);
+        assert_eq!(r.second_repl_offset, 3698);
+        assert_ne!(r.replid, old);
+    }
 }

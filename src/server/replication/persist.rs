@@ -38,8 +38,19 @@ impl Default for PersistState {
     }
 }
 
-/// Clone the dataset (cheap: values are refcounted bytes or boxed collections) plus
-/// the save options, under the caller's lock.
+/// The options of a save taken now.
+pub fn save_options(st: &State, repl: Option<ReplInfo>) -> SaveOptions {
+    SaveOptions {
+        repl,
+        compress: st.config.get_bool("rdbcompression"),
+        checksum: st.config.get_bool("rdbchecksum"),
+        ctime: unix_ms() / 1000,
+        used_mem: crate::util::proc_stats::rss_bytes() as i64,
+    }
+}
+
+/// Clone the dataset (values are refcounted bytes or boxed collections; O(keys)) plus
+/// the save options, under the caller's lock. Used when fork() is not available.
 pub fn capture(st: &State, repl: Option<ReplInfo>) -> (Vec<DbSnapshot>, SaveOptions) {
     let dbs = st
         .dbs
@@ -52,14 +63,7 @@ pub fn capture(st: &State, repl: Option<ReplInfo>) -> (Vec<DbSnapshot>, SaveOpti
             expires: d.expires.clone(),
         })
         .collect();
-    let opts = SaveOptions {
-        repl,
-        compress: st.config.get_bool("rdbcompression"),
-        checksum: st.config.get_bool("rdbchecksum"),
-        ctime: unix_ms() / 1000,
-        used_mem: crate::util::proc_stats::rss_bytes() as i64,
-    };
-    (dbs, opts)
+    (dbs, save_options(st, repl))
 }
 
 fn rdb_path(st: &State) -> std::path::PathBuf {
@@ -108,19 +112,33 @@ pub fn bgsave(st: &mut State) -> Result<(), String> {
         return Err("persistence is not running".into());
     };
     let repl = super::master::repl_info_now(st);
-    let (dbs, opts) = capture(st, repl);
+    let started = Instant::now();
     let path = rdb_path(st);
+    let opts = save_options(st, repl.clone());
+    // A forked child serializes a copy-on-write image; a clone is the fallback.
+    let job: Box<dyn FnOnce() -> bool + Send> =
+        match super::fork::fork_rdb(st, &opts, super::fork::Target::File(path.clone())) {
+            Ok(child) => Box::new(move || super::fork::wait(child.pid)),
+            Err(e) => {
+                tracing::warn!("Can't fork for BGSAVE ({e}); saving from a copy");
+                let (dbs, opts) = capture(st, repl);
+                Box::new(move || {
+                    let bytes = rdb::encode(&dbs, &opts);
+                    crate::util::fsutil::write_atomic(&path, &bytes).is_ok()
+                })
+            }
+        };
+    let took = started.elapsed();
     st.repl.persist.bgsave_in_progress = true;
     st.repl.persist.bgsave_started = Some(Instant::now());
     st.repl.persist.dirty_at_bgsave = st.dirty();
     st.repl.persist.last_save_attempt = unix_ms() / 1000;
-    tracing::info!("Background saving started");
+    tracing::info!(
+        "Background saving started (the snapshot took {} ms)",
+        took.as_millis()
+    );
     tokio::spawn(async move {
-        let r = tokio::task::spawn_blocking(move || {
-            let bytes = rdb::encode(&dbs, &opts);
-            crate::util::fsutil::write_atomic(&path, &bytes)
-        })
-        .await;
+        let r = tokio::task::spawn_blocking(job).await;
         let mut st = shared.state.lock();
         let p = &mut st.repl.persist;
         p.bgsave_in_progress = false;
@@ -130,16 +148,16 @@ pub fn bgsave(st: &mut State) -> Result<(), String> {
             .map(|t| t.elapsed().as_secs() as i64)
             .unwrap_or(-1);
         match r {
-            Ok(Ok(())) => {
+            Ok(true) => {
                 p.last_save = unix_ms() / 1000;
                 p.last_save_ok = true;
                 p.dirty_at_save = p.dirty_at_bgsave;
                 st.lastsave = st.repl.persist.last_save;
                 tracing::info!("Background saving terminated with success");
             }
-            Ok(Err(e)) => {
+            Ok(false) => {
                 p.last_save_ok = false;
-                tracing::warn!("Background saving error: {e}");
+                tracing::warn!("Background saving error");
             }
             Err(e) => {
                 p.last_save_ok = false;
@@ -232,8 +250,14 @@ pub fn load_at_start(shared: &Arc<Shared>) {
 /// Replace the whole dataset with a loaded one. `drop_expired_at`: a master drops
 /// keys already expired at that time; a replica keeps them (the master deletes them).
 pub fn install(st: &mut State, loaded: rdb::Loaded, drop_expired_at: Option<i64>) {
+    // The old data is freed in a background thread, not under the lock.
+    let mut old = Vec::new();
     for db in st.dbs.iter_mut() {
+        old.push((std::mem::take(&mut db.map), std::mem::take(&mut db.expires)));
         db.flush();
+    }
+    if old.iter().any(|(m, _)| !m.is_empty()) {
+        std::thread::spawn(move || drop(old));
     }
     for (i, mut map, mut expires) in loaded.dbs {
         if let Some(now) = drop_expired_at {

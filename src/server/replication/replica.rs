@@ -169,6 +169,8 @@ struct Settings {
     cached: Option<(String, i64)>,
     failover: bool,
     max_dbs: usize,
+    /// Where to keep the received RDB (None with diskless load).
+    keep_file: Option<std::path::PathBuf>,
 }
 
 async fn session(shared: &Arc<Shared>, gen: u64, host: &str, port: u16) -> Result<(), LinkError> {
@@ -190,6 +192,7 @@ async fn session(shared: &Arc<Shared>, gen: u64, host: &str, port: u16) -> Resul
             cached: st.repl.cached.clone(),
             failover: st.repl.link.psync_failover,
             max_dbs: st.dbs.len(),
+            keep_file: (c.get("repl-diskless-load") == "disabled").then(|| c.db_path()),
         }
     };
     tracing::info!("Connecting to MASTER {host}:{port}");
@@ -449,7 +452,19 @@ async fn full_sync(
     shared.state.lock().loading = true;
     let max_dbs = set.max_dbs;
     let size = data.len();
-    let parse = tokio::task::spawn_blocking(move || rdb::decode(&data, max_dbs));
+    // Like Redis with repl-diskless-load disabled (the default), the received RDB
+    // becomes our own dump file: its repl-id/repl-offset let a restarted replica
+    // ask for a partial resync.
+    let keep_file = set.keep_file.clone();
+    let parse = tokio::task::spawn_blocking(move || {
+        let r = rdb::decode(&data, max_dbs);
+        if let (Ok(_), Some(path)) = (&r, keep_file) {
+            if let Err(e) = crate::util::fsutil::write_atomic(&path, &data) {
+                tracing::warn!("can't keep the received RDB as {}: {e}", path.display());
+            }
+        }
+        r
+    });
     tokio::pin!(parse);
     // Newline keepalives to the master while loading (at most one per second).
     let loaded = loop {
@@ -567,8 +582,13 @@ async fn stream_loop(
                 &mut raw,
                 &mut pending,
             )?;
-            for off in acks {
+            for off in acks.offsets {
                 send_ack(&mut stream, off).await?;
+            }
+            if acks.more {
+                // Bounded work per lock hold: let clients in, then go on.
+                tokio::task::yield_now().await;
+                continue;
             }
             if buf.len() > 1 << 30 {
                 return Err(fatal("master stream buffer too large"));
@@ -613,6 +633,17 @@ async fn stream_loop(
     result
 }
 
+/// Commands applied under one lock hold.
+const MAX_APPLY_BATCH: usize = 4096;
+
+/// What one `apply` round did.
+struct Applied {
+    /// Offsets to ACK right away (one per GETACK).
+    offsets: Vec<i64>,
+    /// Stopped at the batch limit with commands left in the buffer.
+    more: bool,
+}
+
 /// Run every complete command in `buf` as the master link. Returns the offsets to
 /// ACK right away (one per GETACK).
 fn apply(
@@ -623,8 +654,11 @@ fn apply(
     buf: &mut BytesMut,
     raw: &mut BytesMut,
     pending: &mut usize,
-) -> Result<Vec<i64>, LinkError> {
-    let mut acks = Vec::new();
+) -> Result<Applied, LinkError> {
+    let mut acks = Applied {
+        offsets: Vec::new(),
+        more: false,
+    };
     if buf.is_empty() {
         return Ok(acks);
     }
@@ -634,7 +668,13 @@ fn apply(
     }
     let now = unix_ms();
     let mut applied_bytes = 0usize;
+    let mut ran = 0;
     loop {
+        if ran >= MAX_APPLY_BATCH {
+            acks.more = true;
+            break;
+        }
+        ran += 1;
         let before = buf.len();
         let argv = match parser.next(buf) {
             Ok(Some(a)) => a,
@@ -654,11 +694,16 @@ fn apply(
             && argv.len() >= 2
             && argv[1].eq_ignore_ascii_case(b"getack")
         {
-            acks.push(st.repl.link.applied + applied_bytes as i64);
+            acks.offsets
+                .push(st.repl.link.applied + applied_bytes as i64);
         } else {
             let name = argv[0].clone();
             let out = dispatch(&mut st, client, argv, now);
             if let Frame::Error(e) = &out.reply {
+                if e.starts_with("ERR unknown command") {
+                    // The dataset diverges from the master's: say so.
+                    tracing::warn!("command from master not supported, replica diverges: {e}");
+                }
                 tracing::debug!(
                     "error applying '{}' from master: {e}",
                     String::from_utf8_lossy(&name)
