@@ -114,6 +114,7 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr, id:
         net_in: 0,
         net_out: 0,
         query_limit: usize::MAX,
+        await_sent: None,
     };
     if let Some((handoff, rd, wr, rest)) = conn.run().await {
         drop(reg);
@@ -143,7 +144,14 @@ struct Conn {
     net_out: u64,
     /// client-query-buffer-limit as of the last batch.
     query_limit: usize,
+    /// Stream offset that must reach a replica before the pending replies go out.
+    await_sent: Option<(i64, tokio::sync::watch::Receiver<i64>)>,
 }
+
+/// Longest a reply waits for its write to be sent to a replica. A replica that cannot
+/// take the bytes this fast is lagging, and the reply goes out anyway (Redis's
+/// asynchronous replication); normally the wait is one task hop.
+const SENT_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// What a batch ended with.
 enum BatchEnd {
@@ -256,6 +264,11 @@ impl Conn {
         if self.outbuf.is_empty() {
             return Ok(());
         }
+        // Acknowledge writes only once a replica has their bytes: a master killed
+        // right after replying then loses nothing it acknowledged.
+        if let Some((off, mut rx)) = self.await_sent.take() {
+            let _ = tokio::time::timeout(SENT_WAIT, rx.wait_for(|v| *v >= off)).await;
+        }
         let n = self.outbuf.len();
         let r = self.wr.write_all(&self.outbuf).await;
         self.outbuf.clear();
@@ -274,6 +287,7 @@ impl Conn {
         self.parser.limits.authenticated = self.client.authenticated;
         self.parser.limits.max_bulk_len = st.config.hot.proto_max_bulk_len;
         let now_ms = unix_ms();
+        let woff_before = self.client.woff;
         let mut ran = 0;
         let mut end = BatchEnd::Continue;
         // The last command's name, copied (not a Bytes clone: no refcount traffic).
@@ -349,6 +363,11 @@ impl Conn {
         }
         if ran > 0 {
             self.update_entry(&mut st, last_cmd_len.map(|n| &last_cmd[..n]));
+        }
+        if self.client.woff > woff_before {
+            if let Some(off) = st.repl.must_send_before_reply(self.client.woff) {
+                self.await_sent = Some((off, st.repl.sent_tx.subscribe()));
+            }
         }
         end
     }

@@ -6,7 +6,9 @@ use crate::server::command::{flags::*, Command, Ctx};
 use bytes::Bytes;
 
 pub static COMMANDS: &[Command] = &[
-    Command::new("ping", -1, FAST | SUBSCRIBED_OK | LOADING | STALE, ping),
+    // Like Redis, PING lacks the loading and stale flags: it answers -LOADING and
+    // -MASTERDOWN (sentinels count those as alive).
+    Command::new("ping", -1, FAST | SUBSCRIBED_OK, ping),
     Command::new("echo", 2, FAST, echo),
     Command::new(
         "quit",

@@ -283,7 +283,11 @@ async fn serve_replica(
             st.repl.stream_tx.send_replace(st.repl.master_repl_offset);
         }
     });
-    let mut rx = shared.state.lock().repl.stream_tx.subscribe();
+    let (mut rx, sent_tx) = {
+        let st = shared.state.lock();
+        (st.repl.stream_tx.subscribe(), st.repl.sent_tx.clone())
+    };
+    let mut sent_upto: i64 = 0;
     let result: Result<(), String> = async {
         if let Some(job) = job {
             let rdb_fut = job.rdb();
@@ -340,6 +344,7 @@ async fn serve_replica(
                 };
                 if let Some(r) = st.repl.replicas.get_mut(&id) {
                     r.next += chunk.len() as i64;
+                    sent_upto = r.next - 1;
                 }
                 if !chunk.is_empty() {
                     st.stats.total_net_output_bytes += chunk.len() as u64;
@@ -356,7 +361,25 @@ async fn serve_replica(
             }
             tokio::select! {
                 r = tokio::time::timeout(timeout, wr.write_all(&chunk)) => match r {
-                    Ok(Ok(())) => {}
+                    Ok(Ok(())) => {
+                        // Only an online replica's progress lets writers reply.
+                        let online = shared
+                            .state
+                            .lock()
+                            .repl
+                            .replicas
+                            .get(&id)
+                            .is_some_and(|r| r.state == ReplicaState::Online);
+                        if online {
+                            sent_tx.send_if_modified(|v| {
+                                let grew = sent_upto > *v;
+                                if grew {
+                                    *v = sent_upto;
+                                }
+                                grew
+                            });
+                        }
+                    }
                     Ok(Err(e)) => return Err(e.to_string()),
                     Err(_) => return Err("timeout writing to the replica".into()),
                 },

@@ -147,6 +147,10 @@ pub struct Replication {
     pub pending_conf: HashMap<u64, ReplConf>,
     /// Wakes replica sender tasks when the stream grows (value: master_repl_offset).
     pub stream_tx: tokio::sync::watch::Sender<i64>,
+    /// Highest stream offset written into an online replica's socket. Connections
+    /// wait for it before replying to a write (see `conn.rs`), so a write is never
+    /// acknowledged before its bytes are on their way to a replica.
+    pub sent_tx: Arc<tokio::sync::watch::Sender<i64>>,
     pub link: Link,
     /// Cached master for PSYNC after a broken link: (replid, applied offset).
     pub cached: Option<(String, i64)>,
@@ -170,6 +174,7 @@ pub const WAIT_KEY: &[u8] = b"\x00vigil-wait-acks";
 impl Replication {
     pub fn new(config: &Config) -> Replication {
         let (stream_tx, _) = tokio::sync::watch::channel(0);
+        let (sent_tx, _) = tokio::sync::watch::channel(0);
         Replication {
             master: config
                 .replicaof()
@@ -185,6 +190,7 @@ impl Replication {
             replicas: BTreeMap::new(),
             pending_conf: HashMap::new(),
             stream_tx,
+            sent_tx: Arc::new(sent_tx),
             link: Link {
                 state: LinkState::Connect,
                 has_client: false,
@@ -348,6 +354,18 @@ impl Replication {
         self.replicas.clear();
         self.no_replicas_since = Some(Instant::now());
         self.stream_tx.send_replace(self.master_repl_offset);
+    }
+
+    /// The offset a client that just wrote up to `woff` must see sent to a replica
+    /// before its reply goes out: `None` when there is nothing to wait for (no online
+    /// replica, or already sent).
+    pub fn must_send_before_reply(&self, woff: i64) -> Option<i64> {
+        if *self.sent_tx.borrow() >= woff
+            || !self.replicas.values().any(|r| r.state == ReplicaState::Online)
+        {
+            return None;
+        }
+        Some(woff)
     }
 
     /// Replicas whose last ACK is recent enough for min-replicas-max-lag.
