@@ -388,9 +388,10 @@ fn pubsub_delivery_both_protocols() {
 fn client_commands() {
     let dir = temp_dir();
     let s = vigil_server(dir.path(), &[]);
+    // b connects after a is registered, so ids and list order are a then b.
     let mut a = s.client();
-    let mut b = s.client();
     let id_a = a.cmd(&["CLIENT", "ID"]).as_int().unwrap();
+    let mut b = s.client();
     let id_b = b.cmd(&["CLIENT", "ID"]).as_int().unwrap();
     assert!(id_b > id_a);
     assert_eq!(a.text(&["CLIENT", "SETNAME", "alpha"]), "OK");

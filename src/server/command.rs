@@ -167,11 +167,37 @@ impl<'a> Ctx<'a> {
 // ---------------------------------------------------------------------------
 // The table
 
+/// FNV-1a: command names are short and trusted-size (≤ 64 bytes, checked in
+/// `lookup`), so a simple hash beats SipHash on the per-request lookup.
+#[derive(Default, Clone, Copy)]
+pub struct NameHasher(u64);
+
+impl std::hash::Hasher for NameHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf29ce484222325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= *b as u64;
+            h = h.wrapping_mul(0x100000001b3);
+        }
+        self.0 = h;
+    }
+}
+
+pub type CommandTable =
+    HashMap<&'static str, &'static Command, std::hash::BuildHasherDefault<NameHasher>>;
+
 /// name → command, built once from every family's list.
-pub fn table() -> &'static HashMap<&'static str, &'static Command> {
-    static TABLE: OnceLock<HashMap<&'static str, &'static Command>> = OnceLock::new();
+pub fn table() -> &'static CommandTable {
+    static TABLE: OnceLock<CommandTable> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let mut m = HashMap::new();
+        let mut m = CommandTable::default();
         for family in super::commands::FAMILIES {
             for c in family.iter() {
                 m.insert(c.name, c);
@@ -223,7 +249,8 @@ fn truncate128(b: &[u8]) -> String {
 
 /// The result of looking up and checking a call.
 enum Resolved {
-    Run(&'static Command, String),
+    // The full name is borrowed for top-level commands: no allocation per call.
+    Run(&'static Command, std::borrow::Cow<'static, str>),
     Reject(Frame),
 }
 
@@ -247,7 +274,7 @@ fn resolve(argv: &[Bytes]) -> Resolved {
                 cmd.name.to_ascii_uppercase()
             )));
         };
-        let full = format!("{}|{}", cmd.name, sub.name);
+        let full: std::borrow::Cow<'static, str> = format!("{}|{}", cmd.name, sub.name).into();
         if !arity_ok(sub) {
             return Resolved::Reject(Frame::err(format!(
                 "wrong number of arguments for '{full}' command"
@@ -261,7 +288,7 @@ fn resolve(argv: &[Bytes]) -> Resolved {
             cmd.name
         )));
     }
-    Resolved::Run(cmd, cmd.name.to_string())
+    Resolved::Run(cmd, std::borrow::Cow::Borrowed(cmd.name))
 }
 
 /// Outcome of dispatching one request.
@@ -269,6 +296,9 @@ pub struct Outcome {
     pub reply: Frame,
     pub block: Option<BlockOn>,
     pub handoff: Option<Handoff>,
+    /// The request, handed back when the command blocked (to run it again later),
+    /// so the connection need not clone every request.
+    pub argv: Option<Vec<Bytes>>,
 }
 
 impl Outcome {
@@ -277,6 +307,7 @@ impl Outcome {
             reply,
             block: None,
             handoff: None,
+            argv: None,
         }
     }
 }
@@ -467,22 +498,26 @@ pub fn call(
         wake_ready(state);
         invalidate_watchers(state);
     }
-    let stat = state
-        .stats
-        .commands
-        .entry(fullname.to_string())
-        .or_default();
-    stat.calls += 1;
-    stat.usec += elapsed;
+    // Look the stat up by &str first: allocate its key only on a command's first call.
+    let failed = reply.is_error();
+    match state.stats.commands.get_mut(fullname) {
+        Some(stat) => stat.bump(elapsed, failed),
+        None => {
+            let mut stat = super::stats::CommandStat::default();
+            stat.bump(elapsed, failed);
+            state.stats.commands.insert(fullname.to_string(), stat);
+        }
+    }
     if let Frame::Error(t) = &reply {
-        stat.failed_calls += 1;
         state.stats.error_reply(t);
     }
     state.stats.total_commands_processed += 1;
+    let argv = block.is_some().then_some(argv);
     Outcome {
         reply,
         block,
         handoff,
+        argv,
     }
 }
 
@@ -531,7 +566,7 @@ fn invalidate_watchers(state: &mut State) {
 /// Resolve a queued command again at EXEC time.
 pub fn resolve_for_exec(argv: &[Bytes]) -> Option<(&'static Command, String)> {
     match resolve(argv) {
-        Resolved::Run(c, n) => Some((c, n)),
+        Resolved::Run(c, n) => Some((c, n.into_owned())),
         Resolved::Reject(_) => None,
     }
 }

@@ -109,6 +109,9 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
         outbuf: BytesMut::with_capacity(16 * 1024),
         parser: RequestParser::new(RequestLimits::default()),
         pending: VecDeque::new(),
+        net_in: 0,
+        net_out: 0,
+        query_limit: usize::MAX,
     };
     if let Some((handoff, rd, wr, rest)) = conn.run().await {
         drop(reg);
@@ -129,6 +132,12 @@ struct Conn {
     parser: RequestParser,
     /// Parsed requests not yet run (behind a blocked command).
     pending: VecDeque<Vec<Bytes>>,
+    /// Network bytes not yet added to INFO stats: they are added under the lock the
+    /// next batch takes anyway, so reads and writes take no lock of their own.
+    net_in: u64,
+    net_out: u64,
+    /// client-query-buffer-limit as of the last batch.
+    query_limit: usize,
 }
 
 /// What a batch ended with.
@@ -139,10 +148,25 @@ enum BatchEnd {
     Handoff(Handoff),
 }
 
+/// Add a connection's not-yet-counted network bytes to INFO stats.
+fn settle_net_counters(st: &mut State, net_in: &mut u64, net_out: &mut u64) {
+    st.stats.total_net_input_bytes += std::mem::take(net_in);
+    st.stats.total_net_output_bytes += std::mem::take(net_out);
+}
+
 type HandoffParts = (Handoff, OwnedReadHalf, OwnedWriteHalf, BytesMut);
 
 impl Conn {
     async fn run(mut self) -> Option<HandoffParts> {
+        let handoff = self.run_inner().await;
+        if self.net_in + self.net_out > 0 {
+            let mut st = self.shared.state.lock();
+            settle_net_counters(&mut st, &mut self.net_in, &mut self.net_out);
+        }
+        handoff.map(|(h, rest)| (h, self.rd, self.wr, rest))
+    }
+
+    async fn run_inner(&mut self) -> Option<(Handoff, BytesMut)> {
         loop {
             match self.run_batch() {
                 BatchEnd::Continue => {}
@@ -155,7 +179,7 @@ impl Conn {
                         return None;
                     }
                     let rest = std::mem::take(&mut self.inbuf);
-                    return Some((h, self.rd, self.wr, rest));
+                    return Some((h, rest));
                 }
                 BatchEnd::Block(block, argv, notify) => {
                     if self.flush().await.is_err() {
@@ -178,12 +202,8 @@ impl Conn {
                     match r {
                         Ok(0) | Err(_) => return None,
                         Ok(n) => {
-                            let limit = {
-                                let mut st = self.shared.state.lock();
-                                st.stats.total_net_input_bytes += n as u64;
-                                st.config.hot.client_query_buffer_limit
-                            };
-                            if self.inbuf.len() > limit {
+                            self.net_in += n as u64;
+                            if self.inbuf.len() > self.query_limit {
                                 tracing::warn!(client = self.client.id, "closing client that reached max query buffer length");
                                 return None;
                             }
@@ -237,19 +257,23 @@ impl Conn {
         if self.outbuf.capacity() > 1 << 20 {
             self.outbuf = BytesMut::with_capacity(16 * 1024);
         }
-        self.shared.state.lock().stats.total_net_output_bytes += n as u64;
+        self.net_out += n as u64;
         r
     }
 
     /// Parse and run what is buffered, under one lock.
     fn run_batch(&mut self) -> BatchEnd {
         let mut st = self.shared.state.lock();
+        settle_net_counters(&mut st, &mut self.net_in, &mut self.net_out);
+        self.query_limit = st.config.hot.client_query_buffer_limit;
         self.parser.limits.authenticated = self.client.authenticated;
         self.parser.limits.max_bulk_len = st.config.hot.proto_max_bulk_len;
         let now_ms = unix_ms();
         let mut ran = 0;
         let mut end = BatchEnd::Continue;
-        let mut last_cmd: Option<Bytes> = None;
+        // The last command's name, copied (not a Bytes clone: no refcount traffic).
+        let mut last_cmd = [0u8; 32];
+        let mut last_cmd_len: Option<usize> = None;
         while ran < MAX_BATCH {
             let argv = match self.pending.pop_front() {
                 Some(a) => a,
@@ -270,15 +294,23 @@ impl Conn {
                 end = BatchEnd::Close;
                 break;
             }
-            last_cmd = Some(argv[0].clone());
-            let keep = argv.clone();
+            let n = argv[0].len().min(last_cmd.len());
+            last_cmd[..n].copy_from_slice(&argv[0][..n]);
+            last_cmd_len = Some(n);
             let out = dispatch(&mut st, &mut self.client, argv, now_ms);
             if let Some(block) = out.block {
+                // `call` hands the request back with a block, to be run again.
+                let Some(argv) = out.argv else {
+                    block
+                        .timeout_reply
+                        .encode(self.client.proto, &mut self.outbuf);
+                    continue;
+                };
                 let notify = st.blocking.register(self.client.db, &block.keys);
                 if let Some(e) = st.clients.entries.get_mut(&self.client.id) {
                     e.blocked = true;
                 }
-                end = BatchEnd::Block(block, keep, notify);
+                end = BatchEnd::Block(block, argv, notify);
                 break;
             }
             // Extra frames of a multi-frame reply (SUBSCRIBE a b), then the reply
@@ -286,7 +318,10 @@ impl Conn {
             for f in self.client.pre_replies.drain(..) {
                 f.encode(self.client.proto, &mut self.outbuf);
             }
-            if self.client.take_reply_permission() {
+            // A handoff with an empty simple string writes no reply (SYNC).
+            let silent =
+                out.handoff.is_some() && matches!(&out.reply, Frame::Simple(s) if s.is_empty());
+            if self.client.take_reply_permission() && !silent {
                 out.reply.encode(self.client.proto, &mut self.outbuf);
             }
             // SHUTDOWN (commands/server.rs) only sets `state.shutdown`: wake the main task.
@@ -303,12 +338,12 @@ impl Conn {
             }
         }
         if ran > 0 {
-            self.update_entry(&mut st, last_cmd);
+            self.update_entry(&mut st, last_cmd_len.map(|n| &last_cmd[..n]));
         }
         end
     }
 
-    fn update_entry(&self, st: &mut State, last_cmd: Option<Bytes>) {
+    fn update_entry(&self, st: &mut State, last_cmd: Option<&[u8]>) {
         if let Some(e) = st.clients.entries.get_mut(&self.client.id) {
             e.last_interaction = Instant::now();
             e.db = self.client.db;
@@ -322,16 +357,25 @@ impl Conn {
                 .map(|q| q.len() as i64)
                 .unwrap_or(-1);
             e.proto = self.client.proto;
-            e.user = self.client.user.clone();
-            e.lib_name = self.client.lib_name.clone();
-            e.lib_ver = self.client.lib_ver.clone();
+            // Compare before cloning: no allocation per batch in the common case.
+            if e.user != self.client.user {
+                e.user = self.client.user.clone();
+            }
+            if e.lib_name != self.client.lib_name {
+                e.lib_name = self.client.lib_name.clone();
+            }
+            if e.lib_ver != self.client.lib_ver {
+                e.lib_ver = self.client.lib_ver.clone();
+            }
             if e.kind == ClientKind::Normal && self.client.subscriptions() > 0 {
                 e.kind = ClientKind::PubSub;
             } else if e.kind == ClientKind::PubSub && self.client.subscriptions() == 0 {
                 e.kind = ClientKind::Normal;
             }
             if let Some(c) = last_cmd {
-                e.last_cmd = String::from_utf8_lossy(&c).to_ascii_lowercase();
+                if !e.last_cmd.as_bytes().eq_ignore_ascii_case(c) {
+                    e.last_cmd = String::from_utf8_lossy(c).to_ascii_lowercase();
+                }
             }
         }
     }

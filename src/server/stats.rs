@@ -10,6 +10,17 @@ pub struct CommandStat {
     pub failed_calls: u64,
 }
 
+impl CommandStat {
+    /// Count one call that took `usec` microseconds.
+    pub fn bump(&mut self, usec: u64, failed: bool) {
+        self.calls += 1;
+        self.usec += usec;
+        if failed {
+            self.failed_calls += 1;
+        }
+    }
+}
+
 #[derive(Default, Debug)]
 pub struct Stats {
     pub total_connections_received: u64,

@@ -96,7 +96,7 @@ fn expire_generic(ctx: &mut Ctx, argv: &[Bytes], base: i64, unit_ms: i64, name: 
     };
     let invalid = || Frame::err(format!("invalid expire time in '{name}' command"));
     if unit_ms == 1000 {
-        if when > i64::MAX / 1000 || when < i64::MIN / 1000 {
+        if !(i64::MIN / 1000..=i64::MAX / 1000).contains(&when) {
             return invalid();
         }
         when *= 1000;
@@ -620,8 +620,7 @@ pub fn encoding_of(t: &Thresholds, v: &Value) -> &'static str {
         }
         Value::ZSet(z) => {
             let maxv = t.zset_value;
-            if z.len() <= t.zset_entries && z.dict.keys().all(|m| m.len() <= maxv)
-            {
+            if z.len() <= t.zset_entries && z.dict.keys().all(|m| m.len() <= maxv) {
                 "listpack"
             } else {
                 "skiplist"
@@ -655,10 +654,7 @@ fn object_refcount(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 fn lfu_policy(ctx: &Ctx) -> bool {
-    ctx.state
-        .config
-        .get("maxmemory-policy")
-        .contains("lfu")
+    ctx.state.config.get("maxmemory-policy").contains("lfu")
 }
 
 /// `OBJECT IDLETIME key`: per-key access times are not tracked, so this answers
