@@ -392,9 +392,9 @@ def run_scenario(cl, net, name, run_no, args, tmp):
         while time.time() < end:
             for o in others:
                 net.cut(m, o)
-            time.sleep(random.uniform(0.5, 2.5))
+            time.sleep(random.uniform(1.0, 4.0))
             net.heal()
-            time.sleep(random.uniform(0.5, 2.0))
+            time.sleep(random.uniform(0.3, 1.5))
         net.heal()
     final = cl.wait_converged(40)
     time.sleep(1)  # writes after convergence reach the final master too
@@ -433,7 +433,7 @@ def main():
     ap.add_argument("--sentinel", choices=["vigil", "redis"], default="vigil")
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--scenarios", default="master-isolated,master-isolated-wait,minority-sentinel,flapping")
-    ap.add_argument("--partition-seconds", type=float, default=8.0)
+    ap.add_argument("--partition-seconds", type=float, default=10.0)
     ap.add_argument("--rate", type=int, default=200, help="writes per second (bounded)")
     ap.add_argument("--vigil", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                     "..", "target", "debug", "vigil"))
