@@ -6,8 +6,11 @@
 use bytes::BytesMut;
 use vigil::resp::{parse_frame, Frame, Proto, RequestLimits, RequestParser};
 
+/// A fuzz target body.
+pub type Target = fn(&[u8]);
+
 /// Every target, by name, for drivers.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("resp_request", resp_request),
     ("resp_reply", resp_reply),
     ("redis_conf", redis_conf),
@@ -18,7 +21,7 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
 ];
 
 /// Look a target up by name.
-pub fn target(name: &str) -> Option<fn(&[u8])> {
+pub fn target(name: &str) -> Option<Target> {
     TARGETS.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
 }
 

@@ -277,7 +277,7 @@ fn mutate(rng: &mut Rng, input: &mut Vec<u8>, corpus: &[Vec<u8>], max_len: usize
                 let at = rng.below(len + 1);
                 let n = 1 + rng.below(8);
                 let c = rng.next() as u8;
-                input.splice(at..at, std::iter::repeat(c).take(n));
+                input.splice(at..at, std::iter::repeat_n(c, n));
             }
         }
         if input.len() > max_len {
