@@ -394,6 +394,7 @@ fn main() {
     let mut rng = Rng(seed | 1);
     let deadline = Instant::now() + Duration::from_secs(secs);
     let (mut execs, mut crashes, mut slowest) = (0u64, 0u64, Duration::ZERO);
+    let mut kinds: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
     // Seeds first, unmodified.
     let mut queue: Vec<Vec<u8>> = corpus.clone();
     let started = Instant::now();
@@ -427,10 +428,21 @@ fn main() {
                 .cloned()
                 .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_default();
-            let p = save_crash(&artifacts, &input);
-            let short: String = msg.chars().take(300).collect();
-            eprintln!("fuzz-driver: CRASH saved to {}: {short}", p.display());
-            if crashes >= 20 {
+            // Keep fuzzing past a known crash: report each kind of panic (its
+            // message up to the first quote or digit-laden detail) a few times only.
+            let kind: String = msg
+                .chars()
+                .take_while(|c| !c.is_ascii_digit() && *c != '`' && *c != '\'')
+                .take(60)
+                .collect();
+            let seen = kinds.entry(kind).or_insert(0u32);
+            *seen += 1;
+            if *seen <= 3 {
+                let p = save_crash(&artifacts, &input);
+                let short: String = msg.chars().take(300).collect();
+                eprintln!("fuzz-driver: CRASH saved to {}: {short}", p.display());
+            }
+            if kinds.len() >= 20 {
                 break;
             }
         }
@@ -438,10 +450,11 @@ fn main() {
     let el = started.elapsed().as_secs_f64();
     let _ = writeln!(
         std::io::stdout(),
-        "{}: {execs} execs in {el:.0}s ({:.0}/s), {} seeds, {crashes} crashes, slowest {:?}, seed {seed}",
+        "{}: {execs} execs in {el:.0}s ({:.0}/s), {} seeds, {crashes} crashing inputs of {} kinds, slowest {:?}, seed {seed}",
         args[0],
         execs as f64 / el.max(0.001),
         corpus.len(),
+        kinds.len(),
         slowest
     );
     std::process::exit(if crashes > 0 { 1 } else { 0 });
