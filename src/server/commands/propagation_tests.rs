@@ -7,6 +7,7 @@ use crate::resp::{parse_frame, Frame};
 use crate::server::client::{Client, ClientMsg};
 use crate::server::command::dispatch;
 use crate::server::config::Config;
+use crate::server::replication::backlog::Backlog;
 use crate::server::state::{unix_ms, State};
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -15,16 +16,23 @@ struct Harness {
     st: State,
     c: Client,
     _rx: mpsc::UnboundedReceiver<ClientMsg>,
+    /// Next stream offset to read from the backlog.
+    read_from: i64,
 }
 
 impl Harness {
     fn new() -> Harness {
         let (tx, rx) = mpsc::unbounded_channel();
         let addr = "127.0.0.1:1".parse().expect("addr");
+        let mut st = State::new(Config::default());
+        // A master propagates only once it has a backlog (a replica attached once).
+        let read_from = st.repl.master_repl_offset + 1;
+        st.repl.backlog = Some(Backlog::new(1 << 20, read_from));
         Harness {
-            st: State::new(Config::default()),
+            st,
             c: Client::new(1, addr, addr, true, tx),
             _rx: rx,
+            read_from,
         }
     }
 
@@ -38,7 +46,15 @@ impl Harness {
 
     /// The commands emitted since the last call, SELECTs left out.
     fn stream(&mut self) -> Vec<String> {
-        let buf = std::mem::take(&mut self.st.repl.pending);
+        let end = self.st.repl.master_repl_offset + 1;
+        let buf = self
+            .st
+            .repl
+            .backlog
+            .as_ref()
+            .and_then(|b| b.read(self.read_from, (end - self.read_from) as usize))
+            .unwrap_or_default();
+        self.read_from = end;
         let mut pos = 0;
         let mut out = Vec::new();
         while let Ok(Some((f, used))) = parse_frame(&buf[pos..]) {
