@@ -2,7 +2,8 @@
 """Bounded chaos run on loopback: 3 data servers + 3 sentinels (quorum 2) under a
 write load; for N steps, randomly SIGKILL (then restart), SIGSTOP/SIGCONT servers and
 sentinels. After each step it checks convergence within a bound (exactly one master,
-every sentinel names it, every replica follows it with the link up), and at the end
+every sentinel names it, is out of TILT, has no down flag or failover in progress, knows the other
+two sentinels and both replicas, every replica follows it with the link up), and at the end
 that every write acknowledged with WAIT 1 is on the final master. Prints the seed, so
 a failing run can be replayed with --seed.
 
@@ -26,7 +27,7 @@ import redis
 
 DOWN_AFTER_MS = 1000
 FAILOVER_TIMEOUT_MS = 4000
-CONVERGE_LIMIT = 30.0
+CONVERGE_LIMIT = 45.0  # > the 30 s TILT period
 
 
 def free_port():
@@ -122,6 +123,24 @@ class Topology:
             return None, f"masters {masters}, sentinels say {mport}"
         if followers != 2:
             return None, f"{followers} of 2 replicas follow {mport}"
+        # Every sentinel knows the other two and both replicas, so that the next
+        # fault can be failed over (quorum 2).
+        for i in range(3):
+            r = safe(lambda: conn(self.sent_port[i]).execute_command("SENTINEL", "MASTER", "m"))
+            if isinstance(r, list):
+                r = dict(zip(r[::2], r[1::2]))
+            if not isinstance(r, dict):
+                return None, f"sentinel {i}: no master state"
+            info = safe(lambda: conn(self.sent_port[i]).info("sentinel"))
+            if not info or int(info.get("sentinel_tilt", 1)) != 0:
+                # A sentinel stopped for >2 s enters TILT for 30 s (as in Redis) and
+                # does not act: the next fault would not be failed over.
+                return None, f"sentinel {i} in TILT (or not answering)"
+            if r.get("flags") != "master":
+                return None, f"sentinel {i}: master flags {r.get('flags')}"
+            if int(r.get("num-other-sentinels", 0)) < 2 or int(r.get("num-slaves", 0)) < 2:
+                return None, (f"sentinel {i} knows {r.get('num-other-sentinels')} sentinels, "
+                              f"{r.get('num-slaves')} replicas")
         return mport, None
 
     def wait_converged(self, limit=CONVERGE_LIMIT):
