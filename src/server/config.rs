@@ -456,11 +456,18 @@ impl Param {
                 }
             }
             Kind::Save => {
-                let words: Vec<&str> = args.iter().flat_map(|a| a.split_whitespace()).collect();
-                if !words.len().is_multiple_of(2) || words.iter().any(|w| w.parse::<u64>().is_err())
-                {
+                // Stored as numbers (Redis keeps them as integers: `300 010` reads
+                // back as `300 10`), so a rewrite loads to the same value.
+                let words: Vec<u64> = args
+                    .iter()
+                    .flat_map(|a| a.split_whitespace())
+                    .map(|w| w.parse::<u64>())
+                    .collect::<Result<_, _>>()
+                    .map_err(|_| "Invalid save parameters".to_string())?;
+                if !words.len().is_multiple_of(2) {
                     return Err("Invalid save parameters".into());
                 }
+                let words: Vec<String> = words.iter().map(|w| w.to_string()).collect();
                 Ok(words.join(" "))
             }
             Kind::Words => Ok(args.join(" ")),
