@@ -32,7 +32,6 @@ fn save_params_are_normalized_numbers() {
 /// ("byte index 40 is not a char boundary") — in the sentinel, on network input.
 /// Bug in src/sentinel/info.rs (parse_info, `run_id:` branch); fuzz target `info`.
 #[test]
-#[ignore = "open bug in src/sentinel/info.rs (owner: sentinel); panics"]
 fn info_run_id_with_multibyte_char_does_not_panic() {
     let text = format!(
         "# Server\r\nrun_id:{}é{}\r\nrole:master\r\n",
@@ -49,7 +48,6 @@ fn info_run_id_with_multibyte_char_does_not_panic() {
 /// Bug in src/sentinel/config.rs (monitor: `quorum as u32`; the same cast is in
 /// machine.rs for SENTINEL MONITOR). Fuzz target `sentinel_conf`.
 #[test]
-#[ignore = "open bug in src/sentinel/config.rs (owner: sentinel)"]
 fn sentinel_quorum_out_of_u32_range_is_rejected() {
     use vigil::sentinel::config::parse;
     use vigil::sentinel::state::Timers;

@@ -222,6 +222,9 @@ fn apply(
             if quorum <= 0 {
                 return Err("Quorum must be 1 or greater.".into());
             }
+            let Ok(quorum) = u32::try_from(quorum) else {
+                return Err("Quorum is out of range.".into());
+            };
             let port: u16 = match a[3].parse() {
                 Ok(p) if p > 0 => p,
                 _ => return Err("Invalid port number".into()),
@@ -232,7 +235,7 @@ fn apply(
             if masters.contains_key(&a[1]) {
                 return Err("Duplicated master name.".into());
             }
-            let m = Master::new(a[1].clone(), a[2].clone(), port, quorum as u32, t, now);
+            let m = Master::new(a[1].clone(), a[2].clone(), port, quorum, t, now);
             masters.insert(a[1].clone(), m);
         }
         ("down-after-milliseconds", 3) => {

@@ -27,7 +27,8 @@ pub fn parse_info(text: &str) -> InfoFields {
         let line = line.trim_end_matches('\r');
         if line.len() >= 47 {
             if let Some(id) = line.strip_prefix("run_id:") {
-                f.run_id = Some(id[..40.min(id.len())].to_string());
+                // Network input: cut at 40 characters, never inside one.
+                f.run_id = Some(id.chars().take(40).collect());
                 continue;
             }
         }

@@ -1571,7 +1571,7 @@ impl Machine {
     ) -> Result<(), String> {
         let quorum: i64 = quorum.parse().map_err(|_| "Invalid quorum".to_string())?;
         let port: i64 = port.parse().map_err(|_| "Invalid port".to_string())?;
-        if quorum <= 0 {
+        if quorum <= 0 || quorum > u32::MAX as i64 {
             return Err("Quorum must be 1 or greater.".into());
         }
         if !(1..=65535).contains(&port) {
