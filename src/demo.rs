@@ -667,7 +667,10 @@ fn keep_instructions(topo: &Topology, master: &Addr, sentinels: &[Addr], out: &O
     out.line(format!(
         "  python3 -c \"from redis.sentinel import Sentinel; s = Sentinel([{list}]); m = s.master_for('{NAME}'); m.set('hello', 'world'); print(m.get('hello'))\""
     ));
-    out.line(format!("stop it with: kill {pids}; rm -rf {}", dir.display()));
+    out.line(format!(
+        "stop it with: kill {pids}; rm -rf {}",
+        dir.display()
+    ));
 }
 
 /// Aborts a task when dropped (so an interrupted demo leaves no task behind).

@@ -851,3 +851,47 @@ fn shutdown_variants() {
     let status = wait_for("exit on SIGTERM", Duration::from_secs(10), || s.try_exit());
     assert!(status.success(), "{status}");
 }
+
+#[test]
+fn monitor_streams_commands() {
+    let dir = temp_dir();
+    let s = vigil_server(dir.path(), &[]);
+    let mut m = s.client();
+    assert_eq!(m.text(&["MONITOR"]), "OK");
+    let mut c = s.client();
+    c.cmd(&["SELECT", "2"]);
+    c.cmd(&["SET", "k", "a \"b\"\n"]);
+    c.cmd(&["CONFIG", "GET", "port"]); // admin: not shown
+    c.cmd(&["GET", "k"]);
+    let lines: Vec<String> = (0..3).map(|_| bulk(&m.read())).collect();
+    let addr = c
+        .text(&["CLIENT", "INFO"])
+        .split(' ')
+        .find_map(|f| f.strip_prefix("addr="))
+        .unwrap()
+        .to_string();
+    let (ts, rest) = lines[1].split_once(' ').unwrap();
+    let (secs, usecs) = ts.split_once('.').unwrap();
+    assert!(secs.parse::<u64>().is_ok() && usecs.len() == 6, "{ts}");
+    assert_eq!(rest, format!("[2 {addr}] \"SET\" \"k\" \"a \\\"b\\\"\\n\""));
+    assert!(
+        lines[0].ends_with(&format!("[2 {addr}] \"SELECT\" \"2\"")),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[2].ends_with(&format!("[2 {addr}] \"GET\" \"k\"")),
+        "{}",
+        lines[2]
+    );
+    // The db shown is the one after the command (as Redis: SELECT 2 shows 2).
+    // Inside EXEC, MONITOR is refused.
+    let mut t = s.client();
+    t.cmd(&["MULTI"]);
+    t.cmd(&["MONITOR"]);
+    let r = items(t.cmd(&["EXEC"]));
+    assert_eq!(
+        r[0],
+        Frame::Error("ERR MONITOR isn't allowed for DENY BLOCKING client".into())
+    );
+}

@@ -356,10 +356,7 @@ impl Writer {
                 match ints {
                     Some(mut ints) if !ints.is_empty() => {
                         ints.sort_unstable();
-                        let width: u32 = if ints
-                            .iter()
-                            .all(|&v| i16::try_from(v).is_ok())
-                        {
+                        let width: u32 = if ints.iter().all(|&v| i16::try_from(v).is_ok()) {
                             2
                         } else if ints.iter().all(|&v| i32::try_from(v).is_ok()) {
                             4
@@ -392,9 +389,9 @@ impl Writer {
             }
             Value::Hash(h) => {
                 let small = h.len() <= LISTPACK_MAX_ENTRIES_HASH
-                    && h
-                        .iter()
-                        .all(|(f, v)| f.len() <= LISTPACK_MAX_VALUE && v.len() <= LISTPACK_MAX_VALUE);
+                    && h.iter().all(|(f, v)| {
+                        f.len() <= LISTPACK_MAX_VALUE && v.len() <= LISTPACK_MAX_VALUE
+                    });
                 if small {
                     let mut lp = Listpack::new();
                     for (f, v) in h.iter() {
@@ -667,7 +664,9 @@ impl<'a> Reader<'a> {
             2 => match b {
                 0x80 => {
                     let s = self.take(4)?;
-                    Ok(Len::Plain(u32::from_be_bytes([s[0], s[1], s[2], s[3]]) as u64))
+                    Ok(Len::Plain(
+                        u32::from_be_bytes([s[0], s[1], s[2], s[3]]) as u64
+                    ))
                 }
                 0x81 => {
                     let s = self.take(8)?;
@@ -684,7 +683,9 @@ impl<'a> Reader<'a> {
     fn len(&mut self) -> Result<u64> {
         match self.len_enc()? {
             Len::Plain(n) => Ok(n),
-            Len::Encoded(_) => Err(bad("unexpected string encoding where a length was expected")),
+            Len::Encoded(_) => Err(bad(
+                "unexpected string encoding where a length was expected",
+            )),
         }
     }
 
@@ -1264,7 +1265,9 @@ mod tests {
         d.extend(hex("C0 00 FE 00 FB 07 01"));
         d.extend(hex("0B 02 73 69 0C 02 00 00 00 02 00 00 00 01 00 02 00"));
         d.extend(hex("FC 00 40 94 52 A3 03 00 00 00 01 65 01 76"));
-        d.extend(hex("11 01 7A 0F 0F 00 00 00 02 00 81 6D 02 83 31 2E 35 04 FF"));
+        d.extend(hex(
+            "11 01 7A 0F 0F 00 00 00 02 00 81 6D 02 83 31 2E 35 04 FF",
+        ));
         d.extend(hex("00 01 6E C1 E8 03"));
         d.extend(hex("00 01 73 05"));
         d.extend_from_slice(b"hello");
@@ -1334,14 +1337,20 @@ mod tests {
             hex("11 01 7A 0F 0F 00 00 00 02 00 81 6D 02 83 31 2E 35 04 FF")
         );
         w.out.clear();
-        let l: VecDeque<Bytes> = [&b"x"[..], b"1"].iter().map(|b| Bytes::copy_from_slice(b)).collect();
+        let l: VecDeque<Bytes> = [&b"x"[..], b"1"]
+            .iter()
+            .map(|b| Bytes::copy_from_slice(b))
+            .collect();
         w.value(b"l", &Value::List(Box::new(l)));
         assert_eq!(
             w.out,
             hex("12 01 6C 01 02 0C 0C 00 00 00 02 00 81 78 02 01 01 FF")
         );
         w.out.clear();
-        let s: IndexSet<Bytes> = [&b"2"[..], b"1"].iter().map(|b| Bytes::copy_from_slice(b)).collect();
+        let s: IndexSet<Bytes> = [&b"2"[..], b"1"]
+            .iter()
+            .map(|b| Bytes::copy_from_slice(b))
+            .collect();
         w.value(b"si", &Value::Set(Box::new(s)));
         assert_eq!(
             w.out,
@@ -1365,7 +1374,10 @@ mod tests {
         map.insert(Bytes::from("l"), Value::List(Box::new(long.clone())));
         let mut h = IndexMap::new();
         for i in 0..600 {
-            h.insert(Bytes::from(format!("f{i}")), Bytes::from(format!("{}", i * 7)));
+            h.insert(
+                Bytes::from(format!("f{i}")),
+                Bytes::from(format!("{}", i * 7)),
+            );
         }
         map.insert(Bytes::from("h"), Value::Hash(Box::new(h)));
         let mut z = ZSet::default();
@@ -1428,7 +1440,9 @@ mod tests {
 
     #[test]
     fn lzf_roundtrip() {
-        let data: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8 ^ (i / 700) as u8).collect();
+        let data: Vec<u8> = (0..5000u32)
+            .map(|i| (i % 251) as u8 ^ (i / 700) as u8)
+            .collect();
         let c = lzf_compress(&data, data.len()).unwrap();
         assert!(c.len() < data.len());
         assert_eq!(lzf_decompress(&c, data.len()).unwrap(), data);

@@ -291,7 +291,10 @@ fn hvals(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 /// `HSTRLEN key field`.
 fn hstrlen(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     match read_hash(ctx, &argv[1]) {
-        Ok(h) => Frame::Integer(h.and_then(|h| h.get(argv[2].as_ref())).map_or(0, |v| v.len()) as i64),
+        Ok(h) => Frame::Integer(
+            h.and_then(|h| h.get(argv[2].as_ref()))
+                .map_or(0, |v| v.len()) as i64,
+        ),
         Err(e) => e,
     }
 }
@@ -389,8 +392,7 @@ fn hscan(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
         Err(e) => return e,
     };
     let compact = h.len() <= t.hash_entries
-        && h
-            .iter()
+        && h.iter()
             .all(|(f, v)| f.len() <= t.hash_value && v.len() <= t.hash_value);
     let (next, range) = if compact {
         (0, 0..h.len())

@@ -620,8 +620,7 @@ pub fn encoding_of(t: &Thresholds, v: &Value) -> &'static str {
         }
         Value::ZSet(z) => {
             let maxv = t.zset_value;
-            if z.len() <= t.zset_entries && z.dict.keys().all(|m| m.len() <= maxv)
-            {
+            if z.len() <= t.zset_entries && z.dict.keys().all(|m| m.len() <= maxv) {
                 "listpack"
             } else {
                 "skiplist"
@@ -655,10 +654,7 @@ fn object_refcount(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 fn lfu_policy(ctx: &Ctx) -> bool {
-    ctx.state
-        .config
-        .get("maxmemory-policy")
-        .contains("lfu")
+    ctx.state.config.get("maxmemory-policy").contains("lfu")
 }
 
 /// `OBJECT IDLETIME key`: per-key access times are not tracked, so this answers

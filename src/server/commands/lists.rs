@@ -75,10 +75,7 @@ fn read_list<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a VecDeque<Byt
 }
 
 /// The list at `key` for writing (no modification counted yet): Ok(None) when missing.
-fn write_list<'a>(
-    ctx: &'a mut Ctx,
-    key: &[u8],
-) -> Result<Option<&'a mut VecDeque<Bytes>>, Frame> {
+fn write_list<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut VecDeque<Bytes>>, Frame> {
     let now = ctx.now_ms;
     match ctx.db().lookup_write(key, now) {
         None => Ok(None),
@@ -201,7 +198,12 @@ fn pop_generic(ctx: &mut Ctx, argv: &[Bytes], left: bool) -> Frame {
             None => Frame::Null,
         },
         Some(0) => Frame::Array(Vec::new()),
-        Some(n) => Frame::Array(pop_n(ctx, key, left, n).into_iter().map(Frame::Bulk).collect()),
+        Some(n) => Frame::Array(
+            pop_n(ctx, key, left, n)
+                .into_iter()
+                .map(Frame::Bulk)
+                .collect(),
+        ),
     }
 }
 
@@ -701,7 +703,12 @@ pub fn parse_mpop(args: &[Bytes]) -> Result<MpopArgs, Frame> {
 
 /// Pop from the first non-empty list: `[key, [elements]]`, propagated as
 /// `LPOP|RPOP key n`. None when every list is empty.
-fn mpop_now(ctx: &mut Ctx, keys: &[Bytes], left: bool, count: usize) -> Result<Option<Frame>, Frame> {
+fn mpop_now(
+    ctx: &mut Ctx,
+    keys: &[Bytes],
+    left: bool,
+    count: usize,
+) -> Result<Option<Frame>, Frame> {
     let Some(k) = first_nonempty(ctx, keys)? else {
         return Ok(None);
     };
@@ -791,8 +798,14 @@ mod tests {
 
     #[test]
     fn mpop_args() {
-        let v = |s: &[&str]| s.iter().map(|x| Bytes::from(x.to_string())).collect::<Vec<_>>();
-        let a = parse_mpop(&v(&["2", "a", "b", "LEFT", "COUNT", "3"])).ok().unwrap();
+        let v = |s: &[&str]| {
+            s.iter()
+                .map(|x| Bytes::from(x.to_string()))
+                .collect::<Vec<_>>()
+        };
+        let a = parse_mpop(&v(&["2", "a", "b", "LEFT", "COUNT", "3"]))
+            .ok()
+            .unwrap();
         assert_eq!(a.keys.len(), 2);
         assert_eq!(a.count, 3);
         assert!(parse_mpop(&v(&["0", "a", "LEFT"])).is_err());

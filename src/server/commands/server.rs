@@ -1,7 +1,7 @@
 //! Server administration (server.md §7-§9, §12.7-§12.9): INFO, CONFIG
 //! GET/SET/REWRITE/RESETSTAT/HELP, COMMAND (COUNT, INFO, DOCS, LIST, GETKEYS,
 //! GETKEYSANDFLAGS, HELP), DEBUG (SLEEP, DIGEST, DIGEST-VALUE, SET-ACTIVE-EXPIRE,
-//! POPULATE, OBJECT, PROTOCOL, RELOAD, HELP), SHUTDOWN and LASTSAVE.
+//! POPULATE, OBJECT, PROTOCOL, RELOAD, HELP), SHUTDOWN, LASTSAVE and MONITOR.
 
 use super::args::{int, is, syntax_error};
 use super::pubsub::help_lines;
@@ -23,6 +23,7 @@ pub static COMMANDS: &[Command] = &[
         shutdown,
     ),
     Command::new("lastsave", 1, LOADING | STALE | FAST, lastsave),
+    Command::new("monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE, monitor),
 ];
 
 static CONFIG_SUBS: &[Command] = &[
@@ -763,4 +764,66 @@ fn shutdown(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 /// `LASTSAVE`: unix time of the last successful save (the start time until then).
 fn lastsave(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
     Frame::Integer(ctx.state.lastsave)
+}
+
+/// `MONITOR`: from now on, stream every command the server executes (admin
+/// commands excepted) to this connection as status lines.
+fn monitor(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+    if ctx.in_exec {
+        return Frame::err("MONITOR isn't allowed for DENY BLOCKING client");
+    }
+    ctx.state.monitors.insert(ctx.client.id);
+    Frame::ok()
+}
+
+/// Redis's `sdscatrepr`: a quoted, escaped argument.
+fn repr(arg: &[u8], out: &mut String) {
+    out.push('"');
+    for &c in arg {
+        match c {
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            7 => out.push_str("\\a"),
+            8 => out.push_str("\\b"),
+            c if c.is_ascii_graphic() || c == b' ' => out.push(c as char),
+            c => out.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    out.push('"');
+}
+
+/// Send one executed command to every MONITOR connection:
+/// `+<secs>.<usecs> [<db> <addr>] "arg" "arg" ...`. Monitors that went away are
+/// dropped here.
+pub fn feed_monitors(
+    state: &mut crate::server::state::State,
+    client: &crate::server::client::Client,
+    argv: &[Bytes],
+) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut line = format!(
+        "{}.{:06} [{} {}]",
+        now.as_secs(),
+        now.subsec_micros(),
+        client.db,
+        client.addr
+    );
+    for a in argv {
+        line.push(' ');
+        repr(a, &mut line);
+    }
+    let frame = Frame::Simple(line);
+    let clients = &state.clients.entries;
+    state.monitors.retain(|id| match clients.get(id) {
+        Some(e) => {
+            e.push(frame.clone());
+            true
+        }
+        None => false,
+    });
 }

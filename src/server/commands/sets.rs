@@ -106,10 +106,7 @@ fn remove_members(ctx: &mut Ctx, key: &[u8], members: &[Bytes]) -> Result<usize,
         Some(Value::Set(s)) => s,
         Some(_) => return Err(wrongtype()),
     };
-    let n = members
-        .iter()
-        .filter(|m| s.swap_remove(m.as_ref()))
-        .count();
+    let n = members.iter().filter(|m| s.swap_remove(m.as_ref())).count();
     if n > 0 {
         db.modified(key, n as u64);
         db.remove_if_empty(key);
@@ -209,7 +206,10 @@ fn spop(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
         let mut idx = distinct_indices(s.len(), want);
         // Remove from the highest index down so swap_remove keeps the others valid.
         idx.sort_unstable_by(|a, b| b.cmp(a));
-        let out: Vec<Bytes> = idx.into_iter().filter_map(|i| s.swap_remove_index(i)).collect();
+        let out: Vec<Bytes> = idx
+            .into_iter()
+            .filter_map(|i| s.swap_remove_index(i))
+            .collect();
         db.modified(&key, out.len() as u64);
         db.remove_if_empty(&key);
         ctx.propagate_as(
@@ -410,7 +410,11 @@ fn sintercard(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     }
     match compute(ctx, keys, Op::Inter) {
         Ok(s) => {
-            let n = if limit > 0 { s.len().min(limit) } else { s.len() };
+            let n = if limit > 0 {
+                s.len().min(limit)
+            } else {
+                s.len()
+            };
             Frame::Integer(n as i64)
         }
         Err(e) => e,
