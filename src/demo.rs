@@ -21,7 +21,7 @@ use crate::discovery::{
     connect_node, instance_maps, Addr, Discovery, FailoverClient, ManagerConfig, ManagerEvent,
 };
 use timeline::{format_entry, Timeline};
-use topology::{info_field, query, Flavor, Topology};
+use topology::{info_field, query, Bin, Flavor, Topology};
 
 /// The monitored master's name.
 const NAME: &str = "mymaster";
@@ -50,6 +50,9 @@ pub struct DemoArgs {
     /// Run redis-server and redis-sentinel from PATH instead of this binary (to compare).
     #[arg(long)]
     pub redis: bool,
+    /// Run redis-server from PATH for the data nodes, with this binary's sentinels.
+    #[arg(long, conflicts_with = "redis")]
+    pub redis_servers: bool,
     /// Upper bound for the whole run.
     #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
     pub timeout: Duration,
@@ -65,6 +68,7 @@ impl Default for DemoArgs {
             keep: false,
             json: false,
             redis: false,
+            redis_servers: false,
             timeout: Duration::from_secs(120),
         }
     }
@@ -78,10 +82,18 @@ pub fn main(args: DemoArgs) -> Result<(), String> {
     if args.down_after < Duration::from_millis(100) {
         return Err("--down-after must be at least 100ms".into());
     }
-    let flavor = if args.redis {
-        Flavor::Redis
-    } else {
-        Flavor::Vigil(std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?)
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
+    let flavor = Flavor {
+        servers: if args.redis || args.redis_servers {
+            Bin::Redis
+        } else {
+            Bin::Vigil(exe.clone())
+        },
+        sentinels: if args.redis {
+            Bin::Redis
+        } else {
+            Bin::Vigil(exe)
+        },
     };
     // Current-thread runtime: children are forked from the main thread, so their
     // parent-death signal fires only when the demo process itself goes away.
@@ -281,7 +293,7 @@ fn ms(d: Duration) -> u64 {
 async fn run(args: &DemoArgs, topo: &mut Topology, out: &Out) -> Result<(), String> {
     let t_start = Instant::now();
     out.line(format!(
-        "vigil demo: 1 master + {} replicas + {} sentinels ({} binaries), down-after {:?}, in {}",
+        "vigil demo: 1 master + {} replicas + {} sentinels ({}), down-after {:?}, in {}",
         args.replicas,
         args.sentinels,
         topo.flavor.label(),
@@ -306,7 +318,8 @@ async fn run(args: &DemoArgs, topo: &mut Topology, out: &Out) -> Result<(), Stri
         Duration::from_secs(20),
         || replicas_in_sync(&replica_addrs),
     )
-    .await?;
+    .await
+    .map_err(|e| format!("{e}; {}", topo.last_log_lines(&replica_idx)))?;
     let quorum = args.sentinels / 2 + 1;
     let body = format!(
         "sentinel monitor {NAME} 127.0.0.1 {} {quorum}\n\
@@ -337,7 +350,8 @@ async fn run(args: &DemoArgs, topo: &mut Topology, out: &Out) -> Result<(), Stri
         Duration::from_secs(30),
         || sentinels_settled(&sentinels, args.replicas),
     )
-    .await?;
+    .await
+    .map_err(|e| format!("{e}; {}", topo.last_log_lines(&sentinel_idx)))?;
     out.line(format!(
         "ready after {:.1}s: sentinels agree on master {old_master} (quorum {quorum})",
         t_start.elapsed().as_secs_f64()

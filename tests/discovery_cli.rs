@@ -12,6 +12,29 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use support::{free_port, vigil_bin, Proc};
 
+/// One `#[test]` per flavor: `NAME::redis` (redis-sentinel + redis-server) and
+/// `NAME::vigil_sentinel` (`vigil sentinel` + redis-server).
+macro_rules! flavors {
+    ($($body:ident),* $(,)?) => {$(
+        mod $body {
+            #[test]
+            fn redis() {
+                super::$body(super::Flavor::Redis)
+            }
+            #[test]
+            fn vigil_sentinel() {
+                super::$body(super::Flavor::VigilSentinel)
+            }
+        }
+    )*};
+}
+
+flavors!(
+    one_shot_text_json_and_errors,
+    watch_prints_the_switch_after_forced_failover,
+    watch_json_follows_sigkill_failover
+);
+
 fn discover(args: &[&str]) -> (bool, String, String, Duration) {
     let started = Instant::now();
     let out = Command::new(vigil_bin())
@@ -28,9 +51,8 @@ fn discover(args: &[&str]) -> (bool, String, String, Duration) {
     )
 }
 
-#[test]
-fn one_shot_text_json_and_errors() {
-    let t = Topology::start(Flavor::Redis, 2, 3, 1000);
+fn one_shot_text_json_and_errors(flavor: Flavor) {
+    let t = Topology::start(flavor, 2, 3, 1000);
     let list = t.sentinel_list();
     let (ok, out, err, _) = discover(&["--sentinel", &list, "--name", NAME]);
     assert!(ok, "{err}");
@@ -136,9 +158,8 @@ fn line_until(
     }
 }
 
-#[test]
-fn watch_prints_the_switch_after_forced_failover() {
-    let t = Topology::start(Flavor::Redis, 2, 3, 1000);
+fn watch_prints_the_switch_after_forced_failover(flavor: Flavor) {
+    let t = Topology::start(flavor, 2, 3, 1000);
     let old = t.master.port;
     let (_p, rx) = watch(
         &[
@@ -171,9 +192,8 @@ fn watch_prints_the_switch_after_forced_failover() {
     eprintln!("{}", seen.join("\n"));
 }
 
-#[test]
-fn watch_json_follows_sigkill_failover() {
-    let mut t = Topology::start(Flavor::Redis, 2, 3, 1000);
+fn watch_json_follows_sigkill_failover(flavor: Flavor) {
+    let mut t = Topology::start(flavor, 2, 3, 1000);
     let old = t.master.port;
     let (_p, rx) = watch(
         &[
@@ -183,6 +203,8 @@ fn watch_json_follows_sigkill_failover() {
             NAME,
             "--json",
             "--replicas",
+            "--interval",
+            "200ms",
         ],
         t.dir.path(),
     );
@@ -205,4 +227,28 @@ fn watch_json_follows_sigkill_failover() {
         seen.iter().any(|l| l.contains("\"unavailable\"")),
         "{seen:#?}"
     );
+    // The replica list changed too: the promoted node left it, the dead master
+    // joined it as not usable.
+    let reps = if let Some(l) = seen
+        .iter()
+        .rev()
+        .find(|l| l.contains("\"event\":\"replicas\"") && l.contains(&format!(":{old}\"")))
+    {
+        l.clone()
+    } else {
+        line_until(&rx, Duration::from_secs(10), &mut seen, |l| {
+            l.contains("\"event\":\"replicas\"") && l.contains(&format!(":{old}\""))
+        })
+    };
+    let v: serde_json::Value = serde_json::from_str(&reps).unwrap();
+    let list = v["replicas"].as_array().unwrap();
+    assert!(
+        list.iter().all(|r| r["addr"] != format!("127.0.0.1:{new}")),
+        "{reps}"
+    );
+    let dead = list
+        .iter()
+        .find(|r| r["addr"] == format!("127.0.0.1:{old}"))
+        .unwrap();
+    assert_eq!(dead["healthy"], false, "{reps}");
 }

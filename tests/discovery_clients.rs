@@ -1,7 +1,6 @@
 //! Client libraries through sentinels across a SIGKILL failover: redis-py 8
-//! (`Sentinel.master_for` / `slave_for`, default RESP3 and `protocol=2`). Against
-//! the real redis-sentinel + redis-server here; the same test over `vigil sentinel`
-//! + `vigil server` is `*_vigil`.
+//! (`Sentinel.master_for` / `slave_for`, default RESP3 and `protocol=2`), through
+//! the real redis-sentinel and through `vigil sentinel`, over redis-server.
 
 mod discovery_support;
 mod support;
@@ -87,4 +86,9 @@ fn redis_py_across_failover(flavor: Flavor) {
 #[test]
 fn redis_py_master_for_across_failover_real_redis() {
     redis_py_across_failover(Flavor::Redis);
+}
+
+#[test]
+fn redis_py_master_for_across_failover_vigil_sentinel() {
+    redis_py_across_failover(Flavor::VigilSentinel);
 }

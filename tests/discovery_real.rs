@@ -14,6 +14,34 @@ use vigil::discovery::{
     Addr, Discovery, DiscoveryError, FailoverClient, ManagerConfig, ManagerEvent, Role,
 };
 
+/// One `#[test]` per flavor: `NAME::redis` (redis-sentinel + redis-server) and
+/// `NAME::vigil_sentinel` (`vigil sentinel` + redis-server).
+macro_rules! flavors {
+    ($($body:ident),* $(,)?) => {$(
+        mod $body {
+            #[test]
+            fn redis() {
+                super::$body(super::Flavor::Redis)
+            }
+            #[test]
+            fn vigil_sentinel() {
+                super::$body(super::Flavor::VigilSentinel)
+            }
+        }
+    )*};
+}
+
+flavors!(
+    resolves_master_replicas_and_reports_distinct_errors,
+    replica_down_is_skipped,
+    manager_reconnects_after_sigkill_failover,
+    readonly_from_demoted_master_triggers_rediscovery,
+    replica_connections_serve_reads,
+    redis_crate_sentinel_client_baseline,
+    manager_times_out_on_a_frozen_master_and_moves_on,
+    concurrent_callers_share_one_reconnect,
+);
+
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -26,9 +54,8 @@ fn local(port: u16) -> Addr {
     Addr::new("127.0.0.1", port)
 }
 
-#[test]
-fn resolves_master_replicas_and_reports_distinct_errors() {
-    let t = Topology::start(Flavor::Redis, 2, 3, 1000);
+fn resolves_master_replicas_and_reports_distinct_errors(flavor: Flavor) {
+    let t = Topology::start(flavor, 2, 3, 1000);
     rt().block_on(async {
         // A dead sentinel first: it is skipped, and the one that answers moves to the
         // front. Only one live sentinel is given: the others are learnt.
@@ -95,9 +122,8 @@ fn resolves_master_replicas_and_reports_distinct_errors() {
     });
 }
 
-#[test]
-fn replica_down_is_skipped() {
-    let mut t = Topology::start(Flavor::Redis, 2, 1, 1000);
+fn replica_down_is_skipped(flavor: Flavor) {
+    let mut t = Topology::start(flavor, 2, 1, 1000);
     let gone = t.replicas[0].port;
     t.replicas[0].kill();
     rt().block_on(async {
@@ -157,9 +183,8 @@ async fn writer(
     (acked, durable, errors)
 }
 
-#[test]
-fn manager_reconnects_after_sigkill_failover() {
-    let mut t = Topology::start(Flavor::Redis, 2, 3, 1000);
+fn manager_reconnects_after_sigkill_failover(flavor: Flavor) {
+    let mut t = Topology::start(flavor, 2, 3, 1000);
     let old = t.master.port;
     let rt = rt();
     let d = Discovery::new(NAME, t.sentinel_addrs()).unwrap();
@@ -220,9 +245,8 @@ fn manager_reconnects_after_sigkill_failover() {
     );
 }
 
-#[test]
-fn readonly_from_demoted_master_triggers_rediscovery() {
-    let t = Topology::start(Flavor::Redis, 1, 2, 1000);
+fn readonly_from_demoted_master_triggers_rediscovery(flavor: Flavor) {
+    let t = Topology::start(flavor, 1, 2, 1000);
     let (old, new) = (t.master.port, t.replicas[0].port);
     let rt = rt();
     rt.block_on(async {
@@ -276,9 +300,8 @@ fn readonly_from_demoted_master_triggers_rediscovery() {
     });
 }
 
-#[test]
-fn replica_connections_serve_reads() {
-    let t = Topology::start(Flavor::Redis, 2, 1, 1000);
+fn replica_connections_serve_reads(flavor: Flavor) {
+    let t = Topology::start(flavor, 2, 1, 1000);
     rt().block_on(async {
         let c = FailoverClient::new(
             Discovery::new(NAME, t.sentinel_addrs()).unwrap(),
@@ -301,9 +324,8 @@ fn replica_connections_serve_reads() {
     });
 }
 
-#[test]
-fn redis_crate_sentinel_client_baseline() {
-    let t = Topology::start(Flavor::Redis, 2, 3, 1000);
+fn redis_crate_sentinel_client_baseline(flavor: Flavor) {
+    let t = Topology::start(flavor, 2, 3, 1000);
     let old = t.master.port;
     let rt = rt();
     let urls: Vec<String> = t
@@ -346,4 +368,80 @@ fn redis_crate_sentinel_client_baseline() {
     let mut n = support::Client::connect(new);
     assert_eq!(n.text(&["GET", "b"]), "2");
     assert_eq!(n.text(&["GET", "a"]), "1");
+}
+
+fn manager_times_out_on_a_frozen_master_and_moves_on(flavor: Flavor) {
+    let t = Topology::start(flavor, 2, 3, 1000);
+    let old = t.master.port;
+    let rt = rt();
+    rt.block_on(async {
+        let cfg = ManagerConfig {
+            response_timeout: Duration::from_millis(500),
+            ..ManagerConfig::default()
+        };
+        let c = FailoverClient::new(Discovery::new(NAME, t.sentinel_addrs()).unwrap(), cfg);
+        let () = c.query(redis::cmd("SET").arg("a").arg(1)).await.unwrap();
+        // Frozen, not dead: the socket stays open and simply never answers.
+        t.master.stop();
+        let started = Instant::now();
+        let () = c.query(redis::cmd("SET").arg("b").arg(2)).await.unwrap();
+        let took = started.elapsed();
+        let now = c.current_master().await.unwrap();
+        assert_ne!(now.port, old);
+        eprintln!("write after freezing the master succeeded on {now} after {took:?}");
+        assert!(took < Duration::from_secs(20), "{took:?}");
+        let mut n = support::Client::connect(now.port);
+        assert_eq!(n.text(&["GET", "b"]), "2");
+        assert_eq!(n.text(&["GET", "a"]), "1");
+    });
+}
+
+fn concurrent_callers_share_one_reconnect(flavor: Flavor) {
+    let mut t = Topology::start(flavor, 2, 3, 1000);
+    let old = t.master.port;
+    let rt = rt();
+    let c = rt.block_on(async {
+        FailoverClient::new(
+            Discovery::new(NAME, t.sentinel_addrs()).unwrap(),
+            ManagerConfig::default(),
+        )
+    });
+    rt.block_on(async {
+        let () = c.query(redis::cmd("SET").arg("warm").arg(1)).await.unwrap();
+    });
+    let mut events = c.events();
+    t.master.kill();
+    // Eight callers at once while the master is gone: all succeed on the new master.
+    let results = rt.block_on(async {
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let c = c.clone();
+                tokio::spawn(async move {
+                    c.query::<()>(redis::cmd("SET").arg(format!("c{i}")).arg(i))
+                        .await
+                })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        out
+    });
+    for r in &results {
+        assert!(r.is_ok(), "{r:?}");
+    }
+    let new = rt.block_on(c.current_master()).unwrap();
+    assert_ne!(new.port, old);
+    let mut n = support::Client::connect(new.port);
+    for i in 0..8 {
+        assert_eq!(n.text(&["GET", &format!("c{i}")]), i.to_string());
+    }
+    let mut connects = 0;
+    while let Ok(e) = events.try_recv() {
+        if matches!(e, ManagerEvent::Connected { .. }) {
+            connects += 1;
+        }
+    }
+    assert_eq!(connects, 1, "one reconnect shared by all callers");
 }

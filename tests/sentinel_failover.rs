@@ -63,11 +63,19 @@ struct Topo {
     replicas: Vec<Proc>,
 }
 
+/// A master and two replicas; the first replica has replica-priority 0 (never
+/// promoted), so the second must be chosen.
 fn topology(dir: &std::path::Path) -> Topo {
     let master = redis_server(dir, &[]);
     let mp = master.port.to_string();
-    let replicas: Vec<Proc> = (0..2)
-        .map(|_| redis_server(dir, &["--replicaof", "127.0.0.1", &mp]))
+    let replicas: Vec<Proc> = ["0", "100"]
+        .iter()
+        .map(|prio| {
+            redis_server(
+                dir,
+                &["--replicaof", "127.0.0.1", &mp, "--replica-priority", prio],
+            )
+        })
         .collect();
     wait_for("2 replicas online", Duration::from_secs(10), || {
         (info(master.port).matches("state=online").count() == 2).then_some(())
@@ -124,7 +132,10 @@ fn run_failover(dir: &std::path::Path, topo: Topo, sentinel_ports: &[u16]) {
     }
     let elapsed = killed_at.elapsed();
     eprintln!("failover visible on all sentinels after {elapsed:?}");
-    assert!(replica_ports.contains(&new_port));
+    assert_eq!(
+        new_port, replica_ports[1],
+        "replica-priority 0 must never be promoted"
+    );
     let msg = sub.read().into_items().unwrap();
     assert_eq!(
         msg[2].as_text().unwrap(),
@@ -204,4 +215,87 @@ fn mixed_vigil_and_redis_sentinels_fail_over() {
     let ports = [v1.port, v2.port, r1.port];
     wait_all_known(&ports);
     run_failover(dir.path(), topo, &ports);
+}
+
+#[test]
+fn manual_failover_with_writes_running_loses_nothing() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let dir = temp_dir();
+    let topo = topology(dir.path());
+    let c = conf(topo.master.port);
+    let s: Vec<Proc> = (0..3).map(|_| vigil_sentinel(dir.path(), &c)).collect();
+    let ports: Vec<u16> = s.iter().map(|p| p.port).collect();
+    wait_all_known(&ports);
+    let old_port = topo.master.port;
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let writer = {
+        let (stop, acked, sp) = (stop.clone(), acked.clone(), ports[0]);
+        std::thread::spawn(move || {
+            let mut i = 0u64;
+            let mut conn: Option<Client> = None;
+            while !stop.load(Ordering::SeqCst) {
+                if conn.is_none() {
+                    conn = addr_of(sp).and_then(|(_, p)| Client::try_connect(p));
+                }
+                let Some(cl) = conn.as_mut() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                i += 1;
+                cl.send(&["RPUSH", "log", &i.to_string()]);
+                match cl.try_read() {
+                    Some(Frame::Integer(_)) => acked.lock().unwrap().push(i),
+                    _ => conn = None,
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let mut c0 = Client::connect(ports[0]);
+    assert_eq!(c0.text(&["SENTINEL", "FAILOVER", NAME]), "OK");
+    assert!(c0
+        .text(&["SENTINEL", "FAILOVER", "nope"])
+        .starts_with("ERR No such master"));
+    let mut new_port = 0;
+    for &p in &ports {
+        new_port = wait_for(
+            "new address after SENTINEL FAILOVER",
+            Duration::from_secs(15),
+            || {
+                addr_of(p)
+                    .filter(|(_, port)| *port != old_port)
+                    .map(|(_, port)| port)
+            },
+        );
+    }
+    // The old master was demoted at once (coordinated switchover).
+    wait_for("old master demoted", Duration::from_secs(10), || {
+        let i = info(old_port);
+        (i.contains("role:slave") && i.contains(&format!("master_port:{new_port}"))).then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::SeqCst);
+    writer.join().unwrap();
+    let acked = acked.lock().unwrap().clone();
+    assert!(
+        acked.len() > 50,
+        "the writer made progress ({})",
+        acked.len()
+    );
+    let list = Client::connect(new_port).cmd(&["LRANGE", "log", "0", "-1"]);
+    let have: std::collections::HashSet<u64> = list
+        .into_items()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_text().unwrap().parse().unwrap())
+        .collect();
+    let lost: Vec<u64> = acked
+        .iter()
+        .filter(|i| !have.contains(i))
+        .copied()
+        .collect();
+    assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
 }

@@ -311,3 +311,40 @@ print("ok")
     let items = masters.into_items().unwrap();
     assert!(matches!(items[0], Frame::Map(_)));
 }
+
+#[test]
+fn three_sentinels_over_a_vigil_server_master() {
+    // The bundled server as the monitored master (its replication is not merged yet,
+    // so this covers peers, hellos, PING/INFO and SDOWN/ODOWN without replicas).
+    let dir = temp_dir();
+    let master = vigil_server(dir.path(), &[]);
+    let s: Vec<Proc> = (0..3)
+        .map(|_| vigil_sentinel(dir.path(), &conf(master.port, 2)))
+        .collect();
+    let ports: Vec<u16> = s.iter().map(|p| p.port).collect();
+    for &p in &ports {
+        wait_for(
+            "peers via hellos on vigil server",
+            Duration::from_secs(15),
+            || {
+                let m = frame_map(&Client::connect(p).cmd(&["SENTINEL", "MASTER", NAME]));
+                (m["num-other-sentinels"] == "2"
+                    && m["flags"] == "master"
+                    && m["runid"].len() == 40)
+                    .then_some(())
+            },
+        );
+    }
+    master.stop();
+    for &p in &ports {
+        wait_for("o_down", Duration::from_secs(10), || {
+            master_flags(p).contains("o_down").then_some(())
+        });
+    }
+    master.cont();
+    for &p in &ports {
+        wait_for("-odown", Duration::from_secs(10), || {
+            (!master_flags(p).contains("o_down")).then_some(())
+        });
+    }
+}

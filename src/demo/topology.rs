@@ -10,20 +10,29 @@ use std::time::{Duration, Instant};
 use crate::discovery::{Addr, Link};
 use crate::resp::Frame;
 
-/// What to run for servers and sentinels.
+/// Which program runs a kind of node.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Flavor {
-    /// `current_exe() server ...` / `current_exe() sentinel FILE`.
+pub enum Bin {
+    /// This binary (`current_exe() server ...` / `current_exe() sentinel FILE`).
     Vigil(PathBuf),
-    /// `redis-server ...` / `redis-sentinel FILE` from PATH.
+    /// `redis-server` / `redis-sentinel` from PATH.
     Redis,
+}
+
+/// What to run for servers and for sentinels.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Flavor {
+    pub servers: Bin,
+    pub sentinels: Bin,
 }
 
 impl Flavor {
     pub fn label(&self) -> &'static str {
-        match self {
-            Flavor::Vigil(_) => "vigil",
-            Flavor::Redis => "redis",
+        match (&self.servers, &self.sentinels) {
+            (Bin::Vigil(_), Bin::Vigil(_)) => "vigil",
+            (Bin::Redis, Bin::Redis) => "redis",
+            (Bin::Redis, Bin::Vigil(_)) => "redis-server + vigil sentinel",
+            (Bin::Vigil(_), Bin::Redis) => "vigil server + redis-sentinel",
         }
     }
 }
@@ -101,12 +110,12 @@ impl Topology {
 
     fn server_args(&self, port: u16, replicaof: Option<u16>) -> (PathBuf, Vec<String>) {
         let mut args: Vec<String> = Vec::new();
-        let program = match &self.flavor {
-            Flavor::Vigil(exe) => {
+        let program = match &self.flavor.servers {
+            Bin::Vigil(exe) => {
                 args.push("server".into());
                 exe.clone()
             }
-            Flavor::Redis => PathBuf::from("redis-server"),
+            Bin::Redis => PathBuf::from("redis-server"),
         };
         for (k, v) in [
             ("--port", port.to_string()),
@@ -142,12 +151,12 @@ impl Topology {
         let conf = self.dir.join(format!("sentinel-{port}.conf"));
         std::fs::write(&conf, format!("port {port}\nbind 127.0.0.1\n{body}"))
             .map_err(|e| format!("cannot write {}: {e}", conf.display()))?;
-        let (program, args) = match &self.flavor {
-            Flavor::Vigil(exe) => (
+        let (program, args) = match &self.flavor.sentinels {
+            Bin::Vigil(exe) => (
                 exe.clone(),
                 vec!["sentinel".to_string(), conf.display().to_string()],
             ),
-            Flavor::Redis => (
+            Bin::Redis => (
                 PathBuf::from("redis-sentinel"),
                 vec![conf.display().to_string()],
             ),
@@ -254,6 +263,23 @@ impl Topology {
         }
     }
 
+    /// The last log line of each of these nodes (for error messages).
+    pub fn last_log_lines(&self, idx: &[usize]) -> String {
+        idx.iter()
+            .filter_map(|&i| self.nodes.get(i))
+            .map(|n| {
+                let log = std::fs::read_to_string(&n.log).unwrap_or_default();
+                let last = log
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("");
+                format!("{} log: {}", n.label, strip_ansi(last.trim()))
+            })
+            .collect::<Vec<_>>()
+            .join(" | ")
+    }
+
     /// SIGKILL node `i` and reap it.
     pub fn kill(&mut self, i: usize) {
         if let Some(mut c) = self.nodes[i].child.take() {
@@ -309,6 +335,24 @@ impl Drop for Topology {
     }
 }
 
+/// Drop ANSI colour sequences (`ESC [ ... m`) from a log line.
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// One command on a fresh link; `None` on any failure.
 pub async fn query(addr: &Addr, args: &[&str]) -> Option<Frame> {
     let mut l = Link::connect(addr, Duration::from_millis(300), Duration::from_secs(1))
@@ -323,4 +367,21 @@ pub fn info_field(info: &str, field: &str) -> Option<String> {
     info.lines()
         .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .map(|v| v.trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_colours_and_finds_free_ports() {
+        assert_eq!(
+            strip_ansi("\x1b[2m2026\x1b[0m \x1b[33m WARN\x1b[0m x"),
+            "2026  WARN x"
+        );
+        let a = free_port(&[]).unwrap();
+        let b = free_port(&[a]).unwrap();
+        assert_ne!(a, b);
+        assert!((20000..32000).contains(&a));
+    }
 }

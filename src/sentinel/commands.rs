@@ -1211,29 +1211,9 @@ fn sentinel(cx: &mut Ctx, args: &[Bytes]) -> Outcome {
                 return Outcome::one(Frame::err(NOT_INT));
             };
             let runid = s(&args[5]);
-            let master = if (0..=65535).contains(&port) {
-                cx.m.master_by_addr(&ip, port as u16)
-            } else {
-                None
-            };
-            let down = master
-                .as_ref()
-                .and_then(|nm| cx.m.masters.get(nm))
-                .map(|mm| mm.inst.sdown_since.is_some() && !cx.m.tilt)
-                .unwrap_or(false);
-            let mut leader = None;
-            let mut leader_epoch = 0u64;
-            if let (Some(nm), true) = (&master, runid != "*") {
-                let (l, e) = cx.m.vote_leader(nm, epoch.max(0) as u64, &runid, now);
-                leader = l;
-                leader_epoch = e;
-            }
+            let reply = cx.m.is_master_down_by_addr(&ip, port, epoch, &runid, now);
             Outcome {
-                replies: vec![Frame::Array(vec![
-                    Frame::Integer(i64::from(down)),
-                    bulk(leader.unwrap_or_else(|| "*".into())),
-                    Frame::Integer(leader_epoch as i64),
-                ])],
+                replies: vec![reply],
                 // A vote (or an epoch raise) is durable before it is announced.
                 flush_before_reply: cx.m.io.dirty,
                 ..Default::default()

@@ -605,6 +605,15 @@ mod tests {
     }
 
     #[test]
+    fn example_config_loads() {
+        let text = include_str!("../../sentinel.conf.example");
+        let l = load(text).unwrap();
+        assert_eq!(l.global.port, 26379);
+        assert_eq!(l.masters["mymaster"].quorum, 2);
+        assert_eq!(l.process.logfile, None);
+    }
+
+    #[test]
     fn quoting() {
         assert_eq!(quote("abc"), "abc");
         assert_eq!(quote("a b"), "\"a b\"");

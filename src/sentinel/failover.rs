@@ -125,6 +125,11 @@ fn abort(m: &mut Machine, name: &str, now: Instant) {
     mm.failover_state_change_time = now;
     mm.force_failover = false;
     mm.next_election = Some(now + backoff);
+    let unpause = mm.coordinated && mm.pause_sent.is_some();
+    mm.coordinated = false;
+    mm.pause_sent = None;
+    mm.sync_target = None;
+    let client = mm.cmd_name("CLIENT");
     if let Some(k) = mm.promoted.take() {
         if let Some(r) = mm.replicas.get_mut(&k) {
             r.promoted = false;
@@ -133,6 +138,13 @@ fn abort(m: &mut Machine, name: &str, now: Instant) {
     for r in mm.replicas.values_mut() {
         r.reconf = Reconf::None;
         r.reconf_sent_time = None;
+    }
+    if unpause {
+        m.io.send(
+            &LinkKey::Cmd(Inst::Master(name.to_string())),
+            vec![client, "UNPAUSE".into()],
+            Tag::Discard,
+        );
     }
 }
 
@@ -290,8 +302,23 @@ fn exclusion(m: &Machine, mm: &Master, key: &str, r: &Instance, now: Instant) ->
     None
 }
 
+/// Whether selection should wait a little: some replica is only excluded because its
+/// INFO is old, and a fresh one is on its way (replicas are polled every second
+/// while the master is down). Waits at most 2 s in SELECT_SLAVE.
+fn waiting_for_fresh_info(m: &Machine, name: &str, now: Instant) -> bool {
+    let Some(mm) = m.masters.get(name) else {
+        return false;
+    };
+    if now.saturating_duration_since(mm.failover_state_change_time) > Duration::from_secs(2) {
+        return false;
+    }
+    mm.replicas
+        .iter()
+        .any(|(k, r)| exclusion(m, mm, k, r, now).as_deref() == Some("its INFO is too old"))
+}
+
 /// `sentinelSelectSlave`: the best replica by priority, offset, run id.
-pub fn select_slave(m: &mut Machine, name: &str, now: Instant) -> Option<String> {
+pub fn select_slave(m: &mut Machine, name: &str, now: Instant, log: bool) -> Option<String> {
     let mm = m.masters.get(name)?;
     let mut ok: Vec<(&String, &Instance)> = Vec::new();
     let mut logs = Vec::new();
@@ -319,14 +346,18 @@ pub fn select_slave(m: &mut Machine, name: &str, now: Instant) -> Option<String>
             })
     });
     let chosen = ok.first().map(|(k, _)| (*k).clone());
-    for l in logs {
-        m.io.log(Level::Notice, l);
+    if log {
+        for l in logs {
+            m.io.log(Level::Notice, l);
+        }
     }
     chosen
 }
 
 fn select_slave_state(m: &mut Machine, name: &str, now: Instant) {
-    match select_slave(m, name, now) {
+    let waiting = waiting_for_fresh_info(m, name, now);
+    match select_slave(m, name, now, !waiting) {
+        None if waiting => {}
         None => {
             if let Some(mm) = m.masters.get(name) {
                 m.io.event(instance_event(
@@ -426,6 +457,14 @@ fn send_slaveof_noone(m: &mut Machine, name: &str, now: Instant) {
         }
         return;
     }
+    if m.masters
+        .get(name)
+        .map(|mm| mm.coordinated)
+        .unwrap_or(false)
+        && !coordinated_ready(m, name, &id, now)
+    {
+        return;
+    }
     if send_slaveof(m, &id, None) {
         let Machine { masters, io, .. } = m;
         let Some(mm) = masters.get_mut(name) else {
@@ -447,6 +486,74 @@ fn send_slaveof_noone(m: &mut Machine, name: &str, now: Instant) {
             r.info_refresh = None;
         }
     }
+}
+
+/// The lossless part of a coordinated switchover: pause writes on the old master,
+/// read its offset after the pause, wait until the chosen replica has it. Returns
+/// whether the replica may be promoted now. Gives up (abort, unpause) after
+/// min(failover-timeout, 10 s).
+fn coordinated_ready(m: &mut Machine, name: &str, replica: &Inst, now: Instant) -> bool {
+    let Some(mm) = m.masters.get(name) else {
+        return false;
+    };
+    let master = Inst::Master(name.to_string());
+    let elapsed = now.saturating_duration_since(mm.failover_state_change_time);
+    let limit = mm.failover_timeout.min(Duration::from_secs(10));
+    let Some(paused_at) = mm.pause_sent else {
+        let ms = mm.failover_timeout.as_millis().to_string();
+        let cmd = vec![mm.cmd_name("CLIENT"), "PAUSE".into(), ms, "WRITE".into()];
+        let link = LinkKey::Cmd(master.clone());
+        if m.io.send(&link, cmd, Tag::Pause(name.to_string())) {
+            if let Some(mm) = m.masters.get_mut(name) {
+                mm.pause_sent = Some(now);
+                mm.inst.info_sent = None;
+            }
+            m.request_info(&master, now);
+            m.request_info(replica, now);
+        } else if let Some(mm) = m.masters.get_mut(name) {
+            // Master unreachable after all: classic failover.
+            mm.coordinated = false;
+            return true;
+        }
+        return false;
+    };
+    if elapsed > limit {
+        let mm = &m.masters[name];
+        m.io.event(instance_event(
+            Level::Warning,
+            "-failover-abort-slave-timeout",
+            mm,
+            None,
+            "",
+        ));
+        abort(m, name, now);
+        return false;
+    }
+    let target = match mm.sync_target {
+        Some(t) => t,
+        None => {
+            let fresh = mm.inst.info_refresh.map(|t| t > paused_at).unwrap_or(false);
+            if !fresh {
+                m.request_info(&master, now);
+                return false;
+            }
+            let t = mm.inst.master_repl_offset;
+            if let Some(mm) = m.masters.get_mut(name) {
+                mm.sync_target = Some(t);
+            }
+            t
+        }
+    };
+    let offset = m.instance(replica).map(|r| r.repl_offset).unwrap_or(0);
+    if offset < target {
+        m.request_info(replica, now);
+        return false;
+    }
+    m.io.log(
+        Level::Notice,
+        format!("{name}: replica caught up with the paused master at offset {target}"),
+    );
+    true
 }
 
 fn wait_promotion(m: &mut Machine, name: &str, now: Instant) {
@@ -822,6 +929,34 @@ fn promoted(m: &mut Machine, name: &str, key: &str, now: Instant) {
             ],
         });
     }
+    // A coordinated switchover demotes the (paused, reachable) old master at once.
+    let demote = m
+        .masters
+        .get(name)
+        .filter(|mm| mm.coordinated)
+        .and_then(|mm| {
+            mm.replicas
+                .get(key)
+                .map(|r| (r.ip.clone(), r.port, mm.cmd_name("CLIENT")))
+        });
+    if let Some((ip, port, client)) = demote {
+        let old = Inst::Master(name.to_string());
+        if send_slaveof(m, &old, Some((ip, port))) {
+            m.io.send(
+                &LinkKey::Cmd(old),
+                vec![client, "UNPAUSE".into()],
+                Tag::Discard,
+            );
+            let mm = &m.masters[name];
+            m.io.event(instance_event(
+                Level::Notice,
+                "+convert-to-slave",
+                mm,
+                None,
+                "",
+            ));
+        }
+    }
     // Tell every peer about the new configuration now, not in 2 s.
     m.force_hellos(name, now);
     reconf_slaves(m, name, now);
@@ -835,14 +970,31 @@ pub(crate) fn manual_failover(m: &mut Machine, name: &str, now: Instant) -> Resu
     if mm.in_failover() {
         return Err(Frame::error("INPROG Failover already in progress"));
     }
-    if select_slave(m, name, now).is_none() {
+    if select_slave(m, name, now, true).is_none() {
         return Err(Frame::error("NOGOODSLAVE No suitable replica to promote"));
     }
+    let coordinated = mm_reachable(m, name);
     start_failover(m, name, now, true);
+    if let Some(mm) = m.masters.get_mut(name) {
+        mm.coordinated = coordinated;
+        mm.pause_sent = None;
+        mm.sync_target = None;
+    }
     // Record our own vote in the new epoch so we never grant it to anyone else.
     let epoch = m.g.current_epoch;
     let myid = m.g.myid.clone();
     m.vote_leader(name, epoch, &myid, now);
     tick(m, name, now);
     Ok(())
+}
+
+/// Whether the master answers: not SDOWN, command link up, reporting role master.
+fn mm_reachable(m: &Machine, name: &str) -> bool {
+    let Some(mm) = m.masters.get(name) else {
+        return false;
+    };
+    mm.inst.sdown_since.is_none()
+        && mm.inst.role_reported == Role::Master
+        && m.io
+            .connected(&LinkKey::Cmd(Inst::Master(name.to_string())))
 }

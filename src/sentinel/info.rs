@@ -16,6 +16,7 @@ pub struct InfoFields {
     pub slave_priority: Option<i64>,
     pub slave_repl_offset: Option<i64>,
     pub replica_announced: Option<bool>,
+    pub master_repl_offset: Option<i64>,
 }
 
 /// Parse an INFO text. Unknown or malformed lines are ignored.
@@ -42,6 +43,10 @@ pub fn parse_info(text: &str) -> InfoFields {
         }
         if let Some(v) = line.strip_prefix("master_link_down_since_seconds:") {
             f.master_link_down_ms = v.trim().parse::<i64>().map(|s| s * 1000).unwrap_or(0);
+            continue;
+        }
+        if let Some(v) = line.strip_prefix("master_repl_offset:") {
+            f.master_repl_offset = v.trim().parse().ok();
             continue;
         }
         if line == "role:master" {

@@ -49,7 +49,12 @@ pub enum Tag {
     Ping(Inst),
     Info(Inst),
     Hello(Inst),
-    AskDown { master: String, runid: String },
+    AskDown {
+        master: String,
+        runid: String,
+    },
+    /// Reply to `CLIENT PAUSE` sent to the old master of a coordinated failover.
+    Pause(String),
 }
 
 /// What the driver must do.
@@ -424,6 +429,19 @@ impl Machine {
                 }
             }
             Tag::AskDown { master, runid } => self.on_ask_reply(&master, &runid, reply, now),
+            Tag::Pause(master) => {
+                if reply.is_error() {
+                    // The server cannot pause writes: fall back to a classic failover.
+                    if let Some(m) = self.masters.get_mut(&master) {
+                        m.coordinated = false;
+                    }
+                    self.io.log(
+                        Level::Warning,
+                        format!("CLIENT PAUSE refused by the master of {master}; classic failover"),
+                    );
+                }
+                super::failover::tick(self, &master, now);
+            }
         }
     }
 
@@ -491,6 +509,9 @@ impl Machine {
             i.info_sent = None;
             i.info_text = Some(text.to_string());
             i.master_link_down_ms = f.master_link_down_ms;
+            if let Some(o) = f.master_repl_offset {
+                i.master_repl_offset = o;
+            }
         }
         // Run id: learn it, or notice a reboot.
         if let Some(run_id) = &f.run_id {
@@ -873,6 +894,9 @@ impl Machine {
         m.last_ask = None;
         m.next_election = None;
         m.election_attempts = 0;
+        m.coordinated = false;
+        m.pause_sent = None;
+        m.sync_target = None;
         for s in m.sentinels.values_mut() {
             s.master_down = false;
             s.leader = None;
@@ -997,17 +1021,13 @@ impl Machine {
     }
 
     fn reconnect(&mut self, id: &Inst, now: Instant) {
-        let Some(m) = self.masters.get(id.master()) else {
-            return;
-        };
         let Some(i) = self.instance(id) else { return };
         if i.port == 0 {
             return;
         }
         let ping_period = self.t.ping_period.min(i.down_after);
-        let (ip, port) = (i.ip.clone(), i.port);
+        let port = i.port;
         let (down_after, act_ping_time) = (i.down_after, i.act_ping_time);
-        let setups = [self.setup_cmds(m, id, false), self.setup_cmds(m, id, true)];
         let keys: Vec<(LinkKey, bool)> = match id {
             Inst::Sentinel(_, r) => vec![(LinkKey::Peer(r.clone()), false)],
             other => vec![
@@ -1025,7 +1045,13 @@ impl Machine {
                 }
             };
             if need {
-                let setup = setups[usize::from(pubsub)].clone();
+                let Some(m) = self.masters.get(id.master()) else {
+                    return;
+                };
+                let setup = self.setup_cmds(m, id, pubsub);
+                let Some(ip) = self.instance(id).map(|i| i.ip.clone()) else {
+                    return;
+                };
                 self.io.connect(key, &ip, port, setup, now);
                 continue;
             }
@@ -1068,11 +1094,18 @@ impl Machine {
         // INFO to masters and replicas.
         if i.kind != Kind::Sentinel {
             let fast = i.kind == Kind::Replica
-                && (m.inst.odown_since.is_some() || m.in_failover() || i.master_link_down_ms != 0);
+                && (m.inst.sdown_since.is_some()
+                    || m.inst.odown_since.is_some()
+                    || m.in_failover()
+                    || i.master_link_down_ms != 0);
             // During a failover, the replicas whose progress we wait for are polled
             // every 100 ms instead of waiting for the 1 s INFO period.
             let very_fast = i.kind == Kind::Replica
-                && ((i.promoted && m.failover_state == FailoverState::WaitPromotion)
+                && ((i.promoted
+                    && matches!(
+                        m.failover_state,
+                        FailoverState::WaitPromotion | FailoverState::SendSlaveofNoone
+                    ))
                     || (m.failover_state == FailoverState::ReconfSlaves
                         && matches!(i.reconf, Reconf::Sent | Reconf::InProg)));
             let period = if very_fast {
@@ -1113,12 +1146,41 @@ impl Machine {
             self.send_ping(id, now);
         }
         let Some(i) = self.instance(id) else { return };
-        let pub_due = i
-            .last_pub_time
-            .map(|t| now.saturating_duration_since(t) > self.t.publish_period)
-            .unwrap_or(true);
+        // A master whose writes we paused would block our link on PUBLISH.
+        let paused = matches!(id, Inst::Master(_))
+            && self
+                .masters
+                .get(id.master())
+                .map(|m| m.coordinated && m.pause_sent.is_some())
+                .unwrap_or(false);
+        let pub_due = !paused
+            && i.last_pub_time
+                .map(|t| now.saturating_duration_since(t) > self.t.publish_period)
+                .unwrap_or(true);
         if pub_due {
             self.send_hello(id, now);
+        }
+    }
+
+    /// Ask `id` for INFO now unless one is already in flight.
+    pub fn request_info(&mut self, id: &Inst, now: Instant) {
+        let in_flight = self
+            .instance(id)
+            .map(|i| i.info_sent.is_some())
+            .unwrap_or(true);
+        if in_flight {
+            return;
+        }
+        let Some(name) = self.masters.get(id.master()).map(|m| m.cmd_name("INFO")) else {
+            return;
+        };
+        if self
+            .io
+            .send(&Self::cmd_link(id), vec![name], Tag::Info(id.clone()))
+        {
+            if let Some(i) = self.inst_mut(id) {
+                i.info_sent = Some(now);
+            }
         }
     }
 
@@ -1400,6 +1462,42 @@ impl Machine {
         (m.leader.clone(), m.leader_epoch)
     }
 
+    /// `SENTINEL IS-MASTER-DOWN-BY-ADDR ip port epoch runid`: whether we see that
+    /// master SDOWN (never while in TILT), and with a run id other than `*` our vote
+    /// for that epoch. Reply `[down, leader or "*", leader_epoch]`. When this sets
+    /// [`Io::dirty`], the config must be flushed before the reply is sent.
+    pub fn is_master_down_by_addr(
+        &mut self,
+        ip: &str,
+        port: i64,
+        epoch: i64,
+        runid: &str,
+        now: Instant,
+    ) -> Frame {
+        let master = if (0..=65535).contains(&port) {
+            self.master_by_addr(ip, port as u16)
+        } else {
+            None
+        };
+        let down = master
+            .as_ref()
+            .and_then(|nm| self.masters.get(nm))
+            .map(|mm| mm.inst.sdown_since.is_some() && !self.tilt)
+            .unwrap_or(false);
+        let mut leader = None;
+        let mut leader_epoch = 0u64;
+        if let (Some(nm), true) = (&master, runid != "*") {
+            let (l, e) = self.vote_leader(nm, epoch.max(0) as u64, runid, now);
+            leader = l;
+            leader_epoch = e;
+        }
+        Frame::Array(vec![
+            Frame::Integer(i64::from(down)),
+            Frame::bulk_str(leader.as_deref().unwrap_or("*")),
+            Frame::Integer(leader_epoch as i64),
+        ])
+    }
+
     /// Find a master by address (`IS-MASTER-DOWN-BY-ADDR` looks masters up that way).
     pub fn master_by_addr(&self, ip: &str, port: u16) -> Option<String> {
         self.masters
@@ -1536,4 +1634,175 @@ fn inst_mut<'a>(masters: &'a mut IndexMap<String, Master>, id: &Inst) -> Option<
 /// Milliseconds since `t` (0 if unset), for instance maps.
 pub fn ms_since(now: Instant, t: Option<Instant>) -> u64 {
     t.map(|t| ms(now.saturating_duration_since(t))).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sentinel::config;
+
+    fn machine(now: Instant) -> Machine {
+        let text = "sentinel myid 0123456789abcdef0123456789abcdef01234567\n\
+                    sentinel monitor m 10.0.0.1 6379 1\n\
+                    sentinel down-after-milliseconds m 1000\n";
+        let l = config::parse("t.conf", text, &[], &Timers::default(), now).unwrap();
+        Machine::new(l.global, l.masters, 7)
+    }
+
+    fn events(m: &mut Machine) -> Vec<String> {
+        let mut v = Vec::new();
+        while let Some(a) = m.poll_action() {
+            if let Action::Event(e) = a {
+                v.push(format!("{} {}", e.kind, e.text));
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn tilt_on_a_stall_blocks_actions_and_votes() {
+        let t0 = Instant::now();
+        let mut m = machine(t0);
+        m.handle_tick(t0);
+        events(&mut m);
+        // A 3 s stall between ticks: TILT.
+        let t1 = t0 + Duration::from_secs(3);
+        m.handle_tick(t1);
+        let ev = events(&mut m);
+        assert!(
+            ev.contains(&"+tilt #tilt mode entered".to_string()),
+            "{ev:?}"
+        );
+        assert!(m.tilt);
+        // The master never answered, but no SDOWN is declared in TILT.
+        let t2 = t1 + Duration::from_millis(100);
+        m.handle_tick(t2);
+        assert!(m.masters["m"].inst.sdown_since.is_none());
+        // No vote, and "not down", while in TILT.
+        let r = m.is_master_down_by_addr(
+            "10.0.0.1",
+            6379,
+            5,
+            "fedcba9876543210fedcba9876543210fedcba98",
+            t2,
+        );
+        assert_eq!(
+            r,
+            Frame::Array(vec![
+                Frame::Integer(0),
+                Frame::bulk_str("*"),
+                Frame::Integer(0)
+            ])
+        );
+        assert!(!m.take_dirty());
+        // TILT ends after the tilt period (ticks keep coming regularly).
+        let mut t = t2;
+        while t < t1 + Duration::from_secs(31) {
+            t += Duration::from_millis(100);
+            m.handle_tick(t);
+        }
+        let ev = events(&mut m);
+        assert!(
+            ev.contains(&"-tilt #tilt mode exited".to_string()),
+            "{ev:?}"
+        );
+        assert!(!m.tilt);
+        assert!(
+            m.masters["m"].inst.sdown_since.is_some(),
+            "acts again after TILT"
+        );
+    }
+
+    #[test]
+    fn sdown_after_down_after_and_back() {
+        let t0 = Instant::now();
+        let mut m = machine(t0);
+        let mut t = t0;
+        for _ in 0..5 {
+            t += Duration::from_millis(100);
+            m.handle_tick(t);
+        }
+        // Links requested; bring the command link up and answer PINGs.
+        let key = LinkKey::Cmd(Inst::Master("m".into()));
+        let conn = m.io.links[&key].conn;
+        m.handle_link_up(&key, conn, Some("10.0.1.1".into()), t);
+        m.handle_reply(
+            &key,
+            conn,
+            Tag::Ping(Inst::Master("m".into())),
+            Frame::simple("PONG"),
+            t,
+        );
+        for _ in 0..9 {
+            t += Duration::from_millis(100);
+            m.handle_tick(t);
+        }
+        assert!(m.masters["m"].inst.sdown_since.is_none());
+        // Silence for more than down-after: +sdown; with quorum 1 also +odown.
+        for _ in 0..25 {
+            t += Duration::from_millis(100);
+            m.handle_tick(t);
+        }
+        let ev = events(&mut m);
+        assert!(
+            ev.contains(&"+sdown master m 10.0.0.1 6379".to_string()),
+            "{ev:?}"
+        );
+        assert!(ev
+            .iter()
+            .any(|e| e.starts_with("+odown master m 10.0.0.1 6379 #quorum 1/1")));
+        // A valid reply (-LOADING counts) clears it.
+        m.handle_reply(
+            &key,
+            conn,
+            Tag::Ping(Inst::Master("m".into())),
+            Frame::error("LOADING loading"),
+            t,
+        );
+        t += Duration::from_millis(100);
+        m.handle_tick(t);
+        let ev = events(&mut m);
+        assert!(
+            ev.contains(&"-sdown master m 10.0.0.1 6379".to_string()),
+            "{ev:?}"
+        );
+        assert!(
+            ev.contains(&"-odown master m 10.0.0.1 6379".to_string()),
+            "{ev:?}"
+        );
+    }
+
+    #[test]
+    fn hello_adds_peer_and_adopts_newer_config() {
+        let t0 = Instant::now();
+        let mut m = machine(t0);
+        let peer = "fedcba9876543210fedcba9876543210fedcba98";
+        m.handle_hello(&format!("10.0.1.2,26379,{peer},3,m,10.0.0.1,6379,0"), t0);
+        assert_eq!(m.masters["m"].sentinels.len(), 1);
+        assert_eq!(m.g.current_epoch, 3);
+        // Same address, other run id: the old entry's address becomes invalid.
+        let peer2 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        m.handle_hello(&format!("10.0.1.2,26379,{peer2},3,m,10.0.0.1,6379,0"), t0);
+        assert_eq!(m.masters["m"].sentinels[peer].port, 0);
+        // A newer config epoch with another address switches the master.
+        m.handle_hello(&format!("10.0.1.2,26379,{peer2},4,m,10.0.0.9,6380,4"), t0);
+        assert_eq!(
+            m.masters["m"].current_addr(),
+            ("10.0.0.9".to_string(), 6380)
+        );
+        assert_eq!(m.masters["m"].config_epoch, 4);
+        let ev = events(&mut m);
+        assert!(
+            ev.contains(&"+switch-master m 10.0.0.1 6379 10.0.0.9 6380".to_string()),
+            "{ev:?}"
+        );
+        assert!(
+            m.masters["m"].replicas.contains_key("10.0.0.1:6379"),
+            "old master kept as replica"
+        );
+        // Our own hellos and garbage are ignored.
+        m.handle_hello("0123456789abcdef0123456789abcdef01234567,x", t0);
+        m.handle_hello("10.0.1.2,26379,x,1,m", t0);
+        assert_eq!(m.masters["m"].sentinels.len(), 2);
+    }
 }

@@ -13,6 +13,8 @@ pub mod hello;
 pub mod info;
 pub mod link;
 pub mod machine;
+#[cfg(test)]
+mod sim;
 pub mod state;
 
 use bytes::BytesMut;

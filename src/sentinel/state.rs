@@ -208,6 +208,8 @@ pub struct Instance {
     pub master_link_up: bool,
     pub slave_priority: i64,
     pub repl_offset: i64,
+    /// `master_repl_offset` from INFO (any role).
+    pub master_repl_offset: i64,
     pub replica_announced: bool,
 
     // Failover flags for replicas.
@@ -261,6 +263,7 @@ impl Instance {
             master_link_up: false,
             slave_priority: 100,
             repl_offset: 0,
+            master_repl_offset: 0,
             replica_announced: true,
             promoted: false,
             reconf: Reconf::None,
@@ -323,6 +326,13 @@ pub struct Master {
     pub election_attempts: u32,
     /// Last time we asked the promoted replica for its role (fast promotion check).
     pub last_promotion_poll: Option<Instant>,
+    /// `SENTINEL FAILOVER` with a reachable master: pause writes on it, wait until
+    /// the chosen replica has its offset, then promote and demote (no write lost).
+    pub coordinated: bool,
+    /// When `CLIENT PAUSE` was sent to the old master.
+    pub pause_sent: Option<Instant>,
+    /// The old master's offset (read after the pause) the replica must reach.
+    pub sync_target: Option<i64>,
 }
 
 impl Master {
@@ -356,6 +366,9 @@ impl Master {
             next_election: None,
             election_attempts: 0,
             last_promotion_poll: None,
+            coordinated: false,
+            pause_sent: None,
+            sync_target: None,
         }
     }
 

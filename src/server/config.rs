@@ -256,9 +256,9 @@ pub static PARAMS: &[Param] = &[
     p("slowlog-max-len", "128", I32),
     p("latency-monitor-threshold", "0", I32),
     p("notify-keyspace-events", "", Kind::Str),
-    p("hash-max-listpack-entries", "128", I32),
+    p("hash-max-listpack-entries", "512", I32),
     p("hash-max-listpack-value", "64", I32),
-    p("hash-max-ziplist-entries", "128", I32),
+    p("hash-max-ziplist-entries", "512", I32),
     p("hash-max-ziplist-value", "64", I32),
     p(
         "list-max-listpack-size",

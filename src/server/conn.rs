@@ -318,7 +318,10 @@ impl Conn {
             for f in self.client.pre_replies.drain(..) {
                 f.encode(self.client.proto, &mut self.outbuf);
             }
-            if self.client.take_reply_permission() {
+            // A handoff with an empty simple string writes no reply (SYNC).
+            let silent =
+                out.handoff.is_some() && matches!(&out.reply, Frame::Simple(s) if s.is_empty());
+            if self.client.take_reply_permission() && !silent {
                 out.reply.encode(self.client.proto, &mut self.outbuf);
             }
             // SHUTDOWN (commands/server.rs) only sets `state.shutdown`: wake the main task.

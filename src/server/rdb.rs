@@ -596,11 +596,14 @@ pub fn encode(dbs: &[DbSnapshot], opts: &SaveOptions) -> Vec<u8> {
 // ---------------------------------------------------------------------------
 // Reader
 
+/// One loaded database: (index, keys, expires).
+pub type LoadedDb = (usize, IndexMap<Bytes, Value>, IndexMap<Bytes, i64>);
+
 /// What a load produced.
 #[derive(Default)]
 pub struct Loaded {
     /// db index → (keys, expires).
-    pub dbs: Vec<(usize, IndexMap<Bytes, Value>, IndexMap<Bytes, i64>)>,
+    pub dbs: Vec<LoadedDb>,
     pub repl_stream_db: Option<i64>,
     pub repl_id: Option<String>,
     pub repl_offset: Option<i64>,
@@ -965,8 +968,7 @@ fn zipmap_pairs(b: &[u8]) -> Result<Vec<(Bytes, Bytes)>> {
             Err(err())
         }
     };
-    loop {
-        let Some(klen) = read_len(&mut p)? else { break };
+    while let Some(klen) = read_len(&mut p)? {
         let k = b.get(p..p + klen).ok_or_else(err)?;
         p += klen;
         let vlen = read_len(&mut p)?.ok_or_else(err)?;
@@ -980,7 +982,7 @@ fn zipmap_pairs(b: &[u8]) -> Result<Vec<(Bytes, Bytes)>> {
 }
 
 fn pairs_to_hash(items: Vec<Bytes>) -> Result<Value> {
-    if items.len() % 2 != 0 {
+    if !items.len().is_multiple_of(2) {
         return Err(bad("hash listpack with an odd number of elements"));
     }
     let mut h = IndexMap::with_capacity(items.len() / 2);
@@ -992,7 +994,7 @@ fn pairs_to_hash(items: Vec<Bytes>) -> Result<Value> {
 }
 
 fn pairs_to_zset(items: Vec<Bytes>) -> Result<Value> {
-    if items.len() % 2 != 0 {
+    if !items.len().is_multiple_of(2) {
         return Err(bad("zset listpack with an odd number of elements"));
     }
     let mut z = ZSet::default();

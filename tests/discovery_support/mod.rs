@@ -11,7 +11,11 @@ pub const NAME: &str = "mymaster";
 /// Which binaries to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flavor {
+    /// redis-server + redis-sentinel.
     Redis,
+    /// redis-server + `vigil sentinel`.
+    VigilSentinel,
+    /// `vigil server` + `vigil sentinel`.
     Vigil,
 }
 
@@ -96,7 +100,7 @@ pub fn role(port: u16) -> Option<String> {
 
 fn start_server(flavor: Flavor, dir: &std::path::Path, extra: &[&str]) -> Proc {
     match flavor {
-        Flavor::Redis => support::redis_server(dir, extra),
+        Flavor::Redis | Flavor::VigilSentinel => support::redis_server(dir, extra),
         Flavor::Vigil => support::vigil_server(dir, extra),
     }
 }
@@ -104,7 +108,7 @@ fn start_server(flavor: Flavor, dir: &std::path::Path, extra: &[&str]) -> Proc {
 fn start_sentinel(flavor: Flavor, dir: &std::path::Path, conf: &str) -> Proc {
     match flavor {
         Flavor::Redis => support::redis_sentinel(dir, conf),
-        Flavor::Vigil => support::vigil_sentinel(dir, conf),
+        Flavor::VigilSentinel | Flavor::Vigil => support::vigil_sentinel(dir, conf),
     }
 }
 

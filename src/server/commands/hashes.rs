@@ -71,7 +71,7 @@ fn put(h: &mut Hash, f: &Bytes, v: &Bytes) -> bool {
 
 /// `HSET key field value [field value ...]`: number of new fields.
 fn hset(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    if argv.len().is_multiple_of(2) {
+    if !argv.len().is_multiple_of(2) {
         return Frame::err("wrong number of arguments for 'hset' command");
     }
     match create_hash(ctx, &argv[1]) {
@@ -85,7 +85,7 @@ fn hset(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 
 /// `HMSET key field value [field value ...]`: OK.
 fn hmset(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    if argv.len().is_multiple_of(2) {
+    if !argv.len().is_multiple_of(2) {
         return Frame::err("wrong number of arguments for 'hmset' command");
     }
     match create_hash(ctx, &argv[1]) {
@@ -232,6 +232,9 @@ fn hincrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     let Some(delta) = parse_f64(&argv[3]) else {
         return Frame::err(super::args::NOT_FLOAT);
     };
+    if !delta.is_finite() {
+        return Frame::err("value is NaN or Infinity");
+    }
     let cur = match read_hash(ctx, &argv[1]) {
         Ok(h) => match h.and_then(|h| h.get(argv[2].as_ref())) {
             Some(v) => match parse_f64(v) {

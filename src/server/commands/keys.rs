@@ -96,7 +96,7 @@ fn expire_generic(ctx: &mut Ctx, argv: &[Bytes], base: i64, unit_ms: i64, name: 
     };
     let invalid = || Frame::err(format!("invalid expire time in '{name}' command"));
     if unit_ms == 1000 {
-        if when > i64::MAX / 1000 || when < i64::MIN / 1000 {
+        if !(i64::MIN / 1000..=i64::MAX / 1000).contains(&when) {
             return invalid();
         }
         when *= 1000;

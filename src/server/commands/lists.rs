@@ -635,6 +635,8 @@ fn bmove_generic(
             ctx.propagate_as(vec![prop]);
             Frame::Bulk(v)
         }
+        // Inside EXEC the non-blocking form's null answers at once.
+        Ok(None) if ctx.in_exec => Frame::Null,
         Ok(None) => block_on(ctx, &argv[1..2], deadline),
         Err(e) => e,
     }

@@ -7,6 +7,8 @@ pub mod connection;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+#[cfg(test)]
+mod propagation_tests;
 pub mod pubsub;
 pub mod replication;
 pub mod server;
