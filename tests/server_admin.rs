@@ -823,7 +823,9 @@ fn debug_commands() {
     let t = std::time::Instant::now();
     assert_eq!(vc.text(&["DEBUG", "SLEEP", "0.2"]), "OK");
     assert!(t.elapsed() >= Duration::from_millis(200));
-    assert!(vc.text(&["DEBUG", "RELOAD"]).starts_with("ERR "));
+    let digest = vc.text(&["DEBUG", "DIGEST"]);
+    assert_eq!(vc.text(&["DEBUG", "RELOAD"]), "OK");
+    assert_eq!(vc.text(&["DEBUG", "DIGEST"]), digest);
     assert!(items(vc.cmd(&["DEBUG", "HELP"])).len() > 4);
 }
 
@@ -893,5 +895,93 @@ fn monitor_streams_commands() {
     assert_eq!(
         r[0],
         Frame::Error("ERR MONITOR isn't allowed for DENY BLOCKING client".into())
+    );
+}
+
+#[test]
+fn debug_reload_round_trips_the_dataset() {
+    let dir = temp_dir();
+    let s = vigil_server(dir.path(), &["--enable-debug-command", "yes"]);
+    let mut c = s.client();
+    c.cmd(&["SET", "a", "1"]);
+    c.cmd(&["SET", "t", "x", "EX", "1000"]);
+    c.cmd(&["RPUSH", "l", "x", "y", "z"]);
+    c.cmd(&["HSET", "h", "f", "v", "g", "w"]);
+    c.cmd(&["SADD", "s", "m1", "m2"]);
+    c.cmd(&["SELECT", "3"]);
+    c.cmd(&["SET", "other", "db"]);
+    c.cmd(&["SELECT", "0"]);
+    let before = c.text(&["DEBUG", "DIGEST"]);
+    assert_eq!(c.text(&["DEBUG", "RELOAD"]), "OK");
+    assert_eq!(c.text(&["DEBUG", "DIGEST"]), before);
+    assert!(dir.path().join("dump.rdb").exists());
+    let ttl = c.cmd(&["TTL", "t"]).as_int().unwrap();
+    assert!(ttl > 900 && ttl <= 1000, "TTL survives: {ttl}");
+    // NOSAVE reloads the file as it is: later changes are dropped.
+    c.cmd(&["SET", "a", "changed"]);
+    c.cmd(&["SET", "new", "key"]);
+    assert_eq!(c.text(&["DEBUG", "RELOAD", "NOSAVE"]), "OK");
+    assert_eq!(c.text(&["GET", "a"]), "1");
+    assert_eq!(c.cmd(&["EXISTS", "new"]), Frame::Integer(0));
+    assert_eq!(c.text(&["DEBUG", "DIGEST"]), before);
+    // MERGE keeps keys that are not in the file.
+    c.cmd(&["SET", "new", "key"]);
+    assert_eq!(c.text(&["DEBUG", "RELOAD", "NOSAVE", "MERGE"]), "OK");
+    assert_eq!(c.text(&["GET", "new"]), "key");
+    assert_eq!(
+        c.text(&["DEBUG", "RELOAD", "BOGUS"]),
+        "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options."
+    );
+}
+
+#[test]
+fn shutdown_saves_or_refuses() {
+    let dir = temp_dir();
+    // A directory where the RDB file should be: every save fails.
+    std::fs::create_dir(dir.path().join("dump.rdb")).unwrap();
+    let mut s = vigil_server(dir.path(), &[]);
+    let mut c = s.client();
+    c.cmd(&["SET", "k", "v"]);
+    assert_eq!(
+        c.text(&["SHUTDOWN", "SAVE"]),
+        "ERR Errors trying to SHUTDOWN. Check logs."
+    );
+    assert_eq!(
+        c.text(&["PING"]),
+        "PONG",
+        "still running after a failed save"
+    );
+    c.send(&["SHUTDOWN", "SAVE", "FORCE"]);
+    assert!(c.is_closed());
+    wait_for("exit with FORCE", Duration::from_secs(10), || s.try_exit());
+
+    // A writable place: SHUTDOWN SAVE writes the RDB, a restart loads it.
+    let dir = temp_dir();
+    let mut s = vigil_server(dir.path(), &[]);
+    let mut c = s.client();
+    c.cmd(&["SET", "k", "v"]);
+    c.cmd(&["RPUSH", "l", "1", "2"]);
+    c.send(&["SHUTDOWN", "SAVE"]);
+    assert!(c.is_closed());
+    wait_for("exit after SHUTDOWN SAVE", Duration::from_secs(10), || {
+        s.try_exit()
+    });
+    assert!(dir.path().join("dump.rdb").is_file());
+    let s2 = vigil_server(dir.path(), &[]);
+    let mut c = s2.client();
+    wait_for("dataset loaded", Duration::from_secs(10), || {
+        (c.text(&["GET", "k"]) == "v").then_some(())
+    });
+    assert_eq!(c.cmd(&["LLEN", "l"]), Frame::Integer(2));
+    let info = c.text(&["INFO", "persistence"]);
+    assert_eq!(
+        info_field(&info, "rdb_changes_since_last_save").as_deref(),
+        Some("0")
+    );
+    c.cmd(&["SET", "k2", "v"]);
+    let info = c.text(&["INFO", "persistence"]);
+    assert_eq!(
+        info_field(&info, "rdb_changes_since_last_save").as_deref(),
+        Some("1")
     );
 }
