@@ -119,7 +119,7 @@ if [ "${SKIP_INSTR:-0}" != 1 ] && command -v perf >/dev/null \
         sleep 0.3
         redis-benchmark -p "$port" -c "$CLIENTS" -n "$n" -P "$p" -t "$t" -q >/dev/null 2>&1 || true
         kill -INT "$ps"; wait "$ps" 2>/dev/null || true
-        total=$(awk -F, '/instructions/ {s += $1} END {print s + 0}' "$WORK/perf.out")
+        total=$(awk -F, '/instructions/ {s += $1} END {printf "%.0f\n", s}' "$WORK/perf.out")
         echo "$server $p $t $total $n" >>"$INSTR"
       done
     done
@@ -158,7 +158,7 @@ for p in (1, 16):
 ins = {}
 for line in open(instr):
     server, p, test, total, n = line.split()
-    ins[(int(p), test, server)] = int(total) / int(n)
+    ins[(int(p), test, server)] = float(total) / int(n)
 if ins:
     print()
     print(f"{'instructions/request (user+kernel, perf stat)':<48}{'vigil':>9}{'redis':>9}{'vigil/redis':>13}")
