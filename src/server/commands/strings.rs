@@ -86,6 +86,24 @@ fn expire_at(ctx: &Ctx, arg: &[u8], unit_ms: i64, absolute: bool, cmd: &str) -> 
     }
 }
 
+/// An `EX|PX|EXAT|PXAT <value>` option as absolute unix ms; `None` when `word` is
+/// not one of them (or has no value).
+fn expire_option(
+    ctx: &Ctx,
+    word: &[u8],
+    value: Option<&Bytes>,
+    cmd: &str,
+) -> Option<Result<i64, Frame>> {
+    let (unit, absolute) = match word.to_ascii_lowercase().as_slice() {
+        b"ex" => (1000, false),
+        b"px" => (1, false),
+        b"exat" => (1000, true),
+        b"pxat" => (1, true),
+        _ => return None,
+    };
+    Some(expire_at(ctx, value?, unit, absolute, cmd))
+}
+
 /// Store a string with the given expiry and propagate it as Redis does
 /// (`SET k v PXAT <abs>` for any expiry; the plain SET otherwise).
 fn store(ctx: &mut Ctx, key: &Bytes, value: &Bytes, expiry: Expiry) {
@@ -123,17 +141,11 @@ fn set(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
             get = true;
         } else if is(a, "keepttl") && expiry == Expiry::None {
             expiry = Expiry::KeepTtl;
-        } else if has_next
-            && expiry == Expiry::None
-            && ["ex", "px", "exat", "pxat"].iter().any(|w| is(a, w))
-        {
-            let (unit, abs) = match a.to_ascii_lowercase().as_slice() {
-                b"ex" => (1000, false),
-                b"px" => (1, false),
-                b"exat" => (1000, true),
-                _ => (1, true),
-            };
-            match expire_at(ctx, &argv[i + 1], unit, abs, "set") {
+        } else if let (true, Some(at)) = (
+            has_next && expiry == Expiry::None,
+            expire_option(ctx, a, argv.get(i + 1), "set"),
+        ) {
+            match at {
                 Ok(at) => expiry = Expiry::At(at),
                 Err(e) => return e,
             }
@@ -233,17 +245,11 @@ fn getex(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
         let a = &argv[i];
         if is(a, "persist") && matches!(op, Op::Keep) {
             op = Op::Persist;
-        } else if i + 1 < argv.len()
-            && matches!(op, Op::Keep)
-            && ["ex", "px", "exat", "pxat"].iter().any(|w| is(a, w))
-        {
-            let (unit, abs) = match a.to_ascii_lowercase().as_slice() {
-                b"ex" => (1000, false),
-                b"px" => (1, false),
-                b"exat" => (1000, true),
-                _ => (1, true),
-            };
-            match expire_at(ctx, &argv[i + 1], unit, abs, "getex") {
+        } else if let (true, Some(at)) = (
+            i + 1 < argv.len() && matches!(op, Op::Keep),
+            expire_option(ctx, a, argv.get(i + 1), "getex"),
+        ) {
+            match at {
                 Ok(at) => op = Op::At(at),
                 Err(e) => return e,
             }
