@@ -61,7 +61,7 @@ class Cluster:
 
     def server(self, port, extra=()):
         use_vigil = self.kind == "vigil" and os.environ.get("BENCH_VIGIL_SERVER", "vigil") == "vigil"
-        base = [VIGIL, "server"] if use_vigil else ["redis-server"]
+        base = [VIGIL, "server"] if use_vigil else ["redis-server", "--repl-diskless-sync-delay", "0"]
         args = base + ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", self.dir] + list(extra)
         p = self.spawn(args, "server-%d" % port)
         wait("server %d" % port, lambda: redis.Redis(port=port).ping())
@@ -80,6 +80,8 @@ class Cluster:
         return p
 
     def stop(self):
+        if os.environ.get("KEEP"):
+            print("kept logs in", self.dir)
         for p in self.procs:
             try:
                 p.kill()
@@ -102,7 +104,10 @@ def run(kind):
         rps = [free_port(), free_port()]
         for p in rps:
             c.server(p, ["--replicaof", "127.0.0.1", str(mp)])
-        wait("replicas online", lambda: redis.Redis(port=mp).info("replication").get("connected_slaves") == 2)
+        def online():
+            info = redis.Redis(port=mp).info("replication")
+            return sum(1 for k, v in info.items() if k.startswith("slave") and isinstance(v, dict) and v.get("state") == "online") == 2
+        wait("replicas online", online, 30)
         sps = [free_port() for _ in range(3)]
         for p in sps:
             c.sentinel(p, mp)
@@ -120,10 +125,12 @@ def run(kind):
             i = 0
             while not stop.is_set():
                 i += 1
+                started = time.time()
                 try:
                     client.rpush("log", i)
                     acked.append(i)
-                    if killed_at[0] is not None and first_ok_after_kill[0] is None:
+                    after_kill = killed_at[0] is not None and started > killed_at[0]
+                    if after_kill and first_ok_after_kill[0] is None:
                         first_ok_after_kill[0] = time.time()
                 except Exception:
                     time.sleep(0.005)
@@ -132,8 +139,8 @@ def run(kind):
         t = threading.Thread(target=writer)
         t.start()
         time.sleep(1.0)
-        killed_at[0] = time.time()
         os.kill(master.pid, signal.SIGKILL)
+        killed_at[0] = time.time()
         wait("new master on every sentinel", lambda: all(addr(p) != mp for p in sps), 60)
         t_a = time.time() - killed_at[0]
         wait("writes succeed again", lambda: first_ok_after_kill[0] is not None, 60)

@@ -299,3 +299,164 @@ fn manual_failover_with_writes_running_loses_nothing() {
         .collect();
     assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
 }
+
+#[test]
+fn one_failover_per_crash_at_short_down_after_and_none_for_a_short_stop() {
+    let dir = temp_dir();
+    let topo = topology(dir.path());
+    let c = format!(
+        "sentinel monitor {NAME} 127.0.0.1 {} 2\n\
+         sentinel down-after-milliseconds {NAME} 250\n\
+         sentinel failover-timeout {NAME} 5000\n",
+        topo.master.port
+    );
+    let s: Vec<Proc> = (0..3).map(|_| vigil_sentinel(dir.path(), &c)).collect();
+    let ports: Vec<u16> = s.iter().map(|p| p.port).collect();
+    wait_all_known(&ports);
+    let Topo {
+        mut master,
+        replicas,
+    } = topo;
+    let old_port = master.port;
+    // Stopped for half of down-after: no failover.
+    for _ in 0..5 {
+        master.stop();
+        std::thread::sleep(Duration::from_millis(120));
+        master.cont();
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    for &p in &ports {
+        assert_eq!(
+            addr_of(p).map(|a| a.1),
+            Some(old_port),
+            "no failover for short stops"
+        );
+    }
+    // A crash: exactly one failover, no ping-pong.
+    master.kill();
+    for &p in &ports {
+        wait_for("new master", Duration::from_secs(10), || {
+            addr_of(p).filter(|(_, port)| *port != old_port).map(|_| ())
+        });
+    }
+    std::thread::sleep(Duration::from_secs(4));
+    let new_port = addr_of(ports[0]).unwrap().1;
+    let mut epochs = Vec::new();
+    let mut ends = 0;
+    for &p in &ports {
+        assert_eq!(addr_of(p).unwrap().1, new_port, "all agree, no flip-flop");
+        let m = frame_map(&Client::connect(p).cmd(&["SENTINEL", "MASTER", NAME]));
+        epochs.push(m["config-epoch"].clone());
+        let log =
+            std::fs::read_to_string(dir.path().join(format!("vigil-sentinel-{p}.log"))).unwrap();
+        ends += log.matches("+failover-end ").count();
+    }
+    assert!(
+        epochs.iter().all(|e| e == &epochs[0] && e != "0"),
+        "{epochs:?}"
+    );
+    assert_eq!(ends, 1, "exactly one failover");
+    drop(replicas);
+}
+
+#[test]
+fn vigil_sentinels_over_vigil_servers_discover_and_fail_over() {
+    let dir = temp_dir();
+    let master = vigil_server(dir.path(), &[]);
+    let mp = master.port.to_string();
+    let replicas: Vec<Proc> = (0..2)
+        .map(|_| vigil_server(dir.path(), &["--replicaof", "127.0.0.1", &mp]))
+        .collect();
+    wait_for("2 vigil replicas online", Duration::from_secs(10), || {
+        (info(master.port).matches("state=online").count() == 2).then_some(())
+    });
+    let c = conf(master.port);
+    let s: Vec<Proc> = (0..3).map(|_| vigil_sentinel(dir.path(), &c)).collect();
+    let ports: Vec<u16> = s.iter().map(|p| p.port).collect();
+    wait_all_known(&ports);
+    for &p in &ports {
+        assert_eq!(
+            Client::connect(p).text(&["SENTINEL", "CKQUORUM", NAME]),
+            "OK 3 usable Sentinels. Quorum and failover authorization can be reached"
+        );
+    }
+    let Topo {
+        mut master,
+        replicas,
+    } = Topo { master, replicas };
+    let old_port = master.port;
+    master.kill();
+    let replica_ports: Vec<u16> = replicas.iter().map(|r| r.port).collect();
+    let mut new_port = 0;
+    for &p in &ports {
+        new_port = wait_for(
+            "new master on every sentinel",
+            Duration::from_secs(20),
+            || {
+                addr_of(p)
+                    .filter(|(_, port)| *port != old_port)
+                    .map(|(_, port)| port)
+            },
+        );
+    }
+    assert!(replica_ports.contains(&new_port));
+    wait_for(
+        "promoted vigil server is master",
+        Duration::from_secs(10),
+        || info(new_port).contains("role:master").then_some(()),
+    );
+    let other = *replica_ports.iter().find(|p| **p != new_port).unwrap();
+    wait_for(
+        "other vigil replica repointed",
+        Duration::from_secs(15),
+        || {
+            info(other)
+                .contains(&format!("master_port:{new_port}"))
+                .then_some(())
+        },
+    );
+}
+
+#[test]
+fn a_sentinel_down_during_the_failover_learns_the_new_master_on_restart() {
+    let dir = temp_dir();
+    let topo = topology(dir.path());
+    let c = conf(topo.master.port);
+    let mut s: Vec<Proc> = (0..3).map(|_| vigil_sentinel(dir.path(), &c)).collect();
+    let ports: Vec<u16> = s.iter().map(|p| p.port).collect();
+    wait_all_known(&ports);
+    let Topo {
+        mut master,
+        replicas,
+    } = topo;
+    let old_port = master.port;
+    s[2].kill();
+    master.kill();
+    let mut new_port = 0;
+    for &p in &ports[..2] {
+        new_port = wait_for(
+            "failover by the two live sentinels",
+            Duration::from_secs(20),
+            || {
+                addr_of(p)
+                    .filter(|(_, port)| *port != old_port)
+                    .map(|(_, port)| port)
+            },
+        );
+    }
+    let conf_path = dir.path().join(format!("sentinel-{}.conf", ports[2]));
+    let back = vigil_sentinel_at(dir.path(), ports[2], &conf_path);
+    wait_for(
+        "restarted sentinel learns the new master",
+        Duration::from_secs(15),
+        || {
+            addr_of(back.port)
+                .filter(|(_, port)| *port == new_port)
+                .map(|_| ())
+        },
+    );
+    let log = std::fs::read_to_string(dir.path().join(format!("vigil-sentinel-{}.log", ports[2])))
+        .unwrap();
+    assert!(log.contains("+config-update-from"), "{log}");
+    drop(replicas);
+}

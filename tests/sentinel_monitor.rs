@@ -184,7 +184,7 @@ fn three_vigil_sentinels_discover_detect_and_restart() {
         "{log}"
     );
     assert!(log.contains(&format!("# -odown master {NAME} 127.0.0.1 {mp}")));
-    assert!(log.contains(&format!("* +slave slave 127.0.0.1:")));
+    assert!(log.contains(&"* +slave slave 127.0.0.1:".to_string()));
 
     // Restart one sentinel: same id, replicas and peers known at once from its file.
     let conf_path = dir.path().join(format!("sentinel-{}.conf", ports[0]));

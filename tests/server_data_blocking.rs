@@ -178,3 +178,25 @@ fn blocking_pop_inside_multi_does_not_block() {
     c.cmd(&["BLMOVE", "none", "x", "LEFT", "LEFT", "0"]);
     assert_eq!(c.cmd_str(&["EXEC"]), "*2\r\n*-1\r\n$-1\r\n");
 }
+
+#[test]
+fn a_spurious_wake_up_keeps_the_original_deadline() {
+    let (_d, s) = server();
+    let mut blocked = RawClient::connect(s.port);
+    let mut other = RawClient::connect(s.port);
+    let t = Instant::now();
+    blocked.send(&["BLPOP", "q", "2"]);
+    std::thread::sleep(Duration::from_millis(1200));
+    // Wakes the blocked client, but the element is gone before it runs again.
+    other.cmd(&["MULTI"]);
+    other.cmd(&["RPUSH", "q", "x"]);
+    other.cmd(&["LPOP", "q"]);
+    assert_eq!(other.cmd_str(&["EXEC"]), "*2\r\n:1\r\n$1\r\nx\r\n");
+    assert_eq!(blocked.read(), b"*-1\r\n".to_vec());
+    let waited = t.elapsed();
+    assert!(waited >= Duration::from_millis(1900), "{waited:?}");
+    assert!(
+        waited < Duration::from_millis(3000),
+        "deadline restarted: {waited:?}"
+    );
+}

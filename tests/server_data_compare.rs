@@ -32,3 +32,13 @@ fn set_commands_match_redis() {
 fn sorted_set_commands_match_redis() {
     assert_same_as_redis(include_str!("data_support/scripts/zsets.txt"));
 }
+
+#[test]
+fn wrong_types_match_redis() {
+    assert_same_as_redis(include_str!("data_support/scripts/wrongtype.txt"));
+}
+
+#[test]
+fn edge_values_match_redis() {
+    assert_same_as_redis(include_str!("data_support/scripts/edges.txt"));
+}

@@ -154,3 +154,50 @@ fn scan_family_walks_everything() {
         assert!(seen.contains(&format!("key:{i}")), "key:{i} missed");
     }
 }
+
+#[test]
+fn huge_negative_random_counts_are_refused_not_served() {
+    let dir = temp_dir();
+    let s = vigil_server(dir.path(), &[]);
+    let mut c = RawClient::connect(s.port);
+    c.cmd(&["SADD", "s", "a"]);
+    c.cmd(&["HSET", "h", "f", "v"]);
+    c.cmd(&["ZADD", "z", "1", "m"]);
+    for cmd in [
+        ["SRANDMEMBER", "s", "-9223372036854775807"],
+        ["HRANDFIELD", "h", "-9223372036854775807"],
+        ["ZRANDMEMBER", "z", "-9223372036854775807"],
+    ] {
+        assert_eq!(c.cmd_str(&cmd), "-ERR value is out of range\r\n", "{cmd:?}");
+    }
+    // Moderate negative counts repeat members.
+    let r = c.cmd_str(&["SRANDMEMBER", "s", "-3"]);
+    assert_eq!(r, "*3\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n");
+    assert_eq!(c.cmd_str(&["PING"]), "+PONG\r\n");
+}
+
+#[test]
+fn reads_count_keyspace_hits_and_misses() {
+    let dir = temp_dir();
+    let s = vigil_server(dir.path(), &[]);
+    let mut c = Client::connect(s.port);
+    c.cmd(&["HSET", "h", "f", "v"]);
+    c.cmd(&["RPUSH", "l", "a"]);
+    let stat = |c: &mut Client, f: &str| -> i64 {
+        let info = c.text(&["INFO", "stats"]);
+        support::info_field(&info, f)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(-1)
+    };
+    let (h0, m0) = (
+        stat(&mut c, "keyspace_hits"),
+        stat(&mut c, "keyspace_misses"),
+    );
+    c.cmd(&["HGET", "h", "f"]);
+    c.cmd(&["LRANGE", "l", "0", "-1"]);
+    c.cmd(&["SMEMBERS", "nokey"]);
+    c.cmd(&["ZSCORE", "nokey", "m"]);
+    c.cmd(&["HGET", "nokey", "f"]);
+    assert_eq!(stat(&mut c, "keyspace_hits") - h0, 2);
+    assert_eq!(stat(&mut c, "keyspace_misses") - m0, 3);
+}

@@ -31,6 +31,10 @@ pub enum Frame {
     Push(Vec<Frame>),
     /// `(digits` in RESP3, a bulk string in RESP2.
     BigNumber(String),
+    /// An array of bulk strings already encoded (identical in RESP2 and RESP3), built
+    /// by [`Frame::bulk_array`] for long replies such as LRANGE: one buffer instead of
+    /// one reference-counted string per element.
+    EncodedArray(Bytes),
 }
 
 impl Frame {
@@ -59,6 +63,23 @@ impl Frame {
 
     pub fn bulk_str(s: &str) -> Frame {
         Frame::Bulk(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    /// Encode an array of bulk strings once, for replies built from many stored
+    /// strings (the same bytes as `Frame::Array` of `Frame::Bulk`s).
+    pub fn bulk_array<'a, I>(items: I) -> Frame
+    where
+        I: IntoIterator<Item = &'a [u8]>,
+        I::IntoIter: Clone + ExactSizeIterator,
+    {
+        let it = items.into_iter();
+        let size: usize = it.clone().map(|b| b.len() + 16).sum::<usize>() + 16;
+        let mut out = BytesMut::with_capacity(size);
+        int_line(&mut out, b'*', it.len() as i64);
+        for b in it {
+            bulk(&mut out, b);
+        }
+        Frame::EncodedArray(out.freeze())
     }
 
     pub fn is_error(&self) -> bool {
@@ -169,6 +190,7 @@ impl Frame {
                     out.put_slice(if *v { b":1\r\n" } else { b":0\r\n" });
                 }
             }
+            Frame::EncodedArray(b) => out.put_slice(b),
             Frame::BigNumber(s) => {
                 if resp3 {
                     line(out, b'(', s.as_bytes());

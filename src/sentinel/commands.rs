@@ -4,7 +4,7 @@
 //! against the [`Machine`] and the client registry; nothing here does IO.
 
 use super::machine::{ms_since, Inst, Machine};
-use super::state::{glob_match, FailoverState, Instance, Kind, Master, Role};
+use super::state::{glob_match, nm, FailoverState, Instance, Kind, Master, Role};
 use crate::resp::{Frame, Proto};
 use bytes::Bytes;
 use std::collections::{BTreeSet, HashMap};
@@ -1131,7 +1131,7 @@ fn sentinel(cx: &mut Ctx, args: &[Bytes]) -> Outcome {
             let v = m
                 .masters
                 .iter()
-                .map(|(name, mm)| instance_map(m, mm, &Inst::Master(name.clone()), &mm.inst, now))
+                .map(|(name, mm)| instance_map(m, mm, &Inst::Master(nm(name)), &mm.inst, now))
                 .collect();
             Outcome::one(Frame::Array(v))
         }
@@ -1142,13 +1142,9 @@ fn sentinel(cx: &mut Ctx, args: &[Bytes]) -> Outcome {
             let name = s(&args[2]);
             let m = &*cx.m;
             match m.masters.get(&name) {
-                Some(mm) => Outcome::one(instance_map(
-                    m,
-                    mm,
-                    &Inst::Master(name.clone()),
-                    &mm.inst,
-                    now,
-                )),
+                Some(mm) => {
+                    Outcome::one(instance_map(m, mm, &Inst::Master(nm(&name)), &mm.inst, now))
+                }
                 None => Outcome::one(no_master()),
             }
         }
@@ -1163,9 +1159,7 @@ fn sentinel(cx: &mut Ctx, args: &[Bytes]) -> Outcome {
                     mm.replicas
                         .iter()
                         .filter(|(_, r)| r.replica_announced)
-                        .map(|(k, r)| {
-                            instance_map(m, mm, &Inst::Replica(name.clone(), k.clone()), r, now)
-                        })
+                        .map(|(k, r)| instance_map(m, mm, &Inst::Replica(nm(&name), nm(k)), r, now))
                         .collect(),
                 )),
                 None => Outcome::one(no_master()),
@@ -1182,7 +1176,7 @@ fn sentinel(cx: &mut Ctx, args: &[Bytes]) -> Outcome {
                     mm.sentinels
                         .iter()
                         .map(|(k, r)| {
-                            instance_map(m, mm, &Inst::Sentinel(name.clone(), k.clone()), r, now)
+                            instance_map(m, mm, &Inst::Sentinel(nm(&name), nm(k)), r, now)
                         })
                         .collect(),
                 )),

@@ -2,9 +2,8 @@
 //! lines, everything else) and the state rewrite that keeps comments and unknown
 //! lines in place while regenerating every `sentinel ...` line.
 
-use super::state::{Global, Instance, Kind, Master, Timers};
+use super::state::{Global, Instance, Kind, Map, Master, Timers};
 use crate::resp::split_args;
-use indexmap::IndexMap;
 use std::time::{Duration, Instant};
 
 /// Process-level directives a sentinel honours besides `sentinel ...` lines.
@@ -20,7 +19,7 @@ pub struct ProcessOptions {
 #[derive(Debug)]
 pub struct Loaded {
     pub global: Global,
-    pub masters: IndexMap<String, Master>,
+    pub masters: Map<String, Master>,
     pub process: ProcessOptions,
     /// Whether `sentinel myid` was missing (a fresh id was generated).
     pub new_myid: bool,
@@ -128,7 +127,7 @@ pub fn parse(
     }
 
     // Phase 1: pre-monitor options.
-    let mut masters: IndexMap<String, Master> = IndexMap::new();
+    let mut masters: Map<String, Master> = Map::default();
     let mut new_myid = false;
     for l in sentinel_lines
         .iter()
@@ -207,7 +206,7 @@ fn parse_ms(s: &str) -> Result<Duration, String> {
 /// Apply one `sentinel ...` directive (`sentinelHandleConfiguration`).
 fn apply(
     g: &mut Global,
-    masters: &mut IndexMap<String, Master>,
+    masters: &mut Map<String, Master>,
     l: &Line,
     t: &Timers,
     now: Instant,
@@ -386,7 +385,7 @@ pub fn quote(s: &str) -> String {
 }
 
 /// The `sentinel ...` lines describing the current state, in Redis's order.
-pub fn render_state(g: &Global, masters: &IndexMap<String, Master>) -> Vec<String> {
+pub fn render_state(g: &Global, masters: &Map<String, Master>) -> Vec<String> {
     let q = quote;
     let mut out = vec![format!("sentinel myid {}", g.myid)];
     if !g.deny_scripts_reconfig {

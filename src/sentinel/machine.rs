@@ -9,7 +9,6 @@ use super::hello::Hello;
 use super::info::parse_info;
 use super::state::*;
 use crate::resp::Frame;
-use indexmap::IndexMap;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::{HashMap, VecDeque};
@@ -18,11 +17,11 @@ use std::time::{Duration, Instant};
 /// Identity of one monitored instance.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Inst {
-    Master(String),
+    Master(Name),
     /// Master name, replica `ip:port` key.
-    Replica(String, String),
+    Replica(Name, Name),
     /// Master name, sentinel run id.
-    Sentinel(String, String),
+    Sentinel(Name, Name),
 }
 
 impl Inst {
@@ -39,7 +38,7 @@ impl Inst {
 pub enum LinkKey {
     Cmd(Inst),
     Pubsub(Inst),
-    Peer(String),
+    Peer(Name),
 }
 
 /// What a reply on a command link answers.
@@ -110,7 +109,7 @@ const MAX_PENDING: u32 = 100;
 #[derive(Default)]
 pub struct Io {
     pub actions: VecDeque<Action>,
-    pub links: HashMap<LinkKey, LinkState>,
+    pub links: HashMap<LinkKey, LinkState, FxBuild>,
     next_conn: u64,
     /// Set when persistent state changed; the driver flushes the config file.
     pub dirty: bool,
@@ -210,7 +209,7 @@ impl Io {
 pub struct Machine {
     pub g: Global,
     pub t: Timers,
-    pub masters: IndexMap<String, Master>,
+    pub masters: Map<String, Master>,
     pub io: Io,
     pub tilt: bool,
     pub tilt_start: Option<Instant>,
@@ -235,7 +234,7 @@ fn ms(d: Duration) -> u64 {
 }
 
 impl Machine {
-    pub fn new(g: Global, masters: IndexMap<String, Master>, seed: u64) -> Machine {
+    pub fn new(g: Global, masters: Map<String, Master>, seed: u64) -> Machine {
         Machine {
             g,
             t: Timers::default(),
@@ -260,10 +259,24 @@ impl Machine {
         std::mem::take(&mut self.io.dirty)
     }
 
-    /// When the driver should call [`Machine::handle_tick`] next: 10-19 times a
-    /// second, randomized like Redis's hz so sentinels do not run in lock-step.
+    /// When the driver should call [`Machine::handle_tick`] next: about 10 times a
+    /// second, randomized (80-120 ms) so sentinels do not run in lock-step. Everything
+    /// urgent (ODOWN, votes, promotion, reconfiguration) is driven by replies, not
+    /// by the tick.
     pub fn poll_timeout(&mut self, now: Instant) -> Instant {
-        now + Duration::from_millis(self.rng.gen_range(52..=100))
+        // While a failover runs, tick every 20-30 ms so polling the promoted replica
+        // and the replicas being reconfigured is not held back by the tick.
+        if self.masters.values().any(|m| m.in_failover()) {
+            return now + Duration::from_millis(self.rng.gen_range(20..=30));
+        }
+        let next = now + Duration::from_millis(self.rng.gen_range(80..=120));
+        // An election waiting for its small random delay starts on time.
+        self.masters
+            .values()
+            .filter(|m| m.inst.odown_since.is_some())
+            .filter_map(|m| m.next_election)
+            .filter(|t| *t > now)
+            .fold(next, |a, t| a.min(t))
     }
 
     /// Emit the start-up `+monitor` events.
@@ -284,8 +297,8 @@ impl Machine {
         let m = self.masters.get(id.master())?;
         match id {
             Inst::Master(_) => Some(&m.inst),
-            Inst::Replica(_, k) => m.replicas.get(k),
-            Inst::Sentinel(_, r) => m.sentinels.get(r),
+            Inst::Replica(_, k) => m.replicas.get(&**k),
+            Inst::Sentinel(_, r) => m.sentinels.get(&**r),
         }
     }
 
@@ -337,8 +350,8 @@ impl Machine {
             LinkKey::Peer(r) => self
                 .masters
                 .iter()
-                .filter(|(_, m)| m.sentinels.contains_key(r))
-                .map(|(n, _)| Inst::Sentinel(n.clone(), r.clone()))
+                .filter(|(_, m)| m.sentinels.contains_key(&**r))
+                .map(|(n, _)| Inst::Sentinel(nm(n), nm(r)))
                 .collect(),
         };
         for id in ids {
@@ -450,6 +463,20 @@ impl Machine {
     }
 
     fn on_ping_reply(&mut self, id: &Inst, reply: &Frame, now: Instant) {
+        if let Inst::Sentinel(_, r) = id {
+            // One PING per peer link answers for every master that peer watches.
+            let valid = valid_ping_reply(reply);
+            for m in self.masters.values_mut() {
+                if let Some(i) = m.sentinels.get_mut(&**r) {
+                    i.last_pong_time = Some(now);
+                    if valid {
+                        i.last_avail_time = now;
+                        i.act_ping_time = None;
+                    }
+                }
+            }
+            return;
+        }
         let busy = matches!(reply, Frame::Error(e) if e.starts_with("BUSY"));
         let Some(i) = self.inst_mut(id) else { return };
         i.last_pong_time = Some(now);
@@ -472,15 +499,29 @@ impl Machine {
     }
 
     fn send_ping(&mut self, id: &Inst, now: Instant) -> bool {
-        let name = self
-            .masters
-            .get(id.master())
-            .map(|m| m.cmd_name("PING"))
-            .unwrap_or_else(|| "PING".into());
+        let name = match id {
+            Inst::Sentinel(..) => "PING".to_string(),
+            _ => self
+                .masters
+                .get(id.master())
+                .map(|m| m.cmd_name("PING"))
+                .unwrap_or_else(|| "PING".into()),
+        };
         if self
             .io
             .send(&Self::cmd_link(id), vec![name], Tag::Ping(id.clone()))
         {
+            if let Inst::Sentinel(_, r) = id {
+                for m in self.masters.values_mut() {
+                    if let Some(i) = m.sentinels.get_mut(&**r) {
+                        i.last_ping_time = Some(now);
+                        if i.act_ping_time.is_none() {
+                            i.act_ping_time = Some(now);
+                        }
+                    }
+                }
+                return true;
+            }
             if let Some(i) = self.inst_mut(id) {
                 i.last_ping_time = Some(now);
                 if i.act_ping_time.is_none() {
@@ -748,7 +789,7 @@ impl Machine {
         // Same run id at a new address: address switch.
         let removed = m.sentinels.shift_remove(&h.runid);
         if let Some(old) = &removed {
-            io.close(&LinkKey::Peer(old.runid.clone()));
+            io.close(&LinkKey::Peer(nm(&old.runid)));
             io.event(instance_event(
                 Level::Notice,
                 "+sentinel-address-switch",
@@ -803,7 +844,7 @@ impl Machine {
             }
         }
         if let Some(inv) = invalid {
-            io.close(&LinkKey::Peer(inv));
+            io.close(&LinkKey::Peer(nm(&inv)));
         }
         if updated > 0 {
             if let Some(m) = masters.get(name) {
@@ -864,8 +905,8 @@ impl Machine {
             return;
         };
         for k in m.replicas.keys() {
-            io.close(&LinkKey::Cmd(Inst::Replica(name.to_string(), k.clone())));
-            io.close(&LinkKey::Pubsub(Inst::Replica(name.to_string(), k.clone())));
+            io.close(&LinkKey::Cmd(Inst::Replica(nm(name), nm(k))));
+            io.close(&LinkKey::Pubsub(Inst::Replica(nm(name), nm(k))));
         }
         m.replicas.clear();
         if !keep_sentinels {
@@ -873,15 +914,15 @@ impl Machine {
             m.sentinels.clear();
             for r in gone {
                 if !masters.values().any(|mm| mm.sentinels.contains_key(&r)) {
-                    io.close(&LinkKey::Peer(r));
+                    io.close(&LinkKey::Peer(nm(&r)));
                 }
             }
         }
         let Some(m) = masters.get_mut(name) else {
             return;
         };
-        io.close(&LinkKey::Cmd(Inst::Master(name.to_string())));
-        io.close(&LinkKey::Pubsub(Inst::Master(name.to_string())));
+        io.close(&LinkKey::Cmd(Inst::Master(nm(name))));
+        io.close(&LinkKey::Pubsub(Inst::Master(nm(name))));
         let down_after = m.inst.down_after;
         let (ip, port) = (m.inst.ip.clone(), m.inst.port);
         m.inst = Instance::new(Kind::Master, name.to_string(), ip, port, now);
@@ -911,13 +952,16 @@ impl Machine {
     /// asking peers, failover).
     pub fn handle_tick(&mut self, now: Instant) {
         self.check_tilt(now);
-        let names: Vec<String> = self.masters.keys().cloned().collect();
+        let names: Vec<Name> = self.masters.values().map(|m| m.inst.key.clone()).collect();
         for name in &names {
-            self.monitor_master(name, now);
+            let ids = self.instance_ids(name);
+            for id in &ids {
+                self.reconnect(id, now);
+                self.periodic(id, now);
+            }
             if self.tilt {
                 continue;
             }
-            let ids = self.instance_ids(name);
             for id in &ids {
                 self.check_sdown(id, now);
             }
@@ -963,16 +1007,18 @@ impl Machine {
         let Some(m) = self.masters.get(name) else {
             return vec![];
         };
-        let mut v = vec![Inst::Master(name.to_string())];
+        let mname = m.inst.key.clone();
+        let mut v = Vec::with_capacity(1 + m.replicas.len() + m.sentinels.len());
+        v.push(Inst::Master(mname.clone()));
         v.extend(
             m.replicas
-                .keys()
-                .map(|k| Inst::Replica(name.to_string(), k.clone())),
+                .values()
+                .map(|r| Inst::Replica(mname.clone(), r.key.clone())),
         );
         v.extend(
             m.sentinels
-                .keys()
-                .map(|k| Inst::Sentinel(name.to_string(), k.clone())),
+                .values()
+                .map(|s| Inst::Sentinel(mname.clone(), s.key.clone())),
         );
         v
     }
@@ -1013,13 +1059,6 @@ impl Machine {
     }
 
     /// Reconnect and send periodic commands for a master, its replicas and peers.
-    fn monitor_master(&mut self, name: &str, now: Instant) {
-        for id in self.instance_ids(name) {
-            self.reconnect(&id, now);
-            self.periodic(&id, now);
-        }
-    }
-
     fn reconnect(&mut self, id: &Inst, now: Instant) {
         let Some(i) = self.instance(id) else { return };
         if i.port == 0 {
@@ -1028,14 +1067,14 @@ impl Machine {
         let ping_period = self.t.ping_period.min(i.down_after);
         let port = i.port;
         let (down_after, act_ping_time) = (i.down_after, i.act_ping_time);
-        let keys: Vec<(LinkKey, bool)> = match id {
-            Inst::Sentinel(_, r) => vec![(LinkKey::Peer(r.clone()), false)],
-            other => vec![
-                (LinkKey::Cmd(other.clone()), false),
-                (LinkKey::Pubsub(other.clone()), true),
+        let keys: [Option<(LinkKey, bool)>; 2] = match id {
+            Inst::Sentinel(_, r) => [Some((LinkKey::Peer(r.clone()), false)), None],
+            other => [
+                Some((LinkKey::Cmd(other.clone()), false)),
+                Some((LinkKey::Pubsub(other.clone()), true)),
             ],
         };
-        for (key, pubsub) in keys {
+        for (key, pubsub) in keys.into_iter().flatten() {
             let need = match self.io.links.get(&key) {
                 None => true,
                 Some(l) => {
@@ -1083,16 +1122,13 @@ impl Machine {
     }
 
     fn periodic(&mut self, id: &Inst, now: Instant) {
-        let link = Self::cmd_link(id);
-        if !self.io.connected(&link) || self.io.pending(&link) >= MAX_PENDING {
-            return;
-        }
         let Some(m) = self.masters.get(id.master()) else {
             return;
         };
         let Some(i) = self.instance(id) else { return };
+        let since = |t: Option<Instant>| t.map(|t| now.saturating_duration_since(t));
         // INFO to masters and replicas.
-        if i.kind != Kind::Sentinel {
+        let info_due = i.kind != Kind::Sentinel && {
             let fast = i.kind == Kind::Replica
                 && (m.inst.sdown_since.is_some()
                     || m.inst.odown_since.is_some()
@@ -1109,26 +1145,37 @@ impl Machine {
                     || (m.failover_state == FailoverState::ReconfSlaves
                         && matches!(i.reconf, Reconf::Sent | Reconf::InProg)));
             let period = if very_fast {
-                Duration::from_millis(100)
+                Duration::from_millis(50)
             } else if fast {
                 Duration::from_millis(1000).min(self.t.info_period)
             } else {
                 self.t.info_period
             };
-            let stale = i
-                .info_refresh
-                .map(|t| now.saturating_duration_since(t) > period)
+            let stale = since(i.info_refresh).map(|d| d > period).unwrap_or(true);
+            let in_flight = since(i.info_sent).map(|d| d < period).unwrap_or(false);
+            stale && !in_flight
+        };
+        // Cheap early exit: nothing due, no link lookups.
+        let ping_period = self.t.ping_period.min(i.down_after);
+        let maybe_due = info_due
+            || since(i.last_ping_time)
+                .map(|d| d > ping_period / 2)
+                .unwrap_or(true)
+            || since(i.last_pub_time)
+                .map(|d| d > self.t.publish_period)
                 .unwrap_or(true);
-            let in_flight = i
-                .info_sent
-                .map(|t| now.saturating_duration_since(t) < period)
-                .unwrap_or(false);
-            if stale && !in_flight {
-                let cmd = vec![m.cmd_name("INFO")];
-                if self.io.send(&link, cmd, Tag::Info(id.clone())) {
-                    if let Some(i) = self.inst_mut(id) {
-                        i.info_sent = Some(now);
-                    }
+        if !maybe_due {
+            return;
+        }
+        let link = Self::cmd_link(id);
+        if !self.io.connected(&link) || self.io.pending(&link) >= MAX_PENDING {
+            return;
+        }
+        if info_due {
+            let cmd = vec![m.cmd_name("INFO")];
+            if self.io.send(&link, cmd, Tag::Info(id.clone())) {
+                if let Some(i) = self.inst_mut(id) {
+                    i.info_sent = Some(now);
                 }
             }
         }
@@ -1311,6 +1358,13 @@ impl Machine {
         let (ip, port) = (m.inst.ip.clone(), m.inst.port);
         let sdown = m.inst.sdown_since.is_some();
         let candidate = m.in_failover();
+        // Until ODOWN is reached, peers that said "not down" are asked again every
+        // 100 ms (they may reach SDOWN a moment after us), not once per second.
+        let interval = if m.inst.odown_since.is_none() && !candidate {
+            ask_period.min(Duration::from_millis(100))
+        } else {
+            ask_period
+        };
         let cmd_name = "SENTINEL".to_string();
         for s in m.sentinels.values_mut() {
             let elapsed = s
@@ -1324,17 +1378,17 @@ impl Machine {
             if !sdown {
                 continue;
             }
-            let link = LinkKey::Peer(s.runid.clone());
+            let link = LinkKey::Peer(s.key.clone());
             if !io.connected(&link) {
                 continue;
             }
-            if !force && elapsed < ask_period {
+            if !force && elapsed < interval {
                 continue;
             }
-            // Don't stack requests: at most one per ask period in flight.
+            // Don't stack requests: at most one per interval in flight.
             if !force {
                 if let Some(t) = s.ask_sent {
-                    if now.saturating_duration_since(t) < ask_period {
+                    if now.saturating_duration_since(t) < interval {
                         continue;
                     }
                 }
@@ -1622,12 +1676,12 @@ impl Machine {
 pub fn inst_of<'a>(m: &'a mut Master, id: &Inst) -> Option<&'a mut Instance> {
     match id {
         Inst::Master(_) => Some(&mut m.inst),
-        Inst::Replica(_, k) => m.replicas.get_mut(k),
-        Inst::Sentinel(_, r) => m.sentinels.get_mut(r),
+        Inst::Replica(_, k) => m.replicas.get_mut(&**k),
+        Inst::Sentinel(_, r) => m.sentinels.get_mut(&**r),
     }
 }
 
-fn inst_mut<'a>(masters: &'a mut IndexMap<String, Master>, id: &Inst) -> Option<&'a mut Instance> {
+fn inst_mut<'a>(masters: &'a mut Map<String, Master>, id: &Inst) -> Option<&'a mut Instance> {
     inst_of(masters.get_mut(id.master())?, id)
 }
 

@@ -95,15 +95,13 @@ impl Shared {
         loop {
             let (actions, dirty, loglevel) = {
                 let mut m = self.machine.lock();
-                let mut v = Vec::new();
-                while let Some(a) = m.poll_action() {
-                    v.push(a);
+                let dirty = m.take_dirty();
+                if m.io.actions.is_empty() && !dirty {
+                    return;
                 }
-                (v, m.take_dirty(), m.g.loglevel.clone())
+                let v: Vec<Action> = m.io.actions.drain(..).collect();
+                (v, dirty, m.g.loglevel.clone())
             };
-            if actions.is_empty() && !dirty {
-                return;
-            }
             for a in actions {
                 self.execute(a, &loglevel);
             }
@@ -539,14 +537,17 @@ async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: String) {
                     Ok(0) | Err(_) => break 'conn,
                     Ok(_) => {}
                 }
+                // Replies to everything parsed from this read go out in one write.
+                let mut out = BytesMut::new();
+                let mut close = false;
                 loop {
                     let args = match parser.next(&mut buf) {
                         Ok(Some(a)) => a,
                         Ok(None) => break,
                         Err(e) => {
-                            let f = Frame::err(e.to_string());
-                            let _ = wr.write_all(&f.to_bytes(Proto::Resp2)).await;
-                            break 'conn;
+                            Frame::err(e.to_string()).encode(Proto::Resp2, &mut out);
+                            close = true;
+                            break;
                         }
                     };
                     let outcome = {
@@ -572,16 +573,19 @@ async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: String) {
                         std::process::exit(0);
                     }
                     let proto = shared.reg.lock().clients.get(&id).map(|c| c.proto).unwrap_or_default();
-                    let mut out = BytesMut::new();
                     for f in &replies {
                         f.encode(proto, &mut out);
                     }
-                    if wr.write_all(&out).await.is_err() {
-                        break 'conn;
-                    }
                     if outcome.close {
-                        break 'conn;
+                        close = true;
+                        break;
                     }
+                }
+                if !out.is_empty() && wr.write_all(&out).await.is_err() {
+                    break 'conn;
+                }
+                if close {
+                    break 'conn;
                 }
             }
             msg = rx.recv() => {

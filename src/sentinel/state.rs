@@ -2,7 +2,58 @@
 //! replicas and peer sentinels, epochs and failover bookkeeping. No IO, no clock.
 
 use indexmap::IndexMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// A cheaply clonable name (master name, replica `ip:port`, sentinel run id).
+pub type Name = Arc<str>;
+
+/// A [`Name`] from any string.
+pub fn nm(s: &str) -> Name {
+    Name::from(s)
+}
+
+/// FxHash (rustc's hasher): fast hashing for the sentinel's small string keys, which
+/// are looked up many times per tick. Not DoS-resistant; keys come from our own
+/// config and from the monitored instances.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut h = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(c);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(b)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+        self.0 = h;
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(i)).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.0 = (self.0.rotate_left(5) ^ i as u64).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Builder for [`FxHasher`].
+pub type FxBuild = BuildHasherDefault<FxHasher>;
+
+/// Insertion-ordered map with the fast hasher.
+pub type Map<K, V> = IndexMap<K, V, FxBuild>;
 
 /// Tunable timers (`SENTINEL DEBUG`), with Redis's defaults (reference §3.1).
 #[derive(Clone, Debug)]
@@ -171,6 +222,8 @@ pub struct Instance {
     pub kind: Kind,
     /// Master: its name; replica: `ip:port`; sentinel: its run id.
     pub name: String,
+    /// The same, shared (its key in the maps and in link identities).
+    pub key: Name,
     pub ip: String,
     pub port: u16,
     pub runid: String,
@@ -231,6 +284,7 @@ impl Instance {
     pub fn new(kind: Kind, name: String, ip: String, port: u16, now: Instant) -> Instance {
         Instance {
             kind,
+            key: Name::from(name.as_str()),
             name,
             ip,
             port,
@@ -308,8 +362,8 @@ pub struct Master {
     /// This sentinel's vote for the master: leader run id and the epoch it was cast in.
     pub leader: Option<String>,
     pub leader_epoch: u64,
-    pub replicas: IndexMap<String, Instance>,
-    pub sentinels: IndexMap<String, Instance>,
+    pub replicas: Map<String, Instance>,
+    pub sentinels: Map<String, Instance>,
     pub last_ask: Option<Instant>,
 
     // Failover.
@@ -353,8 +407,8 @@ impl Master {
             config_epoch: 0,
             leader: None,
             leader_epoch: 0,
-            replicas: IndexMap::new(),
-            sentinels: IndexMap::new(),
+            replicas: Map::default(),
+            sentinels: Map::default(),
             last_ask: None,
             failover_state: FailoverState::None,
             failover_epoch: 0,

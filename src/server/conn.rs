@@ -58,7 +58,9 @@ pub fn forget_client(st: &mut State, id: u64) {
 }
 
 /// Serve one accepted connection until it closes.
-pub async fn serve(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
+/// `id` is the client id, assigned in accept order (CLIENT ID grows with connection
+/// order, as in Redis).
+pub async fn serve(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr, id: u64) {
     let _ = stream.set_nodelay(true);
     let laddr = stream
         .local_addr()
@@ -76,7 +78,6 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
         {
             Err(DENIED.to_string())
         } else {
-            let id = st.clients.next_id();
             let client = Client::new(id, addr, laddr, st.config.hot.requirepass.is_none(), tx);
             st.clients
                 .entries
@@ -109,6 +110,7 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
         outbuf: BytesMut::with_capacity(16 * 1024),
         parser: RequestParser::new(RequestLimits::default()),
         pending: VecDeque::new(),
+        retry_deadline: None,
         net_in: 0,
         net_out: 0,
         query_limit: usize::MAX,
@@ -132,6 +134,9 @@ struct Conn {
     parser: RequestParser,
     /// Parsed requests not yet run (behind a blocked command).
     pending: VecDeque<Vec<Bytes>>,
+    /// Deadline of a blocked command being retried after a wake-up: if it has to
+    /// block again, it keeps its original deadline.
+    retry_deadline: Option<Option<Instant>>,
     /// Network bytes not yet added to INFO stats: they are added under the lock the
     /// next batch takes anyway, so reads and writes take no lock of their own.
     net_in: u64,
@@ -297,8 +302,13 @@ impl Conn {
             let n = argv[0].len().min(last_cmd.len());
             last_cmd[..n].copy_from_slice(&argv[0][..n]);
             last_cmd_len = Some(n);
+            let retry_deadline = self.retry_deadline.take();
             let out = dispatch(&mut st, &mut self.client, argv, now_ms);
-            if let Some(block) = out.block {
+            if let Some(mut block) = out.block {
+                // A retried command that blocks again keeps its first deadline.
+                if let Some(d) = retry_deadline {
+                    block.deadline = d;
+                }
                 // `call` hands the request back with a block, to be run again.
                 let Some(argv) = out.argv else {
                     block
@@ -424,6 +434,7 @@ impl Conn {
         }
         if retry {
             self.pending.push_front(argv);
+            self.retry_deadline = Some(deadline);
         }
         alive
     }

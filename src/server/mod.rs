@@ -142,7 +142,8 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     loop {
         match listener.accept().await {
             Ok((stream, addr)) => {
-                tokio::spawn(conn::serve(shared.clone(), stream, addr));
+                let id = shared.state.lock().clients.next_id();
+                tokio::spawn(conn::serve(shared.clone(), stream, addr, id));
             }
             Err(e) => {
                 tracing::warn!("accept failed: {e}");

@@ -51,6 +51,15 @@ pub fn parse_f64(arg: &[u8]) -> Option<f64> {
     }
 }
 
+/// Largest reply SRANDMEMBER/HRANDFIELD/ZRANDMEMBER build for a negative count
+/// (members may repeat, so the count is not bounded by the collection).
+pub const MAX_RANDOM_REPLY: u64 = 1 << 24;
+
+/// The error for a random-member count beyond [`MAX_RANDOM_REPLY`].
+pub fn random_count_error() -> Frame {
+    Frame::err("value is out of range")
+}
+
 /// Case-insensitive option match.
 pub fn is(arg: &[u8], word: &str) -> bool {
     arg.eq_ignore_ascii_case(word.as_bytes())

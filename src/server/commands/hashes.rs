@@ -41,8 +41,7 @@ fn new_hash() -> Value {
 
 /// The hash at `key` for reading: Ok(None) when missing.
 fn read_hash<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a Hash>, Frame> {
-    let now = ctx.now_ms;
-    match ctx.db().get(key, now) {
+    match super::keys::lookup_read(ctx, key) {
         None => Ok(None),
         Some(Value::Hash(h)) => Ok(Some(h)),
         Some(_) => Err(wrongtype()),
@@ -339,6 +338,9 @@ fn hrandfield(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     let withvalues = argv.len() == 4;
     if withvalues && count.is_some_and(|c| c < -(i64::MAX / 2)) {
         return Frame::err("value is out of range");
+    }
+    if count.is_some_and(|c| c.unsigned_abs() > super::args::MAX_RANDOM_REPLY) {
+        return super::args::random_count_error();
     }
     let h = match read_hash(ctx, &argv[1]) {
         Ok(Some(h)) => h,

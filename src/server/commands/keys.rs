@@ -43,6 +43,21 @@ pub static COMMANDS: &[Command] = &[
     ]),
 ];
 
+/// Read lookup for the data families: lazy expiry, and the keyspace hit/miss
+/// counters of INFO stats (Redis's lookupKeyRead).
+pub fn lookup_read<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Option<&'a Value> {
+    let now = ctx.now_ms;
+    let i = ctx.client.db;
+    let st = &mut *ctx.state;
+    let v = st.dbs[i].get(key, now);
+    if v.is_some() {
+        st.stats.keyspace_hits += 1;
+    } else {
+        st.stats.keyspace_misses += 1;
+    }
+    v
+}
+
 fn b(s: &'static [u8]) -> Bytes {
     Bytes::from_static(s)
 }

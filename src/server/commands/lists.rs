@@ -66,8 +66,7 @@ pub fn index_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
 
 /// The list at `key` for reading: Ok(None) when missing.
 fn read_list<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a VecDeque<Bytes>>, Frame> {
-    let now = ctx.now_ms;
-    match ctx.db().get(key, now) {
+    match super::keys::lookup_read(ctx, key) {
         None => Ok(None),
         Some(Value::List(l)) => Ok(Some(l)),
         Some(_) => Err(wrongtype()),
@@ -230,7 +229,7 @@ fn lrange(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     };
     match index_range(start, end, l.len()) {
         None => Frame::Array(Vec::new()),
-        Some((s, e)) => Frame::Array(l.range(s..=e).map(|v| Frame::Bulk(v.clone())).collect()),
+        Some((s, e)) => Frame::bulk_array(l.range(s..=e).map(|v| v.as_ref())),
     }
 }
 
@@ -398,7 +397,9 @@ fn lpos(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
                 return Frame::err("RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list");
             }
             if rank == i64::MIN {
-                return Frame::err("value is out of range");
+                // Redis negates it and overflows back to a negative rank: it
+                // then behaves as a search from the tail for the first match.
+                rank = -1;
             }
         } else if is(&argv[j], "count") && more {
             match super::args::parse_i64(&argv[j + 1]) {
@@ -503,6 +504,27 @@ fn move_one(
         return Ok(None);
     }
     read_list(ctx, dst)?;
+    if src == dst {
+        // Rotation in place: the key (and its TTL) stays.
+        let Some(l) = write_list(ctx, src)? else {
+            return Ok(None);
+        };
+        let Some(v) = (if from_left {
+            l.pop_front()
+        } else {
+            l.pop_back()
+        }) else {
+            return Ok(None);
+        };
+        if to_left {
+            l.push_front(v.clone());
+        } else {
+            l.push_back(v.clone());
+        }
+        ctx.db().modified(src, 2);
+        signal_ready(ctx, src);
+        return Ok(Some(v));
+    }
     let Some(v) = pop_n(ctx, src, from_left, 1).pop() else {
         return Ok(None);
     };
@@ -549,16 +571,17 @@ pub fn parse_timeout(arg: &[u8]) -> Result<Option<Instant>, Frame> {
         .filter(|s| s.is_finite())
         .ok_or_else(|| Frame::err("timeout is not a float or out of range"))?;
     let ms = (secs * 1000.0).ceil();
-    if ms < 0.0 {
+    // Beyond a long long the C conversion wraps negative: Redis says "negative".
+    if !(0.0..9.2e18).contains(&ms) {
         return Err(Frame::err("timeout is negative"));
-    }
-    if ms >= i64::MAX as f64 / 2.0 {
-        return Err(Frame::err("timeout is out of range"));
     }
     if ms == 0.0 {
         return Ok(None);
     }
-    Ok(Some(Instant::now() + Duration::from_millis(ms as u64)))
+    Instant::now()
+        .checked_add(Duration::from_millis(ms as u64))
+        .map(Some)
+        .ok_or_else(|| Frame::err("timeout is out of range"))
 }
 
 /// Block on `keys` until `deadline` (the timeout reply is a null array); inside EXEC

@@ -51,8 +51,7 @@ fn intset_limit(ctx: &Ctx) -> usize {
 
 /// The set at `key` for reading: Ok(None) when missing.
 fn read_set<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a Set>, Frame> {
-    let now = ctx.now_ms;
-    match ctx.db().get(key, now) {
+    match super::keys::lookup_read(ctx, key) {
         None => Ok(None),
         Some(Value::Set(s)) => Ok(Some(s)),
         Some(_) => Err(wrongtype()),
@@ -238,6 +237,9 @@ fn srandmember(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     } else {
         None
     };
+    if count.is_some_and(|c| c.unsigned_abs() > super::args::MAX_RANDOM_REPLY) {
+        return super::args::random_count_error();
+    }
     let s = match read_set(ctx, &argv[1]) {
         Ok(Some(s)) => s,
         Ok(None) => {

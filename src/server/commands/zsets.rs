@@ -64,6 +64,55 @@ fn b(s: &'static [u8]) -> Bytes {
     Bytes::from_static(s)
 }
 
+/// Parse a double like Redis's getDoubleFromObject (strtod): decimal or hex
+/// (`0x10`), `inf`; overflow, underflow to zero, NaN, spaces and junk are refused.
+pub fn parse_double(arg: &[u8]) -> Option<f64> {
+    let s = std::str::from_utf8(arg).ok()?;
+    let (neg, body) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let lower = body.to_ascii_lowercase();
+    if let Some(hex) = lower.strip_prefix("0x") {
+        let v = parse_hex_float(hex)?;
+        return Some(if neg { -v } else { v });
+    }
+    let v = parse_f64(arg)?;
+    if v.is_infinite() && !matches!(lower.as_str(), "inf" | "infinity") {
+        return None; // ERANGE overflow
+    }
+    let mantissa = lower.split('e').next().unwrap_or("");
+    if v == 0.0 && mantissa.bytes().any(|c| (b'1'..=b'9').contains(&c)) {
+        return None; // ERANGE underflow
+    }
+    Some(v)
+}
+
+/// The part of a C hex float after `0x`: hex digits, optional fraction, optional
+/// binary exponent `p[+-]n`.
+fn parse_hex_float(s: &str) -> Option<f64> {
+    let (mant, exp) = match s.split_once('p') {
+        Some((m, e)) => (m, e.parse::<i32>().ok()?),
+        None => (s, 0),
+    };
+    let (int_part, frac_part) = mant.split_once('.').unwrap_or((mant, ""));
+    if int_part.is_empty() && frac_part.is_empty() {
+        return None;
+    }
+    let mut v = 0f64;
+    for c in int_part.chars() {
+        v = v * 16.0 + c.to_digit(16)? as f64;
+    }
+    let mut scale = 1.0 / 16.0;
+    for c in frac_part.chars() {
+        v += c.to_digit(16)? as f64 * scale;
+        scale /= 16.0;
+    }
+    let v = v * 2f64.powi(exp);
+    v.is_finite().then_some(v)
+}
+
 /// Redis compares scores with `<`, so -0 and 0 are equal; keep one zero.
 fn norm(s: f64) -> f64 {
     s + 0.0
@@ -71,8 +120,7 @@ fn norm(s: f64) -> f64 {
 
 /// The zset at `key` for reading: Ok(None) when missing.
 fn read_zset<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a ZSet>, Frame> {
-    let now = ctx.now_ms;
-    match ctx.db().get(key, now) {
+    match super::keys::lookup_read(ctx, key) {
         None => Ok(None),
         Some(Value::ZSet(z)) => Ok(Some(z)),
         Some(_) => Err(wrongtype()),
@@ -102,7 +150,20 @@ pub fn parse_score_bound(arg: &[u8]) -> Option<ScoreBound> {
         Some(b'(') => (true, &arg[1..]),
         _ => (false, arg),
     };
-    parse_f64(rest).map(|v| ScoreBound { v: norm(v), excl })
+    // strtod accepts an empty string as 0 (so `(` alone is "exclusive 0").
+    let v = if rest.is_empty() {
+        0.0
+    } else if rest.len() > 2 && rest[..2].eq_ignore_ascii_case(b"0x") {
+        parse_hex_float(
+            std::str::from_utf8(&rest[2..])
+                .ok()?
+                .to_ascii_lowercase()
+                .as_str(),
+        )?
+    } else {
+        parse_f64(rest)?
+    };
+    Some(ScoreBound { v: norm(v), excl })
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -408,7 +469,7 @@ fn zadd(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     }
     let mut scores = Vec::with_capacity(rest.len() / 2);
     for p in rest.chunks(2) {
-        match parse_f64(&p[0]) {
+        match parse_double(&p[0]) {
             Some(s) => scores.push(s),
             None => return Frame::err(NOT_FLOAT),
         }
@@ -1079,7 +1140,7 @@ fn setop(
         let remaining = args.len() - j;
         if op != SetOp::Diff && remaining > numkeys && is(&args[j], "weights") {
             for (w, a) in weights.iter_mut().zip(&args[j + 1..j + 1 + numkeys]) {
-                *w = parse_f64(a).ok_or_else(|| Frame::err("weight value is not a float"))?;
+                *w = parse_double(a).ok_or_else(|| Frame::err("weight value is not a float"))?;
             }
             j += 1 + numkeys;
         } else if op != SetOp::Diff && remaining >= 2 && is(&args[j], "aggregate") {
@@ -1266,6 +1327,9 @@ fn zrandmember(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     if withscores && count.is_some_and(|c| c < -(i64::MAX / 2)) {
         return Frame::err("value is out of range");
     }
+    if count.is_some_and(|c| c.unsigned_abs() > super::args::MAX_RANDOM_REPLY) {
+        return super::args::random_count_error();
+    }
     let z = match read_zset(ctx, &argv[1]) {
         Ok(Some(z)) => z,
         Ok(None) => {
@@ -1359,6 +1423,20 @@ mod tests {
     }
 
     #[test]
+    fn doubles_parse_like_strtod_with_range_checks() {
+        assert_eq!(parse_double(b"1.5"), Some(1.5));
+        assert_eq!(parse_double(b"0x10"), Some(16.0));
+        assert_eq!(parse_double(b"-0x1.8p1"), Some(-3.0));
+        assert_eq!(parse_double(b"+inf"), Some(f64::INFINITY));
+        assert_eq!(parse_double(b"1e400"), None);
+        assert_eq!(parse_double(b"1e-400"), None);
+        assert_eq!(parse_double(b"0e-400"), Some(0.0));
+        assert_eq!(parse_double(b" 1"), None);
+        assert_eq!(parse_double(b"nan"), None);
+        assert_eq!(parse_double(b"0x"), None);
+    }
+
+    #[test]
     fn score_bounds() {
         assert_eq!(
             parse_score_bound(b"(1.5"),
@@ -1372,7 +1450,10 @@ mod tests {
             })
         );
         assert!(parse_score_bound(b"x").is_none());
-        assert!(parse_score_bound(b"(").is_none());
+        assert_eq!(
+            parse_score_bound(b"("),
+            Some(ScoreBound { v: 0.0, excl: true })
+        );
         assert!(parse_score_bound(b"nan").is_none());
     }
 
