@@ -53,6 +53,10 @@ pub struct DemoArgs {
     /// Run redis-server from PATH for the data nodes, with this binary's sentinels.
     #[arg(long, conflicts_with = "redis")]
     pub redis_servers: bool,
+    /// Count a write as acknowledged only once `WAIT N` confirms N replicas have it
+    /// (0: the master's reply is the acknowledgement, as with plain async replication).
+    #[arg(long, default_value_t = 0)]
+    pub wait: usize,
     /// Upper bound for the whole run.
     #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
     pub timeout: Duration,
@@ -69,6 +73,7 @@ impl Default for DemoArgs {
             json: false,
             redis: false,
             redis_servers: false,
+            wait: 0,
             timeout: Duration::from_secs(120),
         }
     }
@@ -78,6 +83,9 @@ impl Default for DemoArgs {
 pub fn main(args: DemoArgs) -> Result<(), String> {
     if args.replicas == 0 || args.sentinels == 0 {
         return Err("--replicas and --sentinels must be at least 1".into());
+    }
+    if args.wait > args.replicas {
+        return Err("--wait cannot exceed --replicas".into());
     }
     if args.down_after < Duration::from_millis(100) {
         return Err("--down-after must be at least 100ms".into());
@@ -180,6 +188,8 @@ struct WriteResult {
     i: u64,
     at: Instant,
     ok: bool,
+    /// Accepted by the master but not confirmed by `WAIT` in time (with `--wait`).
+    unconfirmed: bool,
     master: Option<Addr>,
     error: Option<String>,
 }
@@ -187,25 +197,47 @@ struct WriteResult {
 /// SET demo:i i through the connection manager, back to back with a short pause.
 async fn writer(
     client: FailoverClient,
+    wait: usize,
     stop: watch::Receiver<bool>,
     tx: mpsc::UnboundedSender<WriteResult>,
 ) {
     let mut i = 0u64;
     while !*stop.borrow() {
         i += 1;
-        let r: Result<(), _> = client
-            .query(redis::cmd("SET").arg(format!("demo:{i}")).arg(i))
-            .await;
+        let key = format!("demo:{i}");
+        // With --wait, the SET and its WAIT go down one connection as one pipeline
+        // (a retry re-runs both on the new master), so WAIT counts this very write.
+        let r: Result<bool, _> = if wait == 0 {
+            client
+                .query::<()>(redis::cmd("SET").arg(&key).arg(i))
+                .await
+                .map(|()| true)
+        } else {
+            client
+                .query_pipe::<((), i64)>(
+                    redis::pipe()
+                        .cmd("SET")
+                        .arg(&key)
+                        .arg(i)
+                        .cmd("WAIT")
+                        .arg(wait)
+                        .arg(1000),
+                )
+                .await
+                .map(|((), n)| n >= wait as i64)
+        };
         let at = Instant::now();
-        let (ok, master, error) = match r {
-            Ok(()) => (true, client.current_master().await, None),
-            Err(e) => (false, None, Some(e.to_string())),
+        let (ok, unconfirmed, master, error) = match r {
+            Ok(true) => (true, false, client.current_master().await, None),
+            Ok(false) => (false, true, None, Some("WAIT timed out".to_string())),
+            Err(e) => (false, false, None, Some(e.to_string())),
         };
         if tx
             .send(WriteResult {
                 i,
                 at,
                 ok,
+                unconfirmed,
                 master,
                 error,
             })
@@ -384,17 +416,24 @@ async fn run(args: &DemoArgs, topo: &mut Topology, out: &Out) -> Result<(), Stri
     let mut mgr_rx = client.events();
     let (w_tx, mut w_rx) = mpsc::unbounded_channel();
     let (stop_tx, stop_rx) = watch::channel(false);
-    let writer_task = AbortOnDrop(tokio::spawn(writer(client.clone(), stop_rx, w_tx)));
+    let writer_task = AbortOnDrop(tokio::spawn(writer(
+        client.clone(),
+        args.wait,
+        stop_rx,
+        w_tx,
+    )));
 
-    let mut acked: Vec<u64> = Vec::new();
+    // (write index, when it was acknowledged)
+    let mut acked: Vec<(u64, Instant)> = Vec::new();
     let mut last_ack_before = Instant::now();
     let mut failed = 0u64;
     let mut last_error: Option<String> = None;
+    let mut unconfirmed = 0u64;
     let warm = Instant::now();
     while acked.len() < 50 {
         match tokio::time::timeout(Duration::from_secs(10), w_rx.recv()).await {
             Ok(Some(w)) if w.ok => {
-                acked.push(w.i);
+                acked.push((w.i, w.at));
                 last_ack_before = w.at;
             }
             Ok(Some(w)) => {
@@ -407,9 +446,14 @@ async fn run(args: &DemoArgs, topo: &mut Topology, out: &Out) -> Result<(), Stri
         }
     }
     out.line(format!(
-        "client: {} writes acknowledged by {old_master} in {:.2}s (SET demo:<i> <i>)",
+        "client: {} writes acknowledged by {old_master} in {:.2}s (SET demo:<i> <i>{})",
         acked.len(),
-        warm.elapsed().as_secs_f64()
+        warm.elapsed().as_secs_f64(),
+        if args.wait > 0 {
+            format!(", each confirmed by WAIT {}", args.wait)
+        } else {
+            String::new()
+        }
     ));
     // Subscriptions are up by now (they connected while the client warmed up).
 
@@ -445,7 +489,7 @@ async fn run(args: &DemoArgs, topo: &mut Topology, out: &Out) -> Result<(), Stri
             }
             Some(w) = w_rx.recv() => {
                 if w.ok {
-                    acked.push(w.i);
+                    acked.push((w.i, w.at));
                     if w.at <= t_kill {
                         last_ack_before = last_ack_before.max(w.at);
                     } else if resumed.is_none() && w.master.as_ref().is_some_and(|a| *a != old_master) {
@@ -455,6 +499,8 @@ async fn run(args: &DemoArgs, topo: &mut Topology, out: &Out) -> Result<(), Stri
                         out.line(format_entry(&e));
                         resumed = Some((w.at, a));
                     }
+                } else if w.unconfirmed {
+                    unconfirmed += 1;
                 } else {
                     failed += 1;
                     last_error = w.error;
@@ -488,7 +534,9 @@ async fn run(args: &DemoArgs, topo: &mut Topology, out: &Out) -> Result<(), Stri
     let _ = tokio::time::timeout(Duration::from_secs(5), writer_task.join()).await;
     while let Ok(w) = w_rx.try_recv() {
         if w.ok {
-            acked.push(w.i);
+            acked.push((w.i, w.at));
+        } else if w.unconfirmed {
+            unconfirmed += 1;
         } else {
             failed += 1;
         }
@@ -500,9 +548,9 @@ async fn run(args: &DemoArgs, topo: &mut Topology, out: &Out) -> Result<(), Stri
     let mut conn = connect_node(&new_master, &cfg)
         .await
         .map_err(|e| format!("cannot connect to the new master {new_master}: {e}"))?;
-    let mut lost: Vec<u64> = Vec::new();
+    let mut lost: Vec<(u64, Instant)> = Vec::new();
     for chunk in acked.chunks(500) {
-        let keys: Vec<String> = chunk.iter().map(|i| format!("demo:{i}")).collect();
+        let keys: Vec<String> = chunk.iter().map(|(i, _)| format!("demo:{i}")).collect();
         let vals: Vec<Option<u64>> = redis::cmd("MGET")
             .arg(&keys)
             .query_async(&mut conn)
@@ -512,8 +560,8 @@ async fn run(args: &DemoArgs, topo: &mut Topology, out: &Out) -> Result<(), Stri
             chunk
                 .iter()
                 .zip(vals)
-                .filter(|(i, v)| *v != Some(**i))
-                .map(|(i, _)| *i),
+                .filter(|((i, _), v)| *v != Some(*i))
+                .map(|(w, _)| *w),
         );
     }
     out.line(format!(
@@ -521,6 +569,12 @@ async fn run(args: &DemoArgs, topo: &mut Topology, out: &Out) -> Result<(), Stri
         acked.len(),
         lost.len()
     ));
+    for (i, at) in lost.iter().take(10) {
+        out.line(format!(
+            "  missing demo:{i}, acknowledged {:+.3}s from the kill",
+            tl.rel_ms(*at) as f64 / 1000.0
+        ));
+    }
 
     // 5. Restart the old master: the sentinels must turn it into a replica.
     topo.restart(m).await?;
@@ -581,8 +635,14 @@ async fn run(args: &DemoArgs, topo: &mut Topology, out: &Out) -> Result<(), Stri
         "write_gap_ms": ms(gap),
         "writes_acknowledged": acked.len(),
         "writes_lost": lost.len(),
-        "lost_sample": lost.iter().take(10).collect::<Vec<_>>(),
+        "lost_sample": lost
+            .iter()
+            .take(10)
+            .map(|(i, at)| json!({"write": i, "acked_ms": tl.rel_ms(*at)}))
+            .collect::<Vec<_>>(),
         "write_errors": failed,
+        "wait_replicas": args.wait,
+        "writes_unconfirmed": unconfirmed,
         "old_master_rejoined": rejoined.is_some(),
         "rejoin_ms": rejoined.map(|t| ms(t.duration_since(t_restart))),
         "dir": topo.dir.display().to_string(),
@@ -609,10 +669,18 @@ async fn run(args: &DemoArgs, topo: &mut Topology, out: &Out) -> Result<(), Stri
             gap.as_secs_f64()
         ));
         out.line(format!(
-            "  writes acknowledged {}, lost {}, failed {}",
+            "  writes acknowledged {}, lost {}, failed {}{}",
             acked.len(),
             lost.len(),
-            failed
+            failed,
+            if args.wait > 0 {
+                format!(
+                    ", accepted but not confirmed by WAIT {} (not counted): {unconfirmed}",
+                    args.wait
+                )
+            } else {
+                String::new()
+            }
         ));
         out.line(format!(
             "  master {old_master} -> {new_master}; old master {}",

@@ -12,8 +12,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use support::{free_port, vigil_bin, Proc};
 
-/// One `#[test]` per flavor: `NAME::redis` (redis-sentinel + redis-server) and
-/// `NAME::vigil_sentinel` (`vigil sentinel` + redis-server).
+/// One `#[test]` per flavor: `NAME::redis` (redis-sentinel + redis-server),
+/// `NAME::vigil_sentinel` (`vigil sentinel` + redis-server) and `NAME::vigil`
+/// (`vigil sentinel` + `vigil server`).
 macro_rules! flavors {
     ($($body:ident),* $(,)?) => {$(
         mod $body {
@@ -24,6 +25,10 @@ macro_rules! flavors {
             #[test]
             fn vigil_sentinel() {
                 super::$body(super::Flavor::VigilSentinel)
+            }
+            #[test]
+            fn vigil() {
+                super::$body(super::Flavor::Vigil)
             }
         }
     )*};

@@ -1,6 +1,7 @@
 //! Client libraries through sentinels across a SIGKILL failover: redis-py 8
 //! (`Sentinel.master_for` / `slave_for`, default RESP3 and `protocol=2`), through
-//! the real redis-sentinel and through `vigil sentinel`, over redis-server.
+//! the real redis-sentinel and through `vigil sentinel`, over redis-server, and
+//! through `vigil sentinel` over `vigil server`.
 
 mod discovery_support;
 mod support;
@@ -9,7 +10,20 @@ use discovery_support::{Flavor, Topology, NAME};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+/// Which client program to run (each prints the same JSON line).
+#[derive(Clone, Copy)]
+enum Lib {
+    RedisPy,
+}
+
 fn redis_py_across_failover(flavor: Flavor) {
+    across_failover(
+        flavor,
+        &[("py3", Lib::RedisPy, "3"), ("py2", Lib::RedisPy, "2")],
+    );
+}
+
+fn across_failover(flavor: Flavor, clients: &[(&str, Lib, &str)]) {
     let mut t = Topology::start(flavor, 2, 3, 1000);
     let old = t.master.port;
     let ports = t
@@ -18,26 +32,40 @@ fn redis_py_across_failover(flavor: Flavor) {
         .map(|s| s.port.to_string())
         .collect::<Vec<_>>()
         .join(",");
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/discovery_scripts/redis_py_writer.py"
-    );
-    let spawn = |prefix: &str, proto: &str| {
-        Command::new("python3")
-            .args([script, &ports, NAME, prefix, proto, "9"])
-            .stdin(Stdio::null())
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/discovery_scripts");
+    let spawn = |prefix: &str, lib: Lib, proto: &str| {
+        let mut cmd = match lib {
+            Lib::RedisPy => {
+                let mut c = Command::new("python3");
+                c.arg(format!("{dir}/redis_py_writer.py"))
+                    .args([&ports, NAME, prefix, proto, "9"]);
+                c
+            }
+        };
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap()
     };
-    let resp3 = spawn("py3", "3");
-    let resp2 = spawn("py2", "2");
+    let children: Vec<_> = clients
+        .iter()
+        .map(|(prefix, lib, proto)| (*prefix, spawn(prefix, *lib, proto)))
+        .collect();
     std::thread::sleep(Duration::from_secs(2));
     t.master.kill();
+    let first_new = t.wait_new_master(old, Duration::from_secs(25));
+    let outputs: Vec<_> = children
+        .into_iter()
+        .map(|(prefix, child)| (prefix, child.wait_with_output().unwrap()))
+        .collect();
+    // On a loaded machine the sentinels may fail over once more (the promoted
+    // replica briefly looks down); what counts is the master at the end.
     let new = t.wait_new_master(old, Duration::from_secs(25));
-    for (prefix, child) in [("py3", resp3), ("py2", resp2)] {
-        let out = child.wait_with_output().unwrap();
+    if new != first_new {
+        eprintln!("note: a second failover happened ({old} -> {first_new} -> {new})");
+    }
+    for (prefix, out) in outputs {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{prefix}: {stderr}");
         let v: serde_json::Value =
@@ -48,10 +76,11 @@ fn redis_py_across_failover(flavor: Flavor) {
             .iter()
             .map(|m| m.as_str().unwrap())
             .collect();
-        assert_eq!(
-            masters,
-            vec![format!("127.0.0.1:{old}"), format!("127.0.0.1:{new}")],
-            "{prefix}: writes went to the old then the new master"
+        assert!(
+            masters.len() >= 2
+                && masters[0] == format!("127.0.0.1:{old}")
+                && masters[masters.len() - 1] == format!("127.0.0.1:{new}"),
+            "{prefix}: writes went to the old then the new master: {masters:?}"
         );
         let acked: Vec<u64> = v["acked"]
             .as_array()
@@ -91,4 +120,9 @@ fn redis_py_master_for_across_failover_real_redis() {
 #[test]
 fn redis_py_master_for_across_failover_vigil_sentinel() {
     redis_py_across_failover(Flavor::VigilSentinel);
+}
+
+#[test]
+fn redis_py_master_for_across_failover_all_vigil() {
+    redis_py_across_failover(Flavor::Vigil);
 }

@@ -14,8 +14,9 @@ use vigil::discovery::{
     Addr, Discovery, DiscoveryError, FailoverClient, ManagerConfig, ManagerEvent, Role,
 };
 
-/// One `#[test]` per flavor: `NAME::redis` (redis-sentinel + redis-server) and
-/// `NAME::vigil_sentinel` (`vigil sentinel` + redis-server).
+/// One `#[test]` per flavor: `NAME::redis` (redis-sentinel + redis-server),
+/// `NAME::vigil_sentinel` (`vigil sentinel` + redis-server) and `NAME::vigil`
+/// (`vigil sentinel` + `vigil server`).
 macro_rules! flavors {
     ($($body:ident),* $(,)?) => {$(
         mod $body {
@@ -26,6 +27,10 @@ macro_rules! flavors {
             #[test]
             fn vigil_sentinel() {
                 super::$body(super::Flavor::VigilSentinel)
+            }
+            #[test]
+            fn vigil() {
+                super::$body(super::Flavor::Vigil)
             }
         }
     )*};
@@ -382,7 +387,7 @@ fn manager_times_out_on_a_frozen_master_and_moves_on(flavor: Flavor) {
         let c = FailoverClient::new(Discovery::new(NAME, t.sentinel_addrs()).unwrap(), cfg);
         let () = c.query(redis::cmd("SET").arg("a").arg(1)).await.unwrap();
         // Frozen, not dead: the socket stays open and simply never answers.
-        t.master.stop();
+        discovery_support::freeze(&t.master);
         let started = Instant::now();
         let () = c.query(redis::cmd("SET").arg("b").arg(2)).await.unwrap();
         let took = started.elapsed();

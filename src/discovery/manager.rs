@@ -115,6 +115,13 @@ impl Backoff {
     }
 }
 
+/// What [`FailoverClient::run`] executes.
+#[derive(Clone, Copy)]
+enum Job<'a> {
+    Cmd(&'a redis::Cmd),
+    Pipe(&'a redis::Pipeline),
+}
+
 enum Failure {
     Discovery(DiscoveryError),
     Redis(Addr, u64, redis::RedisError),
@@ -265,6 +272,21 @@ impl FailoverClient {
     /// A command whose connection broke after it was sent may have been applied:
     /// retried commands should be idempotent (SET, not INCR) when that matters.
     pub async fn query<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, DiscoveryError> {
+        self.run(Job::Cmd(cmd)).await
+    }
+
+    /// Run a pipeline (or `redis::pipe().atomic()` transaction) on the master as one
+    /// unit, on one connection, with the same retries as [`FailoverClient::query`]:
+    /// a retry re-runs the whole pipeline on the (possibly new) master. Use it to keep
+    /// a write and its `WAIT` on the same connection.
+    pub async fn query_pipe<T: FromRedisValue>(
+        &self,
+        pipe: &redis::Pipeline,
+    ) -> Result<T, DiscoveryError> {
+        self.run(Job::Pipe(pipe)).await
+    }
+
+    async fn run<T: FromRedisValue>(&self, job: Job<'_>) -> Result<T, DiscoveryError> {
         let started = Instant::now();
         let cfg = &self.inner.cfg;
         let mut backoff = Backoff::new(cfg.backoff_min, cfg.backoff_max);
@@ -273,10 +295,16 @@ impl FailoverClient {
             attempts += 1;
             let failure = match self.master_conn().await {
                 Err(f) => f,
-                Ok((addr, mut conn, generation)) => match cmd.query_async::<T>(&mut conn).await {
-                    Ok(v) => return Ok(v),
-                    Err(e) => Failure::Redis(addr, generation, e),
-                },
+                Ok((addr, mut conn, generation)) => {
+                    let r = match job {
+                        Job::Cmd(cmd) => cmd.query_async::<T>(&mut conn).await,
+                        Job::Pipe(pipe) => pipe.query_async::<T>(&mut conn).await,
+                    };
+                    match r {
+                        Ok(v) => return Ok(v),
+                        Err(e) => Failure::Redis(addr, generation, e),
+                    }
+                }
             };
             let last = match failure {
                 Failure::Discovery(e) if e.is_transient() => e,

@@ -91,6 +91,25 @@ pub fn sentinel_master_struct_port(sentinel_port: u16) -> Option<u16> {
         .map(|p| p as u16)
 }
 
+/// SIGSTOP `p` and wait until every thread of it is stopped: for a busy
+/// multi-threaded process the stop is not immediate, and a reply can still leave
+/// right after `kill` returns.
+pub fn freeze(p: &Proc) {
+    p.stop();
+    let pid = p.pid();
+    wait_for("process to stop", Duration::from_secs(5), || {
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+        let mut all = true;
+        for t in tasks.flatten() {
+            let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+            // State is the field after the `(comm)`.
+            let state = stat.rsplit(") ").next().and_then(|r| r.chars().next());
+            all &= matches!(state, Some('T') | Some('t'));
+        }
+        all.then_some(())
+    });
+}
+
 /// The `role` a node reports in `ROLE`.
 pub fn role(port: u16) -> Option<String> {
     let mut c = Client::try_connect(port)?;
