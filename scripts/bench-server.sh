@@ -102,6 +102,30 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 
+# CPU work per request, which unlike requests/s does not depend on how busy the
+# machine is: `perf stat` instructions (user + kernel) of each server process over
+# the same SET/GET run. Skipped when perf is unavailable.
+INSTR="$WORK/instr.txt"
+: >"$INSTR"
+if [ "${SKIP_INSTR:-0}" != 1 ] && command -v perf >/dev/null \
+  && perf stat -e instructions:u true >/dev/null 2>&1; then
+  for p in 1 16; do
+    for t in set get; do
+      for server in vigil redis; do
+        if [ $server = vigil ]; then pid=$VPID port=$VPORT; else pid=$RPID port=$RPORT; fi
+        n=$([ "$p" = 1 ] && echo "$N1" || echo "$N16")
+        perf stat -x, -e instructions:u,instructions:k -p "$pid" -o "$WORK/perf.out" &
+        ps=$!
+        sleep 0.3
+        redis-benchmark -p "$port" -c "$CLIENTS" -n "$n" -P "$p" -t "$t" -q >/dev/null 2>&1 || true
+        kill -INT "$ps"; wait "$ps" 2>/dev/null || true
+        total=$(awk -F, '/instructions/ {s += $1} END {printf "%.0f\n", s}' "$WORK/perf.out")
+        echo "$server $p $t $total $n" >>"$INSTR"
+      done
+    done
+  done
+fi
+
 # Memory: fresh servers, 1M keys each, RSS from /proc.
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 kill "$VPID" "$RPID"; wait "$VPID" "$RPID" 2>/dev/null || true
@@ -115,9 +139,9 @@ R_KEYS=$(redis-cli -p "$RPORT" info keyspace | tr -d '\r' | sed -n 's/^db0:keys=
 sleep 1
 V_RSS=$(rss_kb "$VPID"); R_RSS=$(rss_kb "$RPID")
 
-python3 - "$RESULTS" "$V_EMPTY" "$R_EMPTY" "$V_RSS" "$R_RSS" "$V_KEYS" "$R_KEYS" "$KEYS" <<'EOF'
+python3 - "$RESULTS" "$V_EMPTY" "$R_EMPTY" "$V_RSS" "$R_RSS" "$V_KEYS" "$R_KEYS" "$KEYS" "$INSTR" <<'EOF'
 import statistics, sys
-path, v_empty, r_empty, v_rss, r_rss, v_keys, r_keys, keys = sys.argv[1:]
+path, v_empty, r_empty, v_rss, r_rss, v_keys, r_keys, keys, instr = sys.argv[1:]
 rows = {}
 for line in open(path):
     server, p, test, rps = line.split()
@@ -131,6 +155,18 @@ for p in (1, 16):
         vm, rm = statistics.median(v), statistics.median(r)
         ratio = f"{vm / rm:.2f}x" if rm and vm else "n/a"
         print(f"{t.upper():<12}{'-P ' + str(p):>9}{vm:>14,.0f}{rm:>14,.0f}{ratio:>13}")
+ins = {}
+for line in open(instr):
+    server, p, test, total, n = line.split()
+    ins[(int(p), test, server)] = float(total) / int(n)
+if ins:
+    print()
+    print(f"{'instructions/request (user+kernel, perf stat)':<48}{'vigil':>9}{'redis':>9}{'vigil/redis':>13}")
+    for (p, t, server), v in sorted(ins.items()):
+        if server != "vigil":
+            continue
+        r = ins.get((p, t, "redis"), 0)
+        print(f"{t.upper() + ' -P ' + str(p):<48}{v:>9,.0f}{r:>9,.0f}{(v / r if r else 0):>12.2f}x")
 mb = lambda kb: int(kb) / 1024
 print()
 print(f"RSS with {int(keys):,} keys (DEBUG POPULATE): vigil {mb(v_rss):.1f} MB "

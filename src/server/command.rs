@@ -512,6 +512,10 @@ pub fn call(
         state.stats.error_reply(t);
     }
     state.stats.total_commands_processed += 1;
+    // MONITOR clients see every executed command except admin ones, like Redis.
+    if !state.monitors.is_empty() && !cmd.has(flags::ADMIN) {
+        super::commands::server::feed_monitors(state, client, &argv);
+    }
     let argv = block.is_some().then_some(argv);
     Outcome {
         reply,

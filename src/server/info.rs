@@ -239,22 +239,31 @@ fn total_system_memory() -> u64 {
 
 fn persistence(st: &State) -> String {
     let loading = st.loading as u8;
-    let started_unix = st.lastsave;
+    let p = &st.repl.persist;
     let aof = (st.config.get("appendonly") == "yes") as u8;
+    let changes = st.dirty().saturating_sub(p.dirty_at_save);
+    let bgsave_now = p
+        .bgsave_started
+        .filter(|_| p.bgsave_in_progress)
+        .map(|t| t.elapsed().as_secs() as i64)
+        .unwrap_or(-1);
     format!(
         "# Persistence\r\nloading:{loading}\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\n\
          current_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\n\
          current_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\n\
-         rdb_changes_since_last_save:{dirty}\r\nrdb_bgsave_in_progress:0\r\n\
-         rdb_last_save_time:{started_unix}\r\nrdb_last_bgsave_status:ok\r\n\
-         rdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\nrdb_saves:0\r\n\
+         rdb_changes_since_last_save:{changes}\r\nrdb_bgsave_in_progress:{}\r\n\
+         rdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\n\
+         rdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{bgsave_now}\r\nrdb_saves:0\r\n\
          rdb_last_cow_size:0\r\nrdb_last_load_keys_expired:0\r\nrdb_last_load_keys_loaded:0\r\n\
          aof_enabled:{aof}\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\n\
          aof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\n\
          aof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\n\
          aof_last_write_status:ok\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\n\
          module_fork_last_cow_size:0\r\n",
-        dirty = st.dirty(),
+        p.bgsave_in_progress as u8,
+        st.lastsave,
+        if p.last_save_ok { "ok" } else { "err" },
+        p.last_bgsave_secs,
     )
 }
 

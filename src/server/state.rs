@@ -47,6 +47,8 @@ pub struct State {
     pub active_expire_enabled: bool,
     /// Unix seconds of the last successful save (LASTSAVE); the start time until then.
     pub lastsave: i64,
+    /// Connections in MONITOR mode (commands/server.rs feeds them).
+    pub monitors: std::collections::BTreeSet<u64>,
 }
 
 impl State {
@@ -67,6 +69,7 @@ impl State {
             dirty_cas: Default::default(),
             active_expire_enabled: true,
             lastsave: unix_ms() / 1000,
+            monitors: Default::default(),
             config,
         }
     }

@@ -1,7 +1,7 @@
 //! Server administration (server.md §7-§9, §12.7-§12.9): INFO, CONFIG
 //! GET/SET/REWRITE/RESETSTAT/HELP, COMMAND (COUNT, INFO, DOCS, LIST, GETKEYS,
 //! GETKEYSANDFLAGS, HELP), DEBUG (SLEEP, DIGEST, DIGEST-VALUE, SET-ACTIVE-EXPIRE,
-//! POPULATE, OBJECT, PROTOCOL, RELOAD, HELP), SHUTDOWN and LASTSAVE.
+//! POPULATE, OBJECT, PROTOCOL, RELOAD, HELP), SHUTDOWN, LASTSAVE and MONITOR.
 
 use super::args::{int, is, syntax_error};
 use super::pubsub::help_lines;
@@ -23,6 +23,7 @@ pub static COMMANDS: &[Command] = &[
         shutdown,
     ),
     Command::new("lastsave", 1, LOADING | STALE | FAST, lastsave),
+    Command::new("monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE, monitor),
 ];
 
 static CONFIG_SUBS: &[Command] = &[
@@ -534,11 +535,72 @@ fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
         ("populate", 3..=5) => debug_populate(ctx, argv),
         ("object", 3) => debug_object(ctx, &argv[2]),
         ("protocol", 3) => debug_protocol(ctx, &argv[2]),
-        ("reload", _) => Frame::err(
-            "DEBUG RELOAD is not available: this server has no RDB persistence to reload from",
-        ),
+        ("reload", _) => debug_reload(ctx, &argv[2..]),
         _ => debug_unknown(&argv[1]),
     }
+}
+
+/// `DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]`: save the RDB (unless NOSAVE), then
+/// load it back, replacing the dataset (NOFLUSH/MERGE: loaded keys are added over
+/// the existing ones). Nothing is propagated.
+fn debug_reload(ctx: &mut Ctx, opts: &[Bytes]) -> Frame {
+    use crate::server::replication::persist;
+    let (mut merge, mut noflush, mut nosave) = (false, false, false);
+    for o in opts {
+        if is(o, "merge") {
+            merge = true;
+        } else if is(o, "noflush") {
+            noflush = true;
+        } else if is(o, "nosave") {
+            nosave = true;
+        } else {
+            return Frame::err("DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.");
+        }
+    }
+    ctx.propagation = Propagation::Nothing;
+    if !nosave {
+        if let Err(e) = persist::save_now(ctx.state) {
+            tracing::warn!("DEBUG RELOAD: save failed: {e}");
+            return Frame::Error("ERR".into());
+        }
+    }
+    let path = ctx.state.config.db_path();
+    let loaded = std::fs::read(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|data| {
+            crate::server::rdb::decode(&data, ctx.state.dbs.len()).map_err(|e| e.to_string())
+        });
+    let loaded = match loaded {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!("DEBUG RELOAD: can't load {}: {e}", path.display());
+            return Frame::err("Error trying to load the RDB dump");
+        }
+    };
+    let now = ctx.now_ms;
+    if !(merge || noflush) {
+        persist::install(ctx.state, loaded, Some(now));
+    } else {
+        for (i, map, expires) in loaded.dbs {
+            let Some(db) = ctx.state.dbs.get_mut(i) else {
+                continue;
+            };
+            for (k, v) in map {
+                match expires.get(&k) {
+                    Some(&t) if t <= now => continue,
+                    Some(&t) => {
+                        db.expires.insert(k.clone(), t);
+                    }
+                    None => {
+                        db.expires.swap_remove(&k);
+                    }
+                }
+                db.map.insert(k, v);
+            }
+        }
+    }
+    tracing::warn!("DB reloaded by DEBUG RELOAD");
+    Frame::ok()
 }
 
 /// `DEBUG SLEEP seconds`: blocks the whole server, as Redis does (strtod; junk is 0).
@@ -707,8 +769,9 @@ fn debug_help() -> Frame {
             "    Reply with a test value of the specified type. <type> can be: string,",
             "    integer, double, bignum, null, array, set, map, verbatim, true, false,",
             "    push.",
-            "RELOAD",
-            "    Not available: this server has no RDB persistence.",
+            "RELOAD [option ...]",
+            "    Save the RDB on disk and reload it back to memory. Options: MERGE,",
+            "    NOFLUSH, NOSAVE.",
             "SET-ACTIVE-EXPIRE <0|1>",
             "    Setting it to 0 disables expiring keys in background when they are not",
             "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
@@ -722,10 +785,14 @@ fn debug_help() -> Frame {
 // ---------------------------------------------------------------------------
 // SHUTDOWN, LASTSAVE
 
-/// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`: on success the caller gets no
-/// reply, just EOF, and the server exits (saving as asked).
+/// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`: saves the RDB (SAVE, or save
+/// points configured, unless NOSAVE); a failed save cancels the shutdown with
+/// `-ERR Errors trying to SHUTDOWN. Check logs.` unless FORCE. On success the
+/// caller gets no reply, just EOF, and the server exits. Vigil does not wait for
+/// lagging replicas (NOW is implied).
 fn shutdown(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     let (mut save, mut nosave, mut abort, mut other) = (false, false, false, false);
+    let mut force = false;
     for a in &argv[1..] {
         if is(a, "save") {
             save = true;
@@ -733,8 +800,11 @@ fn shutdown(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
             nosave = true;
         } else if is(a, "abort") {
             abort = true;
-        } else if is(a, "now") || is(a, "force") {
+        } else if is(a, "now") {
             other = true;
+        } else if is(a, "force") {
+            other = true;
+            force = true;
         } else {
             return syntax_error();
         }
@@ -746,15 +816,20 @@ fn shutdown(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
         // Vigil's shutdown does not wait for replicas, so nothing can be in progress.
         return Frame::err("No shutdown in progress.");
     }
-    let request = if save {
-        ShutdownRequest::Save
-    } else if nosave {
-        ShutdownRequest::NoSave
-    } else {
-        ShutdownRequest::Default
-    };
-    tracing::info!(?request, "User requested shutdown...");
-    ctx.state.shutdown = Some(request);
+    let want_save =
+        !nosave && !ctx.state.loading && (save || !ctx.state.config.save_points().is_empty());
+    tracing::info!(save = want_save, force, "User requested shutdown...");
+    if want_save {
+        tracing::info!("Saving the final RDB snapshot before exiting.");
+        if let Err(e) = crate::server::replication::persist::save_now(ctx.state) {
+            tracing::warn!("Error trying to save the DB, can't exit: {e}");
+            if !force {
+                return Frame::err("Errors trying to SHUTDOWN. Check logs.");
+            }
+        }
+    }
+    // Saved (or not wanted) here: the exit path must not save again.
+    ctx.state.shutdown = Some(ShutdownRequest::NoSave);
     ctx.client.skip_replies = ctx.client.skip_replies.max(1);
     ctx.client.close_after_reply = true;
     Frame::ok()
@@ -763,4 +838,66 @@ fn shutdown(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 /// `LASTSAVE`: unix time of the last successful save (the start time until then).
 fn lastsave(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
     Frame::Integer(ctx.state.lastsave)
+}
+
+/// `MONITOR`: from now on, stream every command the server executes (admin
+/// commands excepted) to this connection as status lines.
+fn monitor(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+    if ctx.in_exec {
+        return Frame::err("MONITOR isn't allowed for DENY BLOCKING client");
+    }
+    ctx.state.monitors.insert(ctx.client.id);
+    Frame::ok()
+}
+
+/// Redis's `sdscatrepr`: a quoted, escaped argument.
+fn repr(arg: &[u8], out: &mut String) {
+    out.push('"');
+    for &c in arg {
+        match c {
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            7 => out.push_str("\\a"),
+            8 => out.push_str("\\b"),
+            c if c.is_ascii_graphic() || c == b' ' => out.push(c as char),
+            c => out.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    out.push('"');
+}
+
+/// Send one executed command to every MONITOR connection:
+/// `+<secs>.<usecs> [<db> <addr>] "arg" "arg" ...`. Monitors that went away are
+/// dropped here.
+pub fn feed_monitors(
+    state: &mut crate::server::state::State,
+    client: &crate::server::client::Client,
+    argv: &[Bytes],
+) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut line = format!(
+        "{}.{:06} [{} {}]",
+        now.as_secs(),
+        now.subsec_micros(),
+        client.db,
+        client.addr
+    );
+    for a in argv {
+        line.push(' ');
+        repr(a, &mut line);
+    }
+    let frame = Frame::Simple(line);
+    let clients = &state.clients.entries;
+    state.monitors.retain(|id| match clients.get(id) {
+        Some(e) => {
+            e.push(frame.clone());
+            true
+        }
+        None => false,
+    });
 }
