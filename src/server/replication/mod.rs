@@ -361,7 +361,10 @@ impl Replication {
     /// replica, or already sent).
     pub fn must_send_before_reply(&self, woff: i64) -> Option<i64> {
         if *self.sent_tx.borrow() >= woff
-            || !self.replicas.values().any(|r| r.state == ReplicaState::Online)
+            || !self
+                .replicas
+                .values()
+                .any(|r| r.state == ReplicaState::Online)
         {
             return None;
         }
