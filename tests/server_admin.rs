@@ -412,9 +412,16 @@ fn client_commands() {
     assert!(info.contains(" name=alpha "), "{info}");
     assert!(info.contains(" cmd=client|info "), "{info}");
     assert!(info.ends_with('\n'));
-    let list = b.text(&["CLIENT", "LIST"]);
+    // The spawner's readiness probe connection may not be reaped yet: wait for it.
+    let list = wait_for(
+        "only a and b in CLIENT LIST",
+        Duration::from_secs(5),
+        || {
+            let l = b.text(&["CLIENT", "LIST"]);
+            (l.lines().count() == 2).then_some(l)
+        },
+    );
     let lines: Vec<&str> = list.lines().collect();
-    assert_eq!(lines.len(), 2, "{list}");
     assert!(
         lines[0].starts_with(&format!("id={id_a} ")),
         "connection order"
