@@ -60,6 +60,22 @@ pub fn random_count_error() -> Frame {
     Frame::err("value is out of range")
 }
 
+/// The optional `count` of SRANDMEMBER/ZRANDMEMBER/HRANDFIELD (argv[2]), with Redis's
+/// range checks; `pairs` when WITHSCORES/WITHVALUES doubles the reply.
+pub fn random_count(argv: &[Bytes], pairs: bool) -> Result<Option<i64>, Frame> {
+    let count = match argv.get(2) {
+        Some(a) => Some(int(a)?),
+        None => None,
+    };
+    if pairs && count.is_some_and(|c| c < -(i64::MAX / 2)) {
+        return Err(random_count_error());
+    }
+    if count.is_some_and(|c| c.unsigned_abs() > MAX_RANDOM_REPLY) {
+        return Err(random_count_error());
+    }
+    Ok(count)
+}
+
 /// Case-insensitive option match.
 pub fn is(arg: &[u8], word: &str) -> bool {
     arg.eq_ignore_ascii_case(word.as_bytes())

@@ -327,21 +327,11 @@ fn hrandfield(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     if argv.len() > 4 || (argv.len() == 4 && !super::args::is(&argv[3], "withvalues")) {
         return super::args::syntax_error();
     }
-    let count = if argv.len() >= 3 {
-        match int(&argv[2]) {
-            Ok(c) => Some(c),
-            Err(e) => return e,
-        }
-    } else {
-        None
-    };
     let withvalues = argv.len() == 4;
-    if withvalues && count.is_some_and(|c| c < -(i64::MAX / 2)) {
-        return Frame::err("value is out of range");
-    }
-    if count.is_some_and(|c| c.unsigned_abs() > super::args::MAX_RANDOM_REPLY) {
-        return super::args::random_count_error();
-    }
+    let count = match super::args::random_count(argv, withvalues) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
     let h = match read_hash(ctx, &argv[1]) {
         Ok(Some(h)) => h,
         Ok(None) => {

@@ -4,7 +4,7 @@
 //! Sets small enough for Redis's intset encoding (all integers, at most
 //! set-max-intset-entries) are replied in numeric order, as Redis does.
 
-use super::args::{int, owned, parse_i64, syntax_error};
+use super::args::{owned, parse_i64, syntax_error};
 use super::hashes::distinct_indices;
 use super::keys::{parse_cursor, parse_scan_opts, scan_reply};
 use crate::resp::Frame;
@@ -229,17 +229,10 @@ fn srandmember(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     if argv.len() > 3 {
         return syntax_error();
     }
-    let count = if argv.len() == 3 {
-        match int(&argv[2]) {
-            Ok(c) => Some(c),
-            Err(e) => return e,
-        }
-    } else {
-        None
+    let count = match super::args::random_count(argv, false) {
+        Ok(c) => c,
+        Err(e) => return e,
     };
-    if count.is_some_and(|c| c.unsigned_abs() > super::args::MAX_RANDOM_REPLY) {
-        return super::args::random_count_error();
-    }
     let s = match read_set(ctx, &argv[1]) {
         Ok(Some(s)) => s,
         Ok(None) => {

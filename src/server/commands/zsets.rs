@@ -1315,21 +1315,11 @@ fn zrandmember(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     if argv.len() > 4 || (argv.len() == 4 && !is(&argv[3], "withscores")) {
         return syntax_error();
     }
-    let count = if argv.len() >= 3 {
-        match int(&argv[2]) {
-            Ok(c) => Some(c),
-            Err(e) => return e,
-        }
-    } else {
-        None
-    };
     let withscores = argv.len() == 4;
-    if withscores && count.is_some_and(|c| c < -(i64::MAX / 2)) {
-        return Frame::err("value is out of range");
-    }
-    if count.is_some_and(|c| c.unsigned_abs() > super::args::MAX_RANDOM_REPLY) {
-        return super::args::random_count_error();
-    }
+    let count = match super::args::random_count(argv, withscores) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
     let z = match read_zset(ctx, &argv[1]) {
         Ok(Some(z)) => z,
         Ok(None) => {
