@@ -139,10 +139,17 @@ fn replconf(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
             return Frame::ok();
         } else if is(opt, "rdb-only") {
             match int(val) {
-                Ok(0 | 1) => {}
+                Ok(v @ (0 | 1)) => conf.rdb_only = v == 1,
                 _ => return Frame::err("value is out of range, value must between 0 and 1"),
             }
         } else if is(opt, "rdb-filter-only") {
+            // Only "functions" is a valid filter (we have no functions: the RDB
+            // holds data either way).
+            for f in String::from_utf8_lossy(val).split_whitespace() {
+                if !f.eq_ignore_ascii_case("functions") {
+                    return Frame::err(format!("Unsupported rdb-filter-only option: {f}"));
+                }
+            }
         } else {
             return Frame::err(format!(
                 "Unrecognized REPLCONF option: {}",
