@@ -91,6 +91,9 @@ fn failover_under_writes_loses_no_acknowledged_write() {
             }
         })
     };
+    wait_for("poller running", Duration::from_secs(5), || {
+        (!seen.lock().unwrap().is_empty()).then_some(())
+    });
     let mut mc = m.client();
     let tport = target.port.to_string();
     assert_eq!(
@@ -243,4 +246,105 @@ fn abort_and_timeout_release_paused_writes() {
     assert_eq!(w.text(&["SET", "k", "free"]), "OK");
     wait_caught_up(m.port, r.port);
     assert_eq!(r.client().text(&["GET", "k"]), "free");
+}
+
+#[test]
+fn replica_drops_a_silent_master_after_repl_timeout() {
+    let dir = temp_dir();
+    let m = vigil_server(dir.path(), &["--repl-ping-replica-period", "1"]);
+    let sub = dir.path().join("r");
+    std::fs::create_dir_all(&sub).unwrap();
+    let r = vigil_server(
+        &sub,
+        &[
+            "--replicaof",
+            "127.0.0.1",
+            &m.port.to_string(),
+            "--repl-timeout",
+            "2",
+        ],
+    );
+    wait_link_up(r.port);
+    // Pinged every second, the link stays up past the timeout.
+    std::thread::sleep(Duration::from_millis(3000));
+    assert_eq!(field(r.port, "replication", "master_link_status"), "up");
+    m.stop();
+    let stopped = Instant::now();
+    wait_for("link down", Duration::from_secs(8), || {
+        (field(r.port, "replication", "master_link_status") == "down").then_some(())
+    });
+    let took = stopped.elapsed();
+    assert!(took >= Duration::from_millis(1500), "{took:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    m.cont();
+    wait_link_up(r.port);
+    // The link was cached: the master saw a partial resync.
+    assert_eq!(field(m.port, "stats", "sync_partial_ok"), "1");
+}
+
+#[test]
+fn master_drops_a_replica_that_stopped_acking() {
+    let dir = temp_dir();
+    let m = vigil_server(dir.path(), &["--repl-timeout", "2"]);
+    for kind in ["vigil", "redis"] {
+        let sub = dir.path().join(kind);
+        std::fs::create_dir_all(&sub).unwrap();
+        let args = ["--replicaof", "127.0.0.1", &m.port.to_string()];
+        let r = if kind == "vigil" {
+            vigil_server(&sub, &args)
+        } else {
+            redis_server(&sub, &args)
+        };
+        wait_link_up(r.port);
+        std::thread::sleep(Duration::from_millis(2500));
+        assert_eq!(field(m.port, "replication", "connected_slaves"), "1");
+        r.stop();
+        let stopped = Instant::now();
+        wait_for("replica dropped", Duration::from_secs(8), || {
+            (field(m.port, "replication", "connected_slaves") == "0").then_some(())
+        });
+        assert!(stopped.elapsed() < Duration::from_secs(5), "{kind}");
+        r.cont();
+    }
+}
+
+#[test]
+fn backlog_freed_after_repl_backlog_ttl_without_replicas_like_redis() {
+    let dir = temp_dir();
+    for kind in ["vigil", "redis"] {
+        let sub = dir.path().join(kind);
+        std::fs::create_dir_all(&sub).unwrap();
+        let args = ["--repl-backlog-ttl", "1"];
+        let m = if kind == "vigil" {
+            vigil_server(&sub, &args)
+        } else {
+            redis_server(&sub, &args)
+        };
+        assert_eq!(field(m.port, "replication", "repl_backlog_active"), "0");
+        std::fs::create_dir_all(sub.join("r")).unwrap();
+        let r = vigil_server(
+            &sub.join("r"),
+            &["--replicaof", "127.0.0.1", &m.port.to_string()],
+        );
+        wait_link_up(r.port);
+        m.client().cmd(&["SET", "k", "v"]);
+        assert_eq!(field(m.port, "replication", "repl_backlog_active"), "1");
+        let replid = field(m.port, "replication", "master_replid");
+        // Kept while a replica is connected.
+        std::thread::sleep(Duration::from_millis(2500));
+        assert_eq!(
+            field(m.port, "replication", "repl_backlog_active"),
+            "1",
+            "{kind}"
+        );
+        r.client().cmd(&["REPLICAOF", "NO", "ONE"]);
+        let gone = Instant::now();
+        wait_for("backlog freed", Duration::from_secs(8), || {
+            (field(m.port, "replication", "repl_backlog_active") == "0").then_some(())
+        });
+        assert!(gone.elapsed() < Duration::from_secs(4), "{kind}");
+        // Freed with a new replication id (the old history is gone).
+        assert_ne!(field(m.port, "replication", "master_replid"), replid);
+        assert_eq!(field(m.port, "replication", "repl_backlog_histlen"), "0");
+    }
 }
