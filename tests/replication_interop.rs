@@ -590,3 +590,65 @@ fn auth_and_announced_address_both_directions() {
         (rreplica.client().text(&["GET", "k"]) == "v").then_some(())
     });
 }
+
+/// Vigil has no stream type. A redis master's RDB with stream keys (consumer groups,
+/// pending entries, deletions: RDB_TYPE_STREAM_LISTPACKS_2) loads everything else,
+/// says in one log line which stream keys were left out, and stream commands in the
+/// live stream are logged once as unsupported while the rest still applies.
+#[test]
+fn stream_keys_from_a_redis_master_are_skipped_with_a_clear_log_line() {
+    let dir = temp_dir();
+    let m = redis_server(dir.path(), &[]);
+    let mut mc = m.client();
+    for i in 0..20 {
+        mc.cmd(&["XADD", "events", "*", "n", &i.to_string()]);
+    }
+    mc.cmd(&["XGROUP", "CREATE", "events", "g1", "0"]);
+    mc.cmd(&[
+        "XREADGROUP",
+        "GROUP",
+        "g1",
+        "alice",
+        "COUNT",
+        "5",
+        "STREAMS",
+        "events",
+        ">",
+    ]);
+    mc.cmd(&["XADD", "empty", "1-1", "a", "b"]);
+    mc.cmd(&["XDEL", "empty", "1-1"]);
+    mc.cmd(&["SET", "plain", "yes"]);
+    mc.cmd(&["SELECT", "2"]);
+    mc.cmd(&["XADD", "other", "*", "x", "y"]);
+    mc.cmd(&["RPUSH", "list", "a", "b"]);
+    let sub = dir.path().join("r");
+    std::fs::create_dir_all(&sub).unwrap();
+    let r = vigil_server(&sub, &["--replicaof", "127.0.0.1", &m.port.to_string()]);
+    wait_link_up(r.port);
+    let mut rc = r.client();
+    assert_eq!(rc.text(&["GET", "plain"]), "yes");
+    assert_eq!(rc.text(&["DBSIZE"]), "1");
+    rc.cmd(&["SELECT", "2"]);
+    assert_eq!(items(rc.cmd(&["LRANGE", "list", "0", "-1"])), ["a", "b"]);
+    // Stream writes then plain writes: the plain ones still arrive.
+    let mut mc = m.client();
+    for _ in 0..3 {
+        mc.cmd(&["XADD", "events", "*", "n", "live"]);
+    }
+    mc.cmd(&["SET", "after", "1"]);
+    wait_caught_up(m.port, r.port);
+    assert_eq!(r.client().text(&["GET", "after"]), "1");
+    let log = std::fs::read_to_string(sub.join(format!("vigil-server-{}.log", r.port))).unwrap();
+    assert!(
+        log.contains("3 stream key(s) NOT loaded")
+            && log.contains("db0:'events'")
+            && log.contains("db2:'other'"),
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("command from master not supported").count(),
+        1,
+        "{log}"
+    );
+    assert!(!log.contains("panicked"));
+}

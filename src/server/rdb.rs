@@ -8,11 +8,13 @@
 //! listpacks, small hashes and zsets are listpacks, small integer sets are intsets,
 //! bigger ones the plain SET/HASH/ZSET_2 types.
 //!
-//! [`decode`] loads every type 7.0 can load except modules and streams: strings,
+//! [`decode`] loads every type 7.0 can load except modules: strings,
 //! LIST, SET, ZSET, HASH, ZSET_2, HASH_ZIPMAP, LIST_ZIPLIST, SET_INTSET, ZSET_ZIPLIST,
 //! HASH_ZIPLIST, LIST_QUICKLIST, HASH_LISTPACK, ZSET_LISTPACK, LIST_QUICKLIST_2, with
-//! every string encoding (INT8/16/32, LZF), function libraries skipped. Every read
-//! is bounds-checked: a corrupt file is an error, never a panic.
+//! every string encoding (INT8/16/32, LZF), function libraries skipped. Vigil has
+//! no stream type: stream keys (STREAM_LISTPACKS, _2) are parsed past and listed in
+//! [`Loaded::skipped_streams`] so the caller logs them; module keys are an error.
+//! Every read is bounds-checked: a corrupt file is an error, never a panic.
 //! See replication.md §11.
 
 use super::db::{Value, ZSet};
@@ -614,9 +616,35 @@ pub struct Loaded {
     pub repl_id: Option<String>,
     pub repl_offset: Option<i64>,
     pub keys: usize,
+    /// Stream keys found and skipped (vigil has no stream type): (db, key).
+    pub skipped_streams: Vec<(usize, Bytes)>,
 }
 
 impl Loaded {
+    /// One log line naming the stream keys that were skipped (at most 5 named).
+    pub fn skipped_streams_note(&self) -> Option<String> {
+        if self.skipped_streams.is_empty() {
+            return None;
+        }
+        let names: Vec<String> = self
+            .skipped_streams
+            .iter()
+            .take(5)
+            .map(|(db, k)| format!("db{db}:'{}'", String::from_utf8_lossy(k)))
+            .collect();
+        let more = self.skipped_streams.len().saturating_sub(names.len());
+        Some(format!(
+            "{} stream key(s) NOT loaded (vigil has no stream type; this dataset differs from the source): {}{}",
+            self.skipped_streams.len(),
+            names.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        ))
+    }
+
     /// The repl info when all three aux fields were present and valid (§4.6).
     pub fn repl_info(&self) -> Option<ReplInfo> {
         let id = self.repl_id.clone()?;
@@ -1100,10 +1128,59 @@ fn read_value(r: &mut Reader, t: u8) -> Result<Value> {
         }
         T_HASH_LISTPACK => pairs_to_hash(listpack_entries(&r.string()?)?)?,
         T_ZSET_LISTPACK => pairs_to_zset(listpack_entries(&r.string()?)?)?,
-        15 | 19 => return Err(bad("stream keys are not supported by vigil")),
+        T_STREAM_LISTPACKS | T_STREAM_LISTPACKS_2 => {
+            return Err(bad("stream keys are not supported by vigil"))
+        }
         6 | 7 => return Err(bad("module keys are not supported by vigil")),
         other => return Err(bad(format!("Unknown RDB encoding type {other}"))),
     })
+}
+
+const T_STREAM_LISTPACKS: u8 = 15;
+const T_STREAM_LISTPACKS_2: u8 = 19;
+
+/// Read past a stream value (RDB_TYPE_STREAM_LISTPACKS / _2, as rdbSaveObject
+/// writes them in 7.0): the listpack nodes, the metadata, the consumer groups with
+/// their pending entries and consumers. Bounds-checked like every other read.
+fn skip_stream(r: &mut Reader, t: u8) -> Result<()> {
+    let v2 = t == T_STREAM_LISTPACKS_2;
+    for _ in 0..r.count()? {
+        let master_id = r.string()?;
+        if master_id.len() != 16 {
+            return Err(bad("Stream node key entry is not the size of a stream ID"));
+        }
+        if r.string()?.is_empty() {
+            return Err(bad("Empty listpack inside stream"));
+        }
+    }
+    // length, last_id (ms, seq); v2: first_id, max_deleted_entry_id, entries_added.
+    let meta = if v2 { 8 } else { 3 };
+    for _ in 0..meta {
+        r.len()?;
+    }
+    for _ in 0..r.count()? {
+        r.string()?; // group name
+        r.len()?; // last_id ms
+        r.len()?; // last_id seq
+        if v2 {
+            r.len()?; // entries_read
+        }
+        // Group PEL: raw 16-byte id, delivery time (8 bytes), delivery count.
+        for _ in 0..r.count()? {
+            r.take(16)?;
+            r.take(8)?;
+            r.len()?;
+        }
+        // Consumers: name, seen time (8 bytes), their PEL of raw ids.
+        for _ in 0..r.count()? {
+            r.string()?;
+            r.take(8)?;
+            for _ in 0..r.count()? {
+                r.take(16)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Parse a whole RDB file (checksum verified unless it is zero).
@@ -1186,6 +1263,15 @@ pub fn decode(data: &[u8], max_dbs: usize) -> Result<Loaded> {
                     r.string()?;
                 }
                 r.string()?;
+            }
+            T_STREAM_LISTPACKS | T_STREAM_LISTPACKS_2 => {
+                // No stream type here: parse past it (so the rest loads) and let
+                // the caller say which keys were left out.
+                let key = r.string()?;
+                skip_stream(&mut r, t)?;
+                expire = None;
+                let db = cur.map(|c| out.dbs[c].0).unwrap_or(0);
+                out.skipped_streams.push((db, key));
             }
             t => {
                 let key = r.string()?;

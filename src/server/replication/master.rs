@@ -433,7 +433,6 @@ fn snapshot_done(shared: &Shared, job: &Arc<SnapshotJob>, r: Result<(), String>)
     maybe_start_sync(&mut st);
 }
 
-#[allow(clippy::too_many_arguments)]
 fn register(
     st: &mut State,
     id: u64,

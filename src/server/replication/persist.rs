@@ -223,6 +223,9 @@ pub fn load_at_start(shared: &Arc<Shared>) {
             return;
         }
     };
+    if let Some(note) = loaded.skipped_streams_note() {
+        tracing::warn!("Loading {}: {note}", path.display());
+    }
     let mut st = shared.state.lock();
     let info = loaded.repl_info();
     let keys = loaded.keys;

@@ -488,6 +488,9 @@ async fn full_sync(
             return Err(fatal(format!("RDB load task failed: {e}")));
         }
     };
+    if let Some(note) = loaded.skipped_streams_note() {
+        tracing::warn!("MASTER <-> REPLICA sync: {note}");
+    }
     let stream_db = loaded.repl_stream_db.unwrap_or(0).max(0);
     {
         let mut st = shared.state.lock();
@@ -565,6 +568,7 @@ async fn stream_loop(
         let mut buf = buf;
         let mut raw = BytesMut::from(&buf[..]);
         let mut pending: usize = 0;
+        let mut unsupported = std::collections::HashSet::new();
         {
             let mut st = shared.state.lock();
             st.repl.link.read_off += buf.len() as i64;
@@ -581,6 +585,7 @@ async fn stream_loop(
                 &mut buf,
                 &mut raw,
                 &mut pending,
+                &mut unsupported,
             )?;
             for off in acks.offsets {
                 send_ack(&mut stream, off).await?;
@@ -646,6 +651,7 @@ struct Applied {
 
 /// Run every complete command in `buf` as the master link. Returns the offsets to
 /// ACK right away (one per GETACK).
+#[allow(clippy::too_many_arguments)] // the link's parsing state, passed piecewise
 fn apply(
     shared: &Shared,
     gen: u64,
@@ -654,6 +660,7 @@ fn apply(
     buf: &mut BytesMut,
     raw: &mut BytesMut,
     pending: &mut usize,
+    unsupported: &mut std::collections::HashSet<String>,
 ) -> Result<Applied, LinkError> {
     let mut acks = Applied {
         offsets: Vec::new(),
@@ -701,8 +708,14 @@ fn apply(
             let out = dispatch(&mut st, client, argv, now);
             if let Frame::Error(e) = &out.reply {
                 if e.starts_with("ERR unknown command") {
-                    // The dataset diverges from the master's: say so.
-                    tracing::warn!("command from master not supported, replica diverges: {e}");
+                    // The dataset diverges from the master's: say so (once per
+                    // command name and link, not once per call).
+                    let n = String::from_utf8_lossy(&name).to_ascii_lowercase();
+                    if unsupported.len() < 64 && unsupported.insert(n) {
+                        tracing::warn!(
+                            "command from master not supported, replica diverges: {e} (logged once per command)"
+                        );
+                    }
                 }
                 tracing::debug!(
                     "error applying '{}' from master: {e}",
