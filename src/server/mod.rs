@@ -10,6 +10,7 @@ pub mod db;
 pub mod digest;
 pub mod glob;
 pub mod info;
+pub mod longdouble;
 pub mod pubsub;
 pub mod rdb;
 pub mod replication;
