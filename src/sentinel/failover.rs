@@ -149,6 +149,15 @@ fn abort(m: &mut Machine, name: &str, now: Instant) {
     }
 }
 
+/// Emit the master-level abort event `event` (`-failover-abort-*`), then abort.
+fn abort_with(m: &mut Machine, name: &str, now: Instant, event: &str) {
+    if let Some(mm) = m.masters.get(name) {
+        let e = instance_event(Level::Warning, event, mm, None, "");
+        m.io.event(e);
+    }
+    abort(m, name, now);
+}
+
 /// `sentinelGetLeader`: the winner of `epoch` if it has a majority of the known
 /// sentinels and at least `quorum` votes. Casts our own vote on the way.
 pub fn get_leader(m: &mut Machine, name: &str, epoch: u64, now: Instant) -> Option<String> {
@@ -252,17 +261,7 @@ fn wait_start(m: &mut Machine, name: &str, now: Instant) {
     }
     let hopeless = for_me + undecided < needed;
     if now.saturating_duration_since(start) > timeout || hopeless {
-        let Some(mm) = m.masters.get(name) else {
-            return;
-        };
-        m.io.event(instance_event(
-            Level::Warning,
-            "-failover-abort-not-elected",
-            mm,
-            None,
-            "",
-        ));
-        abort(m, name, now);
+        abort_with(m, name, now, "-failover-abort-not-elected");
     }
 }
 
@@ -359,18 +358,7 @@ fn select_slave_state(m: &mut Machine, name: &str, now: Instant) {
     let waiting = waiting_for_fresh_info(m, name, now);
     match select_slave(m, name, now, !waiting) {
         None if waiting => {}
-        None => {
-            if let Some(mm) = m.masters.get(name) {
-                m.io.event(instance_event(
-                    Level::Warning,
-                    "-failover-abort-no-good-slave",
-                    mm,
-                    None,
-                    "",
-                ));
-            }
-            abort(m, name, now);
-        }
+        None => abort_with(m, name, now, "-failover-abort-no-good-slave"),
         Some(key) => {
             let Machine { masters, io, .. } = m;
             let Some(mm) = masters.get_mut(name) else {
@@ -447,14 +435,7 @@ fn send_slaveof_noone(m: &mut Machine, name: &str, now: Instant) {
     let timeout = mm.failover_timeout;
     if !m.io.connected(&LinkKey::Cmd(id.clone())) {
         if elapsed > timeout {
-            m.io.event(instance_event(
-                Level::Warning,
-                "-failover-abort-slave-timeout",
-                mm,
-                None,
-                "",
-            ));
-            abort(m, name, now);
+            abort_with(m, name, now, "-failover-abort-slave-timeout");
         }
         return;
     }
@@ -519,15 +500,7 @@ fn coordinated_ready(m: &mut Machine, name: &str, replica: &Inst, now: Instant) 
         return false;
     };
     if elapsed > limit {
-        let mm = &m.masters[name];
-        m.io.event(instance_event(
-            Level::Warning,
-            "-failover-abort-slave-timeout",
-            mm,
-            None,
-            "",
-        ));
-        abort(m, name, now);
+        abort_with(m, name, now, "-failover-abort-slave-timeout");
         return false;
     }
     let target = match mm.sync_target {
@@ -562,14 +535,7 @@ fn wait_promotion(m: &mut Machine, name: &str, now: Instant) {
         return;
     };
     if now.saturating_duration_since(mm.failover_state_change_time) > mm.failover_timeout {
-        m.io.event(instance_event(
-            Level::Warning,
-            "-failover-abort-slave-timeout",
-            mm,
-            None,
-            "",
-        ));
-        abort(m, name, now);
+        abort_with(m, name, now, "-failover-abort-slave-timeout");
     }
 }
 
@@ -629,29 +595,40 @@ fn reconf_slaves(m: &mut Machine, name: &str, now: Instant) {
         if !m.io.connected(&LinkKey::Cmd(id.clone())) {
             continue;
         }
-        if send_slaveof(m, &id, Some((pip.clone(), pport))) {
-            let Machine { masters, io, .. } = &mut *m;
-            let Some(mm) = masters.get_mut(name) else {
-                return;
-            };
-            if let Some(r) = mm.replicas.get_mut(k) {
-                r.reconf = Reconf::Sent;
-                r.reconf_sent_time = Some(now);
-                r.info_sent = None;
-                let snap = r.clone();
-                io.event(instance_event(
-                    Level::Notice,
-                    "+slave-reconf-sent",
-                    mm,
-                    Some(&snap),
-                    "",
-                ));
-            }
-            m.request_info(&id, now);
+        if send_reconf(m, &id, (pip.clone(), pport), "+slave-reconf-sent", now) {
             in_progress += 1;
         }
     }
     detect_end(m, name, now);
+}
+
+/// Send replica `id` the reconfiguration transaction towards the promoted replica at
+/// `target`; once queued mark it RECONF_SENT, emit `event` (`+slave-reconf-sent` or
+/// the best-effort `+slave-reconf-sent-be`) and poll its INFO at once. Returns
+/// whether it was queued.
+fn send_reconf(
+    m: &mut Machine,
+    id: &Inst,
+    target: (String, u16),
+    event: &str,
+    now: Instant,
+) -> bool {
+    if !send_slaveof(m, id, Some(target)) {
+        return false;
+    }
+    let Machine { masters, io, .. } = &mut *m;
+    let Some(mm) = masters.get_mut(id.master()) else {
+        return true;
+    };
+    if let Some(r) = inst_of(mm, id) {
+        r.reconf = Reconf::Sent;
+        r.reconf_sent_time = Some(now);
+        r.info_sent = None;
+        let snap = r.clone();
+        io.event(instance_event(Level::Notice, event, mm, Some(&snap), ""));
+    }
+    m.request_info(id, now);
+    true
 }
 
 /// `sentinelFailoverDetectEnd`, without Redis's early return when the promoted
@@ -702,22 +679,7 @@ fn detect_end(m: &mut Machine, name: &str, now: Instant) {
         if let Some(target) = target {
             for k in rest {
                 let id = Inst::Replica(nm(name), nm(&k));
-                if send_slaveof(m, &id, Some(target.clone())) {
-                    let Machine { masters, io, .. } = &mut *m;
-                    if let Some(mm) = masters.get_mut(name) {
-                        if let Some(r) = mm.replicas.get_mut(&k) {
-                            r.reconf = Reconf::Sent;
-                            let snap = r.clone();
-                            io.event(instance_event(
-                                Level::Notice,
-                                "+slave-reconf-sent-be",
-                                mm,
-                                Some(&snap),
-                                "",
-                            ));
-                        }
-                    }
-                }
+                send_reconf(m, &id, target.clone(), "+slave-reconf-sent-be", now);
             }
         }
     }
@@ -788,18 +750,7 @@ pub(crate) fn on_info_acting(m: &mut Machine, id: &Inst, now: Instant) {
             && no_down_for(r, now, wait)
             && now.saturating_duration_since(r.role_reported_time) > wait
         {
-            let (ip, port) = (mm.inst.ip.clone(), mm.inst.port);
-            if send_slaveof(m, id, Some((ip, port))) {
-                let mm = &m.masters[&**name];
-                let e = instance_event(
-                    Level::Notice,
-                    "+convert-to-slave",
-                    mm,
-                    mm.replicas.get(&**key),
-                    "",
-                );
-                m.io.event(e);
-            }
+            repoint_to_master(m, id, "+convert-to-slave");
         }
         return;
     }
@@ -816,18 +767,7 @@ pub(crate) fn on_info_acting(m: &mut Machine, id: &Inst, now: Instant) {
             && no_down_for(r, now, wait)
             && now.saturating_duration_since(r.slave_conf_change_time) > wait
         {
-            let (ip, port) = (mm.inst.ip.clone(), mm.inst.port);
-            if send_slaveof(m, id, Some((ip, port))) {
-                let mm = &m.masters[&**name];
-                let e = instance_event(
-                    Level::Notice,
-                    "+fix-slave-config",
-                    mm,
-                    mm.replicas.get(&**key),
-                    "",
-                );
-                m.io.event(e);
-            }
+            repoint_to_master(m, id, "+fix-slave-config");
         }
     }
     // Reconfiguration progress during a failover.
@@ -867,6 +807,27 @@ pub(crate) fn on_info_acting(m: &mut Machine, id: &Inst, now: Instant) {
     if snap.reconf == Reconf::Done {
         // Move on at once: next replica, or the end of the failover.
         reconf_slaves(m, name, now);
+    }
+}
+
+/// Point replica `id` at its master's current address with the reconfiguration
+/// transaction and, once queued, emit `event` (`+convert-to-slave` or
+/// `+fix-slave-config`) for it.
+fn repoint_to_master(m: &mut Machine, id: &Inst, event: &str) {
+    let Some(mm) = m.masters.get(id.master()) else {
+        return;
+    };
+    let target = (mm.inst.ip.clone(), mm.inst.port);
+    if send_slaveof(m, id, Some(target)) {
+        let Some(mm) = m.masters.get(id.master()) else {
+            return;
+        };
+        let r = match id {
+            Inst::Replica(_, key) => mm.replicas.get(&**key),
+            _ => None,
+        };
+        let e = instance_event(Level::Notice, event, mm, r, "");
+        m.io.event(e);
     }
 }
 
