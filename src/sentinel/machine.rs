@@ -931,6 +931,7 @@ impl Machine {
         m.failover_start_time = None;
         m.failover_state_change_time = now;
         m.force_failover = false;
+        m.force_until = None;
         m.promoted = None;
         m.last_ask = None;
         m.next_election = None;
@@ -1358,6 +1359,7 @@ impl Machine {
         let (ip, port) = (m.inst.ip.clone(), m.inst.port);
         let sdown = m.inst.sdown_since.is_some();
         let candidate = m.in_failover();
+        let electing = m.failover_state == FailoverState::WaitStart;
         // Until ODOWN is reached, peers that said "not down" are asked again every
         // 100 ms (they may reach SDOWN a moment after us), not once per second.
         let interval = if m.inst.odown_since.is_none() && !candidate {
@@ -1375,7 +1377,9 @@ impl Machine {
                 s.master_down = false;
                 s.leader = None;
             }
-            if !sdown {
+            // A candidate asks even when it sees the master up: a forced failover
+            // (`SENTINEL FAILOVER`) needs votes for its epoch too.
+            if !sdown && !electing {
                 continue;
             }
             let link = LinkKey::Peer(s.key.clone());
@@ -1498,7 +1502,19 @@ impl Machine {
         let Some(m) = masters.get_mut(master) else {
             return (None, 0);
         };
-        if m.leader_epoch < req_epoch && cur <= req_epoch {
+        // While we lead a failover of this master past its election, another
+        // candidate gets no vote from us: never two failovers of one master at once
+        // (refusing a vote is always safe; Redis would grant it).
+        let leading = !matches!(
+            m.failover_state,
+            FailoverState::None | FailoverState::WaitStart
+        );
+        if leading && req_runid != myid && m.leader_epoch < req_epoch && cur <= req_epoch {
+            io.log(
+                Level::Notice,
+                format!("{master}: no vote for {req_runid} in epoch {req_epoch}: our failover is in progress"),
+            );
+        } else if m.leader_epoch < req_epoch && cur <= req_epoch {
             m.leader = Some(req_runid.to_string());
             m.leader_epoch = cur;
             io.dirty = true;
@@ -1508,9 +1524,11 @@ impl Machine {
                 format!("{req_runid} {cur}"),
             ));
             if req_runid != myid {
-                // We voted for someone else: don't start our own election for a while.
+                // We voted for someone else: don't start our own election for a while,
+                // and leave a pending `SENTINEL FAILOVER` to that candidate.
                 m.next_election =
                     Some(now + (m.failover_timeout * 2).min(Duration::from_secs(5)) + delay);
+                m.force_until = None;
             }
         }
         (m.leader.clone(), m.leader_epoch)
