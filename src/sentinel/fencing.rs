@@ -354,7 +354,8 @@ mod tests {
     #[test]
     fn grants_only_when_nothing_speaks_against_the_master() {
         assert_eq!(decide(&granting()), Decision::Grant);
-        let cases: Vec<(fn(&mut View), Decision)> = vec![
+        type Change = fn(&mut View);
+        let cases: Vec<(Change, Decision)> = vec![
             (|v| v.enabled = None, Decision::NotFenced),
             (|v| v.enabled = Some(false), Decision::NotFenced),
             (|v| v.tilt = true, Decision::Tilt),
@@ -371,6 +372,161 @@ mod tests {
             change(&mut v);
             assert_eq!(decide(&v), want, "{v:?}");
         }
+    }
+
+    use crate::sentinel::machine::Action;
+    use crate::sentinel::state::Timers;
+
+    fn machine(now: Instant) -> Machine {
+        let text = "sentinel myid 0123456789abcdef0123456789abcdef01234567\n\
+                    sentinel monitor m 10.0.0.1 6379 2\n\
+                    sentinel down-after-milliseconds m 1000\n\
+                    sentinel failover-timeout m 3000\n";
+        let l =
+            crate::sentinel::config::parse("t.conf", text, &[], &Timers::default(), now).unwrap();
+        Machine::new(l.global, l.masters, 7)
+    }
+
+    /// Bring the master's command link up (ticking until it is requested).
+    fn link_up(m: &mut Machine, now: Instant) -> LinkKey {
+        let key = LinkKey::Cmd(Inst::Master(nm("m")));
+        m.handle_tick(now);
+        let conn = m.io.links[&key].conn;
+        m.handle_link_up(&key, conn, Some("10.0.1.1".into()), now);
+        key
+    }
+
+    /// The VIGIL-LEASE commands queued since the last call.
+    fn grants(m: &mut Machine) -> Vec<Vec<String>> {
+        let mut v = Vec::new();
+        while let Some(a) = m.poll_action() {
+            if let Action::Send { cmd, .. } = a {
+                if cmd[0] == "VIGIL-LEASE" {
+                    v.push(cmd);
+                }
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn machine_grants_then_stops_after_a_vote_and_grants_the_new_master() {
+        let ms = Duration::from_millis;
+        let mut t = Instant::now();
+        let mut m = machine(t);
+        let key = link_up(&mut m, t);
+        let conn = m.io.links[&key].conn;
+        m.handle_tick(t);
+        assert!(
+            grants(&mut m).is_empty(),
+            "no grant before INFO says fenced"
+        );
+        let info =
+            "# Replication\r\nrole:master\r\nvigil_fencing:1\r\nvigil_fencing_lease_ms:5000\r\n";
+        m.handle_reply(
+            &key,
+            conn,
+            Tag::Info(Inst::Master(nm("m"))),
+            Frame::bulk(info.as_bytes().to_vec()),
+            t,
+        );
+        t += ms(100);
+        m.handle_tick(t);
+        let g = grants(&mut m);
+        // Lease clamped at down-after / 2.
+        assert_eq!(g.len(), 1, "{g:?}");
+        assert_eq!(g[0][2], "0");
+        assert_eq!(g[0][3], "500");
+        // The first token is echoed at once.
+        let addr = ("10.0.0.1".to_string(), 6379);
+        m.handle_reply(
+            &key,
+            conn,
+            Tag::Lease("m".into(), addr.clone()),
+            Frame::Integer(42),
+            t,
+        );
+        let g = grants(&mut m);
+        assert_eq!(g.len(), 1);
+        assert_eq!(g[0][2], "42");
+        m.handle_reply(
+            &key,
+            conn,
+            Tag::Lease("m".into(), addr.clone()),
+            Frame::Integer(43),
+            t,
+        );
+        // Then every lease/3.
+        t += ms(100);
+        m.handle_tick(t);
+        assert!(grants(&mut m).is_empty());
+        t += ms(100);
+        m.handle_tick(t);
+        assert_eq!(grants(&mut m)[0][2], "43");
+        m.handle_reply(
+            &key,
+            conn,
+            Tag::Lease("m".into(), addr.clone()),
+            Frame::Integer(44),
+            t,
+        );
+        // A vote for another sentinel's failover of this address: no more grants.
+        let other = "fedcba9876543210fedcba9876543210fedcba98";
+        m.is_master_down_by_addr("10.0.0.1", 6379, 1, other, t);
+        for _ in 0..20 {
+            t += ms(100);
+            m.handle_tick(t);
+            // Keep the master alive so only the vote explains the silence.
+            let conn = m.io.links[&key].conn;
+            m.handle_reply(
+                &key,
+                conn,
+                Tag::Ping(Inst::Master(nm("m"))),
+                Frame::simple("PONG"),
+                t,
+            );
+        }
+        assert!(grants(&mut m).is_empty(), "a voter must not grant");
+        // The failover it voted for switched the master: the new address is granted.
+        m.reset_master_and_change_address("m", "10.0.0.2", 6380, t);
+        let key2 = link_up(&mut m, t);
+        let conn2 = m.io.links[&key2].conn;
+        m.handle_reply(
+            &key2,
+            conn2,
+            Tag::Ping(Inst::Master(nm("m"))),
+            Frame::simple("PONG"),
+            t,
+        );
+        t += ms(100);
+        m.handle_tick(t);
+        let g = grants(&mut m);
+        assert_eq!(g.len(), 1, "new master granted at once");
+        assert_eq!(g[0][2], "0", "fresh token for a new address");
+    }
+
+    #[test]
+    fn elected_leader_waits_out_the_leases() {
+        let t = Instant::now();
+        let mut m = machine(t);
+        // Unknown fencing state (no INFO seen): assume the longest lease.
+        on_elected(&mut m, "m", t);
+        assert!(!may_promote(&m, "m", t + Duration::from_millis(500)));
+        assert!(may_promote(&m, "m", t + Duration::from_millis(600)));
+        // Known to be unfenced: no wait.
+        on_master_info(&mut m, "m", "role:master\r\n");
+        on_elected(&mut m, "m", t + Duration::from_secs(1));
+        assert!(may_promote(&m, "m", t + Duration::from_secs(1)));
+        // Fenced with a 200 ms lease: 200 + 20 + 50 ms.
+        on_master_info(
+            &mut m,
+            "m",
+            "role:master\r\nvigil_fencing:1\r\nvigil_fencing_lease_ms:200\r\n",
+        );
+        let e = t + Duration::from_secs(2);
+        on_elected(&mut m, "m", e);
+        assert!(!may_promote(&m, "m", e + Duration::from_millis(269)));
+        assert!(may_promote(&m, "m", e + Duration::from_millis(270)));
     }
 
     #[test]
