@@ -158,6 +158,14 @@ fn writes_follow_the_sentinels_leases() {
     let port = master.port;
     assert_eq!(try_set(port, None, "k"), Some(false), "no lease at start");
     let mut s = sentinels(dir.path(), port, 3);
+    // SIGSTOPped sentinels must not come back in TILT (which stops their grants).
+    for p in &s {
+        assert_eq!(
+            p.client()
+                .text(&["SENTINEL", "DEBUG", "tilt-trigger", "60000"]),
+            "OK"
+        );
+    }
     let t = Instant::now();
     wait_for("leases granted", Duration::from_secs(15), || {
         (try_set(port, None, "k") == Some(true)).then_some(())
@@ -176,7 +184,7 @@ fn writes_follow_the_sentinels_leases() {
     // Two stopped (short enough that they do not enter TILT): fenced within a lease.
     s[1].stop();
     let t = Instant::now();
-    wait_for("writes refused", Duration::from_millis(1200), || {
+    wait_for("writes refused", Duration::from_millis(2000), || {
         (try_set(port, None, "k") == Some(false)).then_some(())
     });
     eprintln!("fenced {:?} after losing the lease quorum", t.elapsed());
@@ -192,7 +200,7 @@ fn writes_follow_the_sentinels_leases() {
         p.kill();
     }
     let t = Instant::now();
-    wait_for("writes refused", Duration::from_millis(1200), || {
+    wait_for("writes refused", Duration::from_millis(2000), || {
         (try_set(port, None, "k") == Some(false)).then_some(())
     });
     eprintln!("fenced {:?} after the sentinels died", t.elapsed());
