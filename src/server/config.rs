@@ -396,6 +396,10 @@ pub static PARAMS: &[Param] = &[
     p("tls-port", "0", Kind::Int(0, 65535)),
     // Vigil's own (beyond Redis): write fencing, off by default.
     p("vigil-fencing", "no", Kind::Bool),
+    // Leases held by this many distinct sentinels allow writes (a majority of them).
+    p("vigil-fencing-quorum", "2", Kind::Int(1, 1000)),
+    // Longest lease one grant gives; sentinels also cap it below down-after.
+    p("vigil-fencing-lease-ms", "1000", Kind::Int(10, 3_600_000)),
 ];
 
 /// Values that would turn on a Redis feature `vigil server` does not have: refused with
@@ -438,6 +442,10 @@ pub struct Hot {
     pub maxclients: usize,
     pub protected_mode: bool,
     pub timeout: u64,
+    /// `vigil-fencing` and its quorum / longest lease (see `server::fencing`).
+    pub fencing: bool,
+    pub fencing_quorum: usize,
+    pub fencing_lease_ms: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -653,6 +661,9 @@ impl Config {
             maxclients: self.get_i64("maxclients").max(1) as usize,
             protected_mode: self.get_bool("protected-mode"),
             timeout: self.get_i64("timeout").max(0) as u64,
+            fencing: self.get_bool("vigil-fencing"),
+            fencing_quorum: self.get_i64("vigil-fencing-quorum").max(1) as usize,
+            fencing_lease_ms: self.get_i64("vigil-fencing-lease-ms").max(1) as u64,
         };
     }
 

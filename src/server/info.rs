@@ -65,7 +65,12 @@ pub fn info_text(state: &State, args: &[String]) -> String {
             "memory" => memory(state),
             "persistence" => persistence(state),
             "stats" => stats(state),
-            "replication" => super::replication::info_section(state),
+            "replication" => {
+                // Vigil's fencing fields follow Redis's (only when fencing is on).
+                let mut s = super::replication::info_section(state);
+                s.push_str(&super::fencing::info_fields(state));
+                s
+            }
             "cpu" => cpu(),
             "modules" => "# Modules\r\n".to_string(),
             "commandstats" => commandstats(state),

@@ -8,6 +8,7 @@ pub mod config;
 pub mod conn;
 pub mod db;
 pub mod digest;
+pub mod fencing;
 pub mod glob;
 pub mod info;
 pub mod longdouble;
