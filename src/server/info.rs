@@ -65,7 +65,12 @@ pub fn info_text(state: &State, args: &[String]) -> String {
             "memory" => memory(state),
             "persistence" => persistence(state),
             "stats" => stats(state),
-            "replication" => super::replication::info_section(state),
+            "replication" => {
+                // Vigil's fencing fields follow Redis's (only when fencing is on).
+                let mut s = super::replication::info_section(state);
+                s.push_str(&super::fencing::info_fields(state));
+                s
+            }
             "cpu" => cpu(),
             "modules" => "# Modules\r\n".to_string(),
             "commandstats" => commandstats(state),
@@ -141,13 +146,15 @@ fn server(st: &State) -> String {
         "redis_version:{ver}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\n\
          redis_mode:standalone\r\nos:{sys} {rel} {mach}\r\narch_bits:{bits}\r\n\
          monotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\n\
-         gcc_version:0.0.0\r\nprocess_id:{pid}\r\nprocess_supervised:no\r\nrun_id:{run_id}\r\n\
+         gcc_version:0.0.0\r\nprocess_id:{pid}\r\nprocess_supervised:{supervised}\r\nrun_id:{run_id}\r\n\
          tcp_port:{port}\r\nserver_time_usec:{now}\r\nuptime_in_seconds:{uptime}\r\n\
          uptime_in_days:{days}\r\nhz:{hz}\r\nconfigured_hz:{hz}\r\nlru_clock:{lru}\r\n\
          executable:{exe}\r\nconfig_file:{config_file}\r\nio_threads_active:0\r\n",
         ver = super::REDIS_VERSION,
         bits = usize::BITS,
         pid = std::process::id(),
+        supervised =
+            crate::util::process::Supervision::resolve(st.config.get("supervised")).name(),
         run_id = st.run_id,
         port = st.port,
         now = unix_micros(),

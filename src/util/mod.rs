@@ -3,3 +3,4 @@
 pub mod fsutil;
 pub mod ids;
 pub mod proc_stats;
+pub mod process;

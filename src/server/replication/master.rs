@@ -452,6 +452,7 @@ fn register(
             ack_off: 0,
             ack_time: Instant::now(),
             next,
+            sent: next - 1,
             conf,
             pre_psync,
             acked_since_rdb: false,
@@ -476,6 +477,8 @@ fn forget(shared: &Shared, id: u64) {
     if st.repl.replicas.remove(&id).is_some() && st.repl.replicas.is_empty() {
         st.repl.no_replicas_since = Some(Instant::now());
     }
+    // Writers waiting for this replica's socket wait for the others only.
+    st.repl.publish_sent();
     st.clients.entries.remove(&id);
 }
 
@@ -653,10 +656,7 @@ async fn serve_replica(
             st.repl.stream_tx.send_replace(st.repl.master_repl_offset);
         }
     });
-    let (mut rx, sent_tx) = {
-        let st = shared.state.lock();
-        (st.repl.stream_tx.subscribe(), st.repl.sent_tx.clone())
-    };
+    let mut rx = shared.state.lock().repl.stream_tx.subscribe();
     let mut sent_upto: i64 = 0;
     let result: Result<(), String> = async {
         if let Some(wait) = wait {
@@ -701,21 +701,12 @@ async fn serve_replica(
                 r = tokio::time::timeout(timeout, wr.write_all(&chunk)) => match r {
                     Ok(Ok(())) => {
                         // Only an online replica's progress lets writers reply.
-                        let online = shared
-                            .state
-                            .lock()
-                            .repl
-                            .replicas
-                            .get(&id)
-                            .is_some_and(|r| r.state == ReplicaState::Online);
-                        if online {
-                            sent_tx.send_if_modified(|v| {
-                                let grew = sent_upto > *v;
-                                if grew {
-                                    *v = sent_upto;
-                                }
-                                grew
-                            });
+                        let mut st = shared.state.lock();
+                        if let Some(r) = st.repl.replicas.get_mut(&id) {
+                            r.sent = sent_upto;
+                            if r.state == ReplicaState::Online {
+                                st.repl.publish_sent();
+                            }
                         }
                     }
                     Ok(Err(e)) => return Err(e.to_string()),

@@ -72,6 +72,8 @@ pub struct ReplicaInfo {
     pub ack_time: Instant,
     /// Next stream byte to send to it (`i64::MAX` while waiting for a snapshot).
     pub next: i64,
+    /// Stream offset up to which its socket has taken the bytes.
+    pub sent: i64,
     pub conf: ReplConf,
     /// Came with SYNC (no PSYNC): sends no ACKs, never timed out for missing ones.
     pub pre_psync: bool,
@@ -154,9 +156,10 @@ pub struct Replication {
     pub pending_conf: HashMap<u64, ReplConf>,
     /// Wakes replica sender tasks when the stream grows (value: master_repl_offset).
     pub stream_tx: tokio::sync::watch::Sender<i64>,
-    /// Highest stream offset written into an online replica's socket. Connections
-    /// wait for it before replying to a write (see `conn.rs`), so a write is never
-    /// acknowledged before its bytes are on their way to a replica.
+    /// Stream offset every waited-for replica's socket has taken (see
+    /// `waited_sent`). Connections wait for it before replying to a write (see
+    /// `conn.rs`), so a write is never acknowledged before its bytes are on their way
+    /// to every replica that keeps up: whichever the sentinels promote has it.
     pub sent_tx: Arc<tokio::sync::watch::Sender<i64>>,
     pub link: Link,
     /// Cached master for PSYNC after a broken link: (replid, applied offset).
@@ -179,6 +182,10 @@ pub struct Replication {
     /// The shared server, for tasks started from command handlers.
     pub shared: Option<Weak<Shared>>,
 }
+
+/// How far (bytes) a replica's socket may be behind the stream and still be waited
+/// for before a write's reply (see `Replication::waited_sent`).
+pub const SENT_LAG_LIMIT: i64 = 1 << 20;
 
 /// Sentinel key used to wake WAIT callers (never a real key lookup).
 pub const WAIT_KEY: &[u8] = b"\x00vigil-wait-acks";
@@ -371,19 +378,40 @@ impl Replication {
         self.stream_tx.send_replace(self.master_repl_offset);
     }
 
-    /// The offset a client that just wrote up to `woff` must see sent to a replica
-    /// before its reply goes out: `None` when there is nothing to wait for (no online
-    /// replica, or already sent).
+    /// The offset a client that just wrote up to `woff` must see sent to the replicas
+    /// before its reply goes out: `None` when there is nothing to wait for (no
+    /// replica keeps up, or the bytes are already sent).
     pub fn must_send_before_reply(&self, woff: i64) -> Option<i64> {
-        if *self.sent_tx.borrow() >= woff
-            || !self
-                .replicas
-                .values()
-                .any(|r| r.state == ReplicaState::Online)
-        {
-            return None;
+        match self.waited_sent() {
+            Some(sent) if sent < woff => Some(woff),
+            _ => None,
         }
-        Some(woff)
+    }
+
+    /// The lowest offset the sockets of the replicas that keep up have taken: online
+    /// replicas less than `SENT_LAG_LIMIT` bytes behind the stream. A replica further
+    /// behind is lagging (its socket is full) and writers do not wait for it, as
+    /// Redis's asynchronous replication never does.
+    pub fn waited_sent(&self) -> Option<i64> {
+        self.replicas
+            .values()
+            .filter(|r| {
+                r.state == ReplicaState::Online
+                    && self.master_repl_offset - r.sent <= SENT_LAG_LIMIT
+            })
+            .map(|r| r.sent)
+            .min()
+    }
+
+    /// Publish `waited_sent` to the connections waiting on `sent_tx`.
+    pub fn publish_sent(&self) {
+        if let Some(sent) = self.waited_sent() {
+            self.sent_tx.send_if_modified(|v| {
+                let changed = *v != sent;
+                *v = sent;
+                changed
+            });
+        }
     }
 
     /// Replicas whose last ACK is recent enough for min-replicas-max-lag.
