@@ -56,16 +56,28 @@ fn writer(
 
 #[test]
 fn failover_under_writes_loses_no_acknowledged_write() {
+    failover_under_writes(false);
+}
+
+/// The same with a real redis-server as the target (it answers our
+/// `PSYNC <replid> <offset> FAILOVER`).
+#[test]
+fn failover_to_a_redis_replica_under_writes() {
+    failover_under_writes(true);
+}
+
+fn failover_under_writes(redis_target: bool) {
     let dir = temp_dir();
     let m = vigil_server(dir.path(), &[]);
-    let target = vigil_server(
-        dir.path(),
-        &["--replicaof", "127.0.0.1", &m.port.to_string()],
-    );
-    let other = redis_server(
-        dir.path(),
-        &["--replicaof", "127.0.0.1", &m.port.to_string()],
-    );
+    let follow = ["--replicaof", "127.0.0.1", &m.port.to_string()];
+    let (tdir, odir) = (dir.path().join("t"), dir.path().join("o"));
+    std::fs::create_dir_all(&tdir).unwrap();
+    std::fs::create_dir_all(&odir).unwrap();
+    let (target, other) = if redis_target {
+        (redis_server(&tdir, &follow), vigil_server(&odir, &follow))
+    } else {
+        (vigil_server(&tdir, &follow), redis_server(&odir, &follow))
+    };
     wait_link_up(target.port);
     wait_link_up(other.port);
     let stop = Arc::new(AtomicBool::new(false));
