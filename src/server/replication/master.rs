@@ -326,6 +326,7 @@ fn assign(st: &mut State, job: &Arc<SnapshotJob>) {
     for (id, w) in std::mem::take(&mut st.repl.sync_waiting) {
         if let Some(r) = st.repl.replicas.get_mut(&id) {
             r.next = job.offset + 1;
+            r.sent = job.offset;
             let _ = w.tx.send(job.clone());
         }
     }
@@ -455,6 +456,7 @@ fn register(
             sent: next - 1,
             conf,
             pre_psync,
+            streaming: false,
             acked_since_rdb: false,
         },
     );
@@ -661,6 +663,9 @@ async fn serve_replica(
     let result: Result<(), String> = async {
         if let Some(wait) = wait {
             full_sync(&shared, id, &mut wr, &mut kill_rx, wait, timeout).await?;
+        }
+        if let Some(r) = shared.state.lock().repl.replicas.get_mut(&id) {
+            r.streaming = true;
         }
         loop {
             let chunk = {

@@ -77,6 +77,9 @@ pub struct ReplicaInfo {
     pub conf: ReplConf,
     /// Came with SYNC (no PSYNC): sends no ACKs, never timed out for missing ones.
     pub pre_psync: bool,
+    /// Its sender streams the backlog (not waiting for a snapshot or an ACK):
+    /// only then do writers wait for its socket.
+    pub streaming: bool,
     /// Sent a REPLCONF ACK since its RDB transfer ended (an EOF-framed transfer is
     /// followed by the stream only after the first ACK, like Redis).
     pub acked_since_rdb: bool,
@@ -397,6 +400,7 @@ impl Replication {
             .values()
             .filter(|r| {
                 r.state == ReplicaState::Online
+                    && r.streaming
                     && self.master_repl_offset - r.sent <= SENT_LAG_LIMIT
             })
             .map(|r| r.sent)
