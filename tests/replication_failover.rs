@@ -361,3 +361,63 @@ fn backlog_freed_after_repl_backlog_ttl_without_replicas_like_redis() {
         assert_eq!(field(m.port, "replication", "repl_backlog_histlen"), "0");
     }
 }
+
+/// FORCE: at the timeout the switch starts even though the (stopped) target never
+/// caught up; the writes stay paused in `failover-in-progress` until ABORT makes us
+/// a master again (new replid, old one kept as replid2), and then they run.
+#[test]
+fn forced_failover_to_a_dead_target_then_abort() {
+    let dir = temp_dir();
+    let m = vigil_server(dir.path(), &[]);
+    let sub = dir.path().join("r");
+    std::fs::create_dir_all(&sub).unwrap();
+    let r = vigil_server(&sub, &["--replicaof", "127.0.0.1", &m.port.to_string()]);
+    wait_link_up(r.port);
+    let mut mc = m.client();
+    mc.cmd(&["SET", "k", "v"]);
+    wait_caught_up(m.port, r.port);
+    r.stop();
+    let rport = r.port.to_string();
+    assert_eq!(
+        mc.text(&["FAILOVER", "TO", "127.0.0.1", &rport, "FORCE"]),
+        "ERR FAILOVER with force option requires both a timeout and target HOST and IP."
+    );
+    let replid = field(m.port, "replication", "master_replid");
+    assert_eq!(
+        mc.text(&[
+            "FAILOVER",
+            "TO",
+            "127.0.0.1",
+            &rport,
+            "FORCE",
+            "TIMEOUT",
+            "500"
+        ]),
+        "OK"
+    );
+    let mut w = m.client();
+    assert_paused(&mut w, &["SET", "k", "held"]);
+    wait_for("failover-in-progress", Duration::from_secs(5), || {
+        (field(m.port, "replication", "master_failover_state") == "failover-in-progress")
+            .then_some(())
+    });
+    assert_eq!(field(m.port, "replication", "role"), "slave");
+    // Still held.
+    w.stream
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    assert!(w.try_read().is_none());
+    w.stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    assert_eq!(mc.text(&["FAILOVER", "ABORT"]), "OK");
+    assert_eq!(w.read(), Frame::Simple("OK".into()));
+    assert_eq!(field(m.port, "replication", "role"), "master");
+    assert_eq!(
+        field(m.port, "replication", "master_failover_state"),
+        "no-failover"
+    );
+    assert_eq!(field(m.port, "replication", "master_replid2"), replid);
+    assert_eq!(mc.text(&["GET", "k"]), "held");
+    r.cont();
+}
