@@ -1327,6 +1327,57 @@ pub fn decode(data: &[u8], max_dbs: usize) -> Result<Loaded> {
 mod tests {
     use super::*;
 
+    /// A version-1 stream (type 15, as 5.0-6.2 wrote it) with a group, a pending
+    /// entry and a consumer is parsed past; the key after it loads; every truncation
+    /// is an error, never a panic.
+    #[test]
+    fn stream_keys_are_skipped_and_named() {
+        let mut w = Writer {
+            out: b"REDIS0009".to_vec(),
+            compress: false,
+        };
+        w.out.push(OP_SELECTDB);
+        w.len(3);
+        w.out.push(T_STREAM_LISTPACKS);
+        w.string(b"events");
+        w.len(1); // one listpack node
+        w.string(&[0u8; 16]);
+        w.string(b"not-parsed-listpack");
+        w.len(2); // length
+        w.len(1700000000000); // last id ms
+        w.len(1); // last id seq
+        w.len(1); // one group
+        w.string(b"g1");
+        w.len(1700000000000);
+        w.len(0);
+        w.len(1); // group PEL: id, delivery time, count
+        w.out.extend_from_slice(&[7u8; 16]);
+        w.out.extend_from_slice(&1700000000000i64.to_le_bytes());
+        w.len(1);
+        w.len(1); // one consumer: name, seen time, PEL
+        w.string(b"alice");
+        w.out.extend_from_slice(&1700000000000i64.to_le_bytes());
+        w.len(1);
+        w.out.extend_from_slice(&[7u8; 16]);
+        w.out.push(T_STRING);
+        w.string(b"after");
+        w.string(b"yes");
+        w.out.push(OP_EOF);
+        let body = w.out.len();
+        w.out.extend_from_slice(&[0u8; 8]); // checksum 0: not checked
+        let loaded = decode(&w.out, 16).unwrap();
+        assert_eq!(loaded.keys, 1);
+        assert_eq!(
+            loaded.skipped_streams,
+            vec![(3, Bytes::from_static(b"events"))]
+        );
+        let note = loaded.skipped_streams_note().unwrap();
+        assert!(note.contains("1 stream key(s) NOT loaded") && note.contains("db3:'events'"));
+        for cut in 10..body {
+            assert!(decode(&w.out[..cut], 16).is_err(), "cut at {cut}");
+        }
+    }
+
     #[test]
     fn crc64_check_value() {
         assert_eq!(crc64(0, b"123456789"), 0xe9c6d914c4b8d9ca);
