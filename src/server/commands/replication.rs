@@ -80,7 +80,10 @@ fn psync(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     }
 }
 
-/// `SYNC`: the pre-PSYNC full sync (no `+FULLRESYNC` line, RDB payload directly).
+/// `SYNC`: the pre-PSYNC full sync: no `+FULLRESYNC` line, the RDB payload directly
+/// (`$<len>`, or `$EOF:` after `REPLCONF capa eof`), then the stream; such a replica
+/// sends no ACKs and is never timed out for it. `redis-cli --rdb` uses it with
+/// `REPLCONF rdb-only 1` (closed after the RDB).
 fn sync(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
     let (id, addr) = (ctx.client.id, ctx.client.addr);
     match master::psync(ctx.state, id, addr, None) {
@@ -246,7 +249,8 @@ fn role(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
 }
 
 /// `FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT ms]`: coordinated switchover
-/// to a replica (see replication/failover.rs).
+/// to a replica; writes are paused (held, not refused) until it ends (see
+/// replication/failover.rs).
 fn failover(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     let mut to: Option<(String, u16)> = None;
     let mut force = false;
