@@ -194,6 +194,7 @@ fn max_replicas_starts_the_snapshot_before_the_delay() {
     assert_eq!(field(m.port, "stats", "sync_full"), "2");
     let log = log_of(dir.path(), &m);
     assert_eq!(log.matches("Starting BGSAVE for SYNC").count(), 1, "{log}");
+    assert!(log.contains("Waiting for end of BGSAVE for SYNC"), "{log}");
 }
 
 #[test]
@@ -431,4 +432,38 @@ impl TapMkdir for std::path::PathBuf {
         std::fs::create_dir_all(&self).unwrap();
         self
     }
+}
+
+/// Disk-based: a replica that asks while the RDB file for another one is being
+/// written attaches to it (one BGSAVE, same `+FULLRESYNC` offset, same bytes).
+#[test]
+fn disk_based_replicas_asking_together_share_the_file() {
+    let dir = temp_dir();
+    let m = vigil_server(
+        dir.path(),
+        &[
+            "--repl-diskless-sync",
+            "no",
+            "--enable-debug-command",
+            "yes",
+        ],
+    );
+    let mut mc = m.client();
+    assert_eq!(mc.text(&["DEBUG", "POPULATE", "200000", "key", "32"]), "OK");
+    let mut a = Raw::connect(m.port);
+    let mut b = Raw::connect(m.port);
+    a.send(&["PSYNC", "?", "-1"]);
+    b.send(&["PSYNC", "?", "-1"]);
+    let (la, lb) = (a.line(), b.line());
+    assert!(la.starts_with("+FULLRESYNC "), "{la}");
+    assert_eq!(la, lb);
+    let (fa, ra) = a.payload();
+    let (fb, rb) = b.payload();
+    assert_eq!((fa.as_str(), fb.as_str()), ("bulk", "bulk"));
+    assert!(ra == rb, "different snapshots");
+    assert_eq!(field(m.port, "stats", "sync_full"), "2");
+    assert_eq!(field(m.port, "persistence", "rdb_saves"), "1");
+    let log = log_of(dir.path(), &m);
+    assert_eq!(log.matches("Starting BGSAVE for SYNC").count(), 1, "{log}");
+    assert!(log.contains("Waiting for end of BGSAVE for SYNC"), "{log}");
 }
