@@ -466,3 +466,34 @@ fn disk_based_replicas_asking_together_share_the_file() {
     assert_eq!(log.matches("Starting BGSAVE for SYNC").count(), 1, "{log}");
     assert!(log.contains("Waiting for end of BGSAVE for SYNC"), "{log}");
 }
+
+/// A bigger diskless transfer (many pipe chunks streamed as produced) reaches a real
+/// redis-server replica and a vigil replica intact.
+#[test]
+fn large_diskless_transfer_to_redis_and_vigil_replicas() {
+    let dir = temp_dir();
+    let m = vigil_server(dir.path(), &["--enable-debug-command", "yes"]);
+    assert_eq!(
+        m.client()
+            .text(&["DEBUG", "POPULATE", "300000", "key", "64"]),
+        "OK"
+    );
+    let mport = m.port.to_string();
+    let a = vigil_server(
+        &dir.path().join("a").tap_mkdir(),
+        &["--replicaof", "127.0.0.1", &mport],
+    );
+    let b = redis_server(
+        &dir.path().join("b").tap_mkdir(),
+        &["--replicaof", "127.0.0.1", &mport],
+    );
+    wait_link_up(a.port);
+    wait_link_up(b.port);
+    for p in [a.port, b.port] {
+        let mut c = Client::connect(p);
+        assert_eq!(c.text(&["DBSIZE"]), "300000");
+        assert_eq!(c.text(&["STRLEN", "key:299999"]), "64");
+    }
+    let log = log_of(dir.path(), &m);
+    assert!(log.contains("target: replicas sockets"), "{log}");
+}
