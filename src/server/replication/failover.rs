@@ -127,7 +127,7 @@ pub fn psync_result(st: &mut State, accepted: bool) {
 /// Whether this call must wait for the failover to end: writes are paused for every
 /// client except our master link (Redis: `is_may_replicate_command`).
 pub fn must_postpone(st: &State, client: &Client, cmd: &Command) -> bool {
-    if st.repl.failover == FailoverState::None || client.is_master_link {
+    if matches!(st.repl.failover, FailoverState::None) || client.is_master_link {
         return false;
     }
     if cmd.has(flags::WRITE | flags::MAY_REPLICATE) {
