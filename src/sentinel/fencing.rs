@@ -11,7 +11,8 @@
 //!
 //! The lease it grants is `min(vigil_fencing_lease_ms, down-after / 2)`, so a lease
 //! is always shorter than down-after (a larger server setting is clamped and logged
-//! once). All Vigil sentinels of a fenced master must use the same down-after (the
+//! once). Grants go out from the ~100 ms tick, so leases below ~300 ms lapse between
+//! renewals. All Vigil sentinels of a fenced master must use the same down-after (the
 //! lease cap), like they should for Redis anyway.
 //!
 //! A leader elected for a failover of a master it knows to be fenced (or whose INFO
@@ -129,9 +130,12 @@ pub fn vote_hold(
 
 fn entry<'a>(m: &'a mut Machine, name: &str) -> Option<&'a mut MasterFencing> {
     let mm = m.masters.get(name)?;
-    let addr = (mm.inst.ip.clone(), mm.inst.port);
-    let f = m.fencing.entry(name.to_string()).or_default();
-    if f.addr != addr {
+    if !m.fencing.contains_key(name) {
+        m.fencing.insert(name.to_string(), MasterFencing::default());
+    }
+    let f = m.fencing.get_mut(name)?;
+    if f.addr.0 != mm.inst.ip || f.addr.1 != mm.inst.port {
+        let addr = (mm.inst.ip.clone(), mm.inst.port);
         // A new master address: forget tokens and leases; keep the hold (it names
         // its address) and whether fencing was on (the new master is most likely
         // configured like the old one; its INFO corrects it).
@@ -249,6 +253,10 @@ pub fn may_promote(m: &Machine, name: &str, now: Instant) -> bool {
 
 /// The timer's step for master `name`: send a grant if one is due.
 pub fn tick(m: &mut Machine, name: &str, now: Instant) {
+    // Cheap exit for unfenced masters (no allocation per tick).
+    if m.fencing.get(name).and_then(|f| f.enabled) != Some(true) {
+        return;
+    }
     let tilt = m.tilt;
     let myid = m.g.myid.clone();
     let link = LinkKey::Cmd(Inst::Master(nm(name)));
