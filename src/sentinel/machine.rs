@@ -940,6 +940,7 @@ impl Machine {
         m.failover_start_time = None;
         m.failover_state_change_time = now;
         m.force_failover = false;
+        m.force_until = None;
         m.promoted = None;
         m.last_ask = None;
         m.next_election = None;
@@ -1368,6 +1369,7 @@ impl Machine {
         let (ip, port) = (m.inst.ip.clone(), m.inst.port);
         let sdown = m.inst.sdown_since.is_some();
         let candidate = m.in_failover();
+        let electing = m.failover_state == FailoverState::WaitStart;
         // Until ODOWN is reached, peers that said "not down" are asked again every
         // 100 ms (they may reach SDOWN a moment after us), not once per second.
         let interval = if m.inst.odown_since.is_none() && !candidate {
@@ -1385,7 +1387,9 @@ impl Machine {
                 s.master_down = false;
                 s.leader = None;
             }
-            if !sdown {
+            // A candidate asks even when it sees the master up: a forced failover
+            // (`SENTINEL FAILOVER`) needs votes for its epoch too.
+            if !sdown && !electing {
                 continue;
             }
             let link = LinkKey::Peer(s.key.clone());
@@ -1508,7 +1512,22 @@ impl Machine {
         let Some(m) = masters.get_mut(master) else {
             return (None, 0);
         };
-        let voted = m.leader_epoch < req_epoch && cur <= req_epoch;
+        // While we lead a failover of this master past its election, another
+        // candidate gets no vote from us: never two failovers of one master at once
+        // (refusing a vote is always safe; Redis would grant it).
+        let leading = !matches!(
+            m.failover_state,
+            FailoverState::None | FailoverState::WaitStart
+        );
+        let eligible = m.leader_epoch < req_epoch && cur <= req_epoch;
+        let refused = eligible && leading && req_runid != myid;
+        if refused {
+            io.log(
+                Level::Notice,
+                format!("{master}: no vote for {req_runid} in epoch {req_epoch}: our failover is in progress"),
+            );
+        }
+        let voted = eligible && !refused;
         if voted {
             m.leader = Some(req_runid.to_string());
             m.leader_epoch = cur;
@@ -1519,9 +1538,11 @@ impl Machine {
                 format!("{req_runid} {cur}"),
             ));
             if req_runid != myid {
-                // We voted for someone else: don't start our own election for a while.
+                // We voted for someone else: don't start our own election for a while,
+                // and leave a pending `SENTINEL FAILOVER` to that candidate.
                 m.next_election =
                     Some(now + (m.failover_timeout * 2).min(Duration::from_secs(5)) + delay);
+                m.force_until = None;
             }
         }
         let vote = (m.leader.clone(), m.leader_epoch);

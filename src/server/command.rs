@@ -419,6 +419,10 @@ pub fn dispatch(state: &mut State, client: &mut Client, argv: Vec<Bytes>, now_ms
             Frame::error("LOADING Redis is loading the dataset in memory"),
         );
     }
+    // FAILOVER pauses writes: postponed (blocked), not rejected.
+    if !queued && super::replication::failover::must_postpone(state, client, cmd) {
+        return super::replication::failover::postpone(state, argv);
+    }
     if queued {
         if let Some(q) = client.multi.as_mut() {
             q.push(argv);

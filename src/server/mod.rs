@@ -11,6 +11,7 @@ pub mod digest;
 pub mod fencing;
 pub mod glob;
 pub mod info;
+pub mod longdouble;
 pub mod pubsub;
 pub mod rdb;
 pub mod replication;

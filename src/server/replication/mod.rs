@@ -57,6 +57,8 @@ pub struct ReplConf {
     pub ip_address: Option<String>,
     pub capa_eof: bool,
     pub capa_psync2: bool,
+    /// `REPLCONF rdb-only 1`: send the RDB and close (redis-cli --rdb).
+    pub rdb_only: bool,
 }
 
 /// A replica connected to us.
@@ -68,11 +70,16 @@ pub struct ReplicaInfo {
     pub state: ReplicaState,
     pub ack_off: i64,
     pub ack_time: Instant,
-    /// Next stream byte to send to it.
+    /// Next stream byte to send to it (`i64::MAX` while waiting for a snapshot).
     pub next: i64,
     /// Stream offset up to which its socket has taken the bytes.
     pub sent: i64,
     pub conf: ReplConf,
+    /// Came with SYNC (no PSYNC): sends no ACKs, never timed out for missing ones.
+    pub pre_psync: bool,
+    /// Sent a REPLCONF ACK since its RDB transfer ended (an EOF-framed transfer is
+    /// followed by the stream only after the first ACK, like Redis).
+    pub acked_since_rdb: bool,
 }
 
 /// Replica-side link state (ROLE / INFO strings).
@@ -157,8 +164,13 @@ pub struct Replication {
     pub link: Link,
     /// Cached master for PSYNC after a broken link: (replid, applied offset).
     pub cached: Option<(String, i64)>,
-    /// A full-sync snapshot other replicas may share (same offset).
+    /// The full-sync snapshot being produced (replicas may attach to a disk one).
     pub snapshot: Option<Arc<master::SnapshotJob>>,
+    /// Replicas that asked for a full sync and wait for a snapshot to start
+    /// (WAIT_BGSAVE_START: batched by repl-diskless-sync-delay).
+    pub sync_waiting: BTreeMap<u64, master::WaitingSync>,
+    /// The wait the "Delay next BGSAVE" line was logged for (once per batch).
+    pub snapshot_delay_logged_for: Option<Instant>,
     pub failover: FailoverState,
     /// WAIT callers blocked: client id → (target offset, deadline).
     pub waits: HashMap<u64, Option<Instant>>,
@@ -213,6 +225,8 @@ impl Replication {
             },
             cached: None,
             snapshot: None,
+            sync_waiting: BTreeMap::new(),
+            snapshot_delay_logged_for: None,
             failover: FailoverState::None,
             waits: HashMap::new(),
             last_ping: Instant::now(),
@@ -355,6 +369,7 @@ impl Replication {
 
     /// Drop every replica connection (their tasks notice and close).
     pub fn disconnect_replicas(&mut self) {
+        self.sync_waiting.clear();
         if self.replicas.is_empty() {
             return;
         }
