@@ -11,8 +11,8 @@
 //!
 //! The lease it grants is `min(vigil_fencing_lease_ms, down-after / 2)`, so a lease
 //! is always shorter than down-after (a larger server setting is clamped and logged
-//! once). Grants go out from the ~100 ms tick, so leases below ~300 ms lapse between
-//! renewals. All Vigil sentinels of a fenced master must use the same down-after (the
+//! once). The driver wakes the machine when a grant falls due (`next_wake`), so
+//! short leases are renewed on time too. All Vigil sentinels of a fenced master must use the same down-after (the
 //! lease cap), like they should for Redis anyway.
 //!
 //! A leader elected for a failover of a master it knows to be fenced (or whose INFO
@@ -42,6 +42,8 @@ pub struct MasterFencing {
     /// When the outstanding VIGIL-LEASE was sent.
     pub sent: Option<Instant>,
     pub last_sent: Option<Instant>,
+    /// Interval between grants (lease / 3), for the driver's next wake-up.
+    pub cadence: Duration,
     /// No grants to `hold.0` before `hold.1` (we voted in a failover of it).
     pub hold: Option<((String, u16), Instant)>,
     /// A failover we lead may not promote before this instant.
@@ -309,8 +311,19 @@ pub fn tick(m: &mut Machine, name: &str, now: Instant) {
         if let Some(f) = m.fencing.get_mut(name) {
             f.sent = Some(now);
             f.last_sent = Some(now);
+            f.cadence = cadence;
         }
     }
+}
+
+/// The earliest time a grant falls due (two grant intervals must fit in one lease,
+/// so grants cannot wait for the ~100 ms tick).
+pub fn next_wake(m: &Machine) -> Option<Instant> {
+    m.fencing
+        .values()
+        .filter(|f| f.enabled == Some(true) && !f.cadence.is_zero())
+        .filter_map(|f| f.last_sent.map(|t| t + f.cadence))
+        .min()
 }
 
 /// The reply to a VIGIL-LEASE sent to `addr` as the master of `name`.

@@ -274,7 +274,11 @@ impl Machine {
         if self.masters.values().any(|m| m.in_failover()) {
             return now + Duration::from_millis(self.rng.gen_range(20..=30));
         }
-        let next = now + Duration::from_millis(self.rng.gen_range(80..=120));
+        let mut next = now + Duration::from_millis(self.rng.gen_range(80..=120));
+        // Fencing lease grants fall due on time, not at the next tick.
+        if let Some(t) = super::fencing::next_wake(self).filter(|t| *t > now) {
+            next = next.min(t);
+        }
         // An election waiting for its small random delay starts on time.
         self.masters
             .values()
