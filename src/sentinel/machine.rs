@@ -549,7 +549,7 @@ impl Machine {
     fn on_info(&mut self, id: &Inst, text: &str, now: Instant) {
         let f = parse_info(text);
         if let Inst::Master(name) = id {
-            super::fencing::on_master_info(self, name, text);
+            super::fencing::on_master_info(self, name, text, now);
         }
         let tilt = self.tilt;
         let Machine { masters, io, .. } = self;
