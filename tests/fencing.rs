@@ -325,3 +325,77 @@ fn isolated_master_is_fenced_before_the_new_master_is_advertised() {
         "the old master stays fenced"
     );
 }
+
+/// Take a lease by hand (token, then echo) on connection `c`.
+fn hand_lease(c: &mut Client) {
+    let Frame::Integer(t) = c.cmd(&["VIGIL-LEASE", "tester", "0", "100000"]) else {
+        panic!("token")
+    };
+    let r = c.cmd(&["VIGIL-LEASE", "tester", &t.to_string(), "100000"]);
+    assert!(matches!(r, Frame::Integer(_)), "{r:?}");
+}
+
+#[test]
+fn ack_replicas_holds_write_replies_until_a_replica_has_them() {
+    let dir = temp_dir();
+    let master = vigil_server(
+        dir.path(),
+        &[
+            "--vigil-fencing",
+            "yes",
+            "--vigil-fencing-quorum",
+            "1",
+            "--vigil-fencing-lease-ms",
+            "1500",
+            "--vigil-fencing-ack-replicas",
+            "1",
+            "--repl-diskless-sync-delay",
+            "0",
+        ],
+    );
+    let mp = master.port.to_string();
+    let replica = vigil_server(dir.path(), &["--replicaof", "127.0.0.1", &mp]);
+    wait_for("replica online", Duration::from_secs(10), || {
+        info_repl(master.port)
+            .contains("state=online")
+            .then_some(())
+    });
+    let mut c = master.client();
+    hand_lease(&mut c);
+    // Acknowledged by the replica: the usual replies, in order, also pipelined.
+    assert_eq!(c.text(&["SET", "a", "1"]), "OK");
+    c.send(&["INCR", "n"]);
+    c.send(&["GET", "a"]);
+    c.send(&["INCR", "n"]);
+    assert_eq!(c.read(), Frame::Integer(1));
+    assert_eq!(c.read().as_text().as_deref(), Some("1"));
+    assert_eq!(c.read(), Frame::Integer(2));
+    assert_eq!(replica.client().text(&["GET", "n"]), "2");
+    // A write that changes nothing is answered at once.
+    assert_eq!(c.cmd(&["SETNX", "a", "x"]), Frame::Integer(0));
+    // The replica stalls: the write runs here but is not acknowledged.
+    replica.stop();
+    hand_lease(&mut c);
+    let t = Instant::now();
+    let r = c.text(&["SET", "b", "2"]);
+    let waited = t.elapsed();
+    replica.cont();
+    assert!(r.starts_with("NOREPLICAS"), "{r}");
+    assert!(waited >= Duration::from_millis(1400), "{waited:?}");
+    assert_eq!(c.text(&["GET", "b"]), "2");
+    hand_lease(&mut c);
+    wait_for("acknowledged again", Duration::from_secs(5), || {
+        (c.text(&["SET", "c", "3"]) == "OK").then_some(())
+    });
+    // Off again: no waiting.
+    assert_eq!(
+        c.text(&["CONFIG", "SET", "vigil-fencing-ack-replicas", "0"]),
+        "OK"
+    );
+    replica.stop();
+    hand_lease(&mut c);
+    let t = Instant::now();
+    assert_eq!(c.text(&["SET", "d", "4"]), "OK");
+    assert!(t.elapsed() < Duration::from_millis(500));
+    replica.cont();
+}

@@ -226,12 +226,99 @@ pub fn info_fields(state: &crate::server::state::State) -> String {
     )
 }
 
-pub static COMMANDS: &[Command] = &[Command::new(
-    "vigil-lease",
-    4,
-    ADMIN | NOSCRIPT | LOADING | STALE | FAST,
-    vigil_lease,
-)];
+pub static COMMANDS: &[Command] = &[
+    Command::new(
+        "vigil-lease",
+        4,
+        ADMIN | NOSCRIPT | LOADING | STALE | FAST,
+        vigil_lease,
+    ),
+    Command::new("vigil-acked", 3, ADMIN | NOSCRIPT | NO_MULTI, vigil_acked),
+];
+
+/// The reply to a write whose replicas did not acknowledge it in time: the write was
+/// executed here but must not count as acknowledged.
+pub const NOT_ACKED: &str =
+    "NOREPLICAS Write executed but not acknowledged by enough replicas in time (vigil-fencing-ack-replicas).";
+
+/// `vigil-fencing-ack-replicas N` (with fencing on, master role): a write that
+/// changed the dataset is answered only once N replicas acknowledged its offset
+/// (an implicit `WAIT N lease-ms`), or `-NOREPLICAS` after one lease. The reply is
+/// parked in a `VIGIL-ACKED <deadline> <reply>` request that the connection runs
+/// again each time a replica acknowledges, like a blocked `WAIT`. Then a write a
+/// client saw acknowledged is on a replica even if the master is cut off right
+/// after; with fencing, that replica (or one further ahead) is what a failover
+/// promotes when the old master is isolated with its clients.
+pub fn hold_for_acks(
+    state: &mut crate::server::state::State,
+    client: &mut crate::server::client::Client,
+    out: crate::server::command::Outcome,
+) -> crate::server::command::Outcome {
+    let n = state.config.hot.fencing_ack_replicas;
+    if n <= 0
+        || state.is_replica()
+        || out.block.is_some()
+        || out.handoff.is_some()
+        || out.reply.is_error()
+        || client.in_multi()
+        || state.repl.replicas_acked(client.woff) >= n
+    {
+        return out;
+    }
+    let mut buf = bytes::BytesMut::new();
+    out.reply.encode(crate::resp::Proto::Resp3, &mut buf);
+    let deadline = Instant::now() + Duration::from_millis(state.config.hot.fencing_lease_ms);
+    let deadline_ms = deadline
+        .saturating_duration_since(state.started)
+        .as_millis() as u64;
+    state.repl.emit_no_select(&[b"REPLCONF", b"GETACK", b"*"]);
+    // Registered like a WAIT caller, so replica ACKs wake this client.
+    state.repl.waits.insert(client.id, Some(deadline));
+    crate::server::command::Outcome {
+        reply: Frame::ok(),
+        block: Some(crate::server::command::BlockOn {
+            keys: vec![Bytes::from_static(crate::server::replication::WAIT_KEY)],
+            deadline: Some(deadline),
+            timeout_reply: Frame::error(NOT_ACKED),
+        }),
+        handoff: None,
+        argv: Some(vec![
+            Bytes::from_static(b"VIGIL-ACKED"),
+            Bytes::from(deadline_ms.to_string()),
+            buf.freeze(),
+        ]),
+    }
+}
+
+/// `VIGIL-ACKED <deadline-ms> <reply>` (internal, see [`hold_for_acks`]): the parked
+/// reply once enough replicas acknowledged this client's last write, else blocks
+/// again until `deadline-ms` (milliseconds since the server started).
+fn vigil_acked(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    let Some(deadline_ms) = parse_i64(&argv[1]).filter(|d| *d >= 0) else {
+        return Frame::err("VIGIL-ACKED: invalid deadline");
+    };
+    let reply = match crate::resp::parse_frame(&argv[2]) {
+        Ok(Some((f, used))) if used == argv[2].len() => f,
+        _ => return Frame::err("VIGIL-ACKED: invalid reply"),
+    };
+    let n = ctx.state.config.hot.fencing_ack_replicas;
+    let deadline = ctx.state.started + Duration::from_millis(deadline_ms as u64);
+    if ctx.state.repl.replicas_acked(ctx.client.woff) >= n {
+        ctx.state.repl.waits.remove(&ctx.client.id);
+        return reply;
+    }
+    if deadline <= Instant::now() {
+        ctx.state.repl.waits.remove(&ctx.client.id);
+        return Frame::error(NOT_ACKED);
+    }
+    ctx.state.repl.waits.insert(ctx.client.id, Some(deadline));
+    ctx.block = Some(crate::server::command::BlockOn {
+        keys: vec![Bytes::from_static(crate::server::replication::WAIT_KEY)],
+        deadline: Some(deadline),
+        timeout_reply: Frame::error(NOT_ACKED),
+    });
+    Frame::ok()
+}
 
 /// `VIGIL-LEASE <sentinel-id> <token> <lease-ms>`: a sentinel's lease grant (see the
 /// module doc). `token` is the last token this server gave that sentinel, `0` for
