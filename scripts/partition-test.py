@@ -22,8 +22,9 @@ With --fencing (Vigil server and sentinels only) the servers run with write fenc
 (`vigil-fencing yes`, quorum 2 of the 3 sentinels, lease --lease-ms): an old master cut
 off from the sentinels' majority refuses writes (-READONLY) before a new master is
 advertised. The table then also shows the longest gap between two acknowledged writes
-(the time writes were unavailable around a failover). --ack-replicas N also makes
-the master answer a write only once N replicas acknowledged it.
+(the time writes were unavailable around a failover). --ack-replicas N also sets
+`vigil-sync-replicas N`: the master answers a write only once N replicas acknowledged
+it (timeout: one lease).
 
 Root required (skips with a message otherwise). Every namespace is removed on exit.
 Usage: sudo scripts/partition-test.py [--server vigil|redis] [--sentinel vigil|redis]
@@ -273,7 +274,8 @@ class Cluster:
         if self.args.fencing:
             cmd += ["--vigil-fencing", "yes", "--vigil-fencing-quorum", "2",
                     "--vigil-fencing-lease-ms", str(self.args.lease_ms),
-                    "--vigil-fencing-ack-replicas", str(self.args.ack_replicas)]
+                    "--vigil-sync-replicas", str(self.args.ack_replicas),
+                    "--vigil-sync-timeout-ms", str(self.args.lease_ms)]
         if replicaof:
             cmd += ["--replicaof", replicaof, str(PORT)]
         log = open(os.path.join(d, "server.log"), "ab")
@@ -457,7 +459,7 @@ def main():
     ap.add_argument("--lease-ms", type=int, default=1000,
                     help="vigil-fencing-lease-ms with --fencing (capped at down-after/2)")
     ap.add_argument("--ack-replicas", type=int, default=0,
-                    help="vigil-fencing-ack-replicas with --fencing (write replies wait for N replicas)")
+                    help="vigil-sync-replicas with --fencing (write replies wait for N replicas)")
     # Writer mode (internal: runs inside the client namespace).
     ap.add_argument("--writer", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--prefix"), ap.add_argument("--ack-file"), ap.add_argument("--probe-file")

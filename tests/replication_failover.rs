@@ -274,7 +274,10 @@ fn replica_drops_a_silent_master_after_repl_timeout() {
         (field(r.port, "replication", "master_link_status") == "down").then_some(())
     });
     let took = stopped.elapsed();
-    assert!(took >= Duration::from_millis(1500), "{took:?}");
+    // repl-timeout (2 s) counts from the last byte from the master, and the master
+    // pings every second: the link goes down 1-2 s after the stop (a little less
+    // when the stop lands right before a ping was due).
+    assert!(took >= Duration::from_millis(800), "{took:?}");
     assert!(took < Duration::from_secs(5), "{took:?}");
     m.cont();
     wait_link_up(r.port);

@@ -429,13 +429,7 @@ pub fn dispatch(state: &mut State, client: &mut Client, argv: Vec<Bytes>, now_ms
         }
         return Outcome::reply(Frame::simple("QUEUED"));
     }
-    let woff = client.woff;
-    let out = call(state, client, cmd, &fullname, argv, now_ms, false);
-    if state.config.hot.fencing && client.woff != woff {
-        // vigil-fencing-ack-replicas: hold the reply until replicas have the write.
-        return super::fencing::hold_for_acks(state, client, out);
-    }
-    out
+    call(state, client, cmd, &fullname, argv, now_ms, false)
 }
 
 /// Whether a MULTI queue holds a write command.

@@ -400,8 +400,11 @@ pub static PARAMS: &[Param] = &[
     p("vigil-fencing-quorum", "2", Kind::Int(1, 1000)),
     // Longest lease one grant gives; sentinels also cap it below down-after.
     p("vigil-fencing-lease-ms", "1000", Kind::Int(10, 3_600_000)),
-    // With fencing on: replies to writes wait until this many replicas acknowledged.
-    p("vigil-fencing-ack-replicas", "0", Kind::Int(0, 1000)),
+    // Vigil's own (beyond Redis): a write is acknowledged only once this many
+    // replicas confirmed it (see `server::sync_ack`); 0 = Redis's asynchronous
+    // replication.
+    p("vigil-sync-replicas", "0", Kind::Int(0, 1000)),
+    p("vigil-sync-timeout-ms", "1000", Kind::Int(1, 3_600_000)),
 ];
 
 /// Values that would turn on a Redis feature `vigil server` does not have: refused with
@@ -448,7 +451,9 @@ pub struct Hot {
     pub fencing: bool,
     pub fencing_quorum: usize,
     pub fencing_lease_ms: u64,
-    pub fencing_ack_replicas: i64,
+    /// `vigil-sync-replicas` / `vigil-sync-timeout-ms` (see `server::sync_ack`).
+    pub sync_replicas: i64,
+    pub sync_timeout_ms: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -667,7 +672,8 @@ impl Config {
             fencing: self.get_bool("vigil-fencing"),
             fencing_quorum: self.get_i64("vigil-fencing-quorum").max(1) as usize,
             fencing_lease_ms: self.get_i64("vigil-fencing-lease-ms").max(1) as u64,
-            fencing_ack_replicas: self.get_i64("vigil-fencing-ack-replicas").max(0),
+            sync_replicas: self.get_i64("vigil-sync-replicas").max(0),
+            sync_timeout_ms: self.get_i64("vigil-sync-timeout-ms").max(1) as u64,
         };
     }
 

@@ -42,9 +42,8 @@
 //! Configuration: `vigil-fencing yes|no` (default no), `vigil-fencing-quorum N`
 //! (default 2; the operator must set a majority of the sentinels, the server cannot
 //! know how many there are), `vigil-fencing-lease-ms MS` (default 1000, the longest
-//! lease one grant gives; sentinels cap it at down-after / 2),
-//! `vigil-fencing-ack-replicas N` (default 0). All are settable with CONFIG SET and
-//! kept by CONFIG REWRITE. A fenced master answers writes, and
+//! lease one grant gives; sentinels cap it at down-after / 2). All are settable with
+//! CONFIG SET and kept by CONFIG REWRITE. A fenced master answers writes, and
 //! EXEC of a transaction holding a write, with [`FENCED`]; reads, admin commands and
 //! the replication stream are unaffected; replicas ignore fencing. A fresh or freshly
 //! promoted master has no lease until the sentinels grant it one (a round trip after
@@ -52,9 +51,9 @@
 //!
 //! Not guaranteed by leases alone: writes the old master acknowledged during its last
 //! lease that had not reached the promoted replica are lost when it rejoins as a
-//! replica (the window is bounded by L, not zero). `vigil-fencing-ack-replicas N`
-//! closes it for the usual case: replies to writes wait until N replicas acknowledged
-//! them ([`hold_for_acks`]), so an acknowledged write is on a replica; when the
+//! replica (the window is bounded by L, not zero). `vigil-sync-replicas N`
+//! (`server::sync_ack`) closes it for the usual case: replies to writes wait until N
+//! replicas acknowledged them, so an acknowledged write is on a replica; when the
 //! sentinels' side of a partition holds all replicas (the old master isolated with
 //! its clients), the promoted replica, the most advanced one they reach, has it. If
 //! the old master keeps an acknowledging replica on its side, up to one lease of
@@ -233,99 +232,12 @@ pub fn info_fields(state: &crate::server::state::State) -> String {
     )
 }
 
-pub static COMMANDS: &[Command] = &[
-    Command::new(
-        "vigil-lease",
-        4,
-        ADMIN | NOSCRIPT | LOADING | STALE | FAST,
-        vigil_lease,
-    ),
-    Command::new("vigil-acked", 3, ADMIN | NOSCRIPT | NO_MULTI, vigil_acked),
-];
-
-/// The reply to a write whose replicas did not acknowledge it in time: the write was
-/// executed here but must not count as acknowledged.
-pub const NOT_ACKED: &str =
-    "NOREPLICAS Write executed but not acknowledged by enough replicas in time (vigil-fencing-ack-replicas).";
-
-/// `vigil-fencing-ack-replicas N` (with fencing on, master role): a write that
-/// changed the dataset is answered only once N replicas acknowledged its offset
-/// (an implicit `WAIT N lease-ms`), or `-NOREPLICAS` after one lease. The reply is
-/// parked in a `VIGIL-ACKED <deadline> <reply>` request that the connection runs
-/// again each time a replica acknowledges, like a blocked `WAIT`. Then a write a
-/// client saw acknowledged is on a replica even if the master is cut off right
-/// after; with fencing, that replica (or one further ahead) is what a failover
-/// promotes when the old master is isolated with its clients.
-pub fn hold_for_acks(
-    state: &mut crate::server::state::State,
-    client: &mut crate::server::client::Client,
-    out: crate::server::command::Outcome,
-) -> crate::server::command::Outcome {
-    let n = state.config.hot.fencing_ack_replicas;
-    if n <= 0
-        || state.is_replica()
-        || out.block.is_some()
-        || out.handoff.is_some()
-        || out.reply.is_error()
-        || client.in_multi()
-        || state.repl.replicas_acked(client.woff) >= n
-    {
-        return out;
-    }
-    let mut buf = bytes::BytesMut::new();
-    out.reply.encode(crate::resp::Proto::Resp3, &mut buf);
-    let deadline = Instant::now() + Duration::from_millis(state.config.hot.fencing_lease_ms);
-    let deadline_ms = deadline
-        .saturating_duration_since(state.started)
-        .as_millis() as u64;
-    state.repl.emit_no_select(&[b"REPLCONF", b"GETACK", b"*"]);
-    // Registered like a WAIT caller, so replica ACKs wake this client.
-    state.repl.waits.insert(client.id, Some(deadline));
-    crate::server::command::Outcome {
-        reply: Frame::ok(),
-        block: Some(crate::server::command::BlockOn {
-            keys: vec![Bytes::from_static(crate::server::replication::WAIT_KEY)],
-            deadline: Some(deadline),
-            timeout_reply: Frame::error(NOT_ACKED),
-        }),
-        handoff: None,
-        argv: Some(vec![
-            Bytes::from_static(b"VIGIL-ACKED"),
-            Bytes::from(deadline_ms.to_string()),
-            buf.freeze(),
-        ]),
-    }
-}
-
-/// `VIGIL-ACKED <deadline-ms> <reply>` (internal, see [`hold_for_acks`]): the parked
-/// reply once enough replicas acknowledged this client's last write, else blocks
-/// again until `deadline-ms` (milliseconds since the server started).
-fn vigil_acked(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let Some(deadline_ms) = parse_i64(&argv[1]).filter(|d| *d >= 0) else {
-        return Frame::err("VIGIL-ACKED: invalid deadline");
-    };
-    let reply = match crate::resp::parse_frame(&argv[2]) {
-        Ok(Some((f, used))) if used == argv[2].len() => f,
-        _ => return Frame::err("VIGIL-ACKED: invalid reply"),
-    };
-    let n = ctx.state.config.hot.fencing_ack_replicas;
-    let deadline = ctx.state.started + Duration::from_millis(deadline_ms as u64);
-    if ctx.state.repl.replicas_acked(ctx.client.woff) >= n {
-        ctx.state.repl.waits.remove(&ctx.client.id);
-        return reply;
-    }
-    if deadline <= Instant::now() {
-        ctx.state.repl.waits.remove(&ctx.client.id);
-        return Frame::error(NOT_ACKED);
-    }
-    ctx.state.repl.waits.insert(ctx.client.id, Some(deadline));
-    ctx.block = Some(crate::server::command::BlockOn {
-        keys: vec![Bytes::from_static(crate::server::replication::WAIT_KEY)],
-        deadline: Some(deadline),
-        timeout_reply: Frame::error(NOT_ACKED),
-    });
-    Frame::ok()
-}
+pub static COMMANDS: &[Command] = &[Command::new(
+    "vigil-lease",
+    4,
+    ADMIN | NOSCRIPT | LOADING | STALE | FAST,
+    vigil_lease,
+)];
 
 /// `VIGIL-LEASE <sentinel-id> <token> <lease-ms>`: a sentinel's lease grant (see the
 /// module doc). `token` is the last token this server gave that sentinel, `0` for

@@ -17,6 +17,7 @@ pub mod rdb;
 pub mod replication;
 pub mod state;
 pub mod stats;
+pub mod sync_ack;
 
 /// The Redis version we report (HELLO, INFO): clients key features on it.
 pub const REDIS_VERSION: &str = "7.0.15";

@@ -797,6 +797,7 @@ fn on_replica_command(shared: &Shared, id: u64, argv: &[Bytes]) {
             e.last_interaction = Instant::now();
             e.last_cmd = "replconf".into();
         }
+        st.repl.acks_tx.send_modify(|n| *n = n.wrapping_add(1));
         wake_waiters(&mut st);
     }
 }

@@ -161,6 +161,12 @@ pub struct Replication {
     /// `conn.rs`), so a write is never acknowledged before its bytes are on their way
     /// to every replica that keeps up: whichever the sentinels promote has it.
     pub sent_tx: Arc<tokio::sync::watch::Sender<i64>>,
+    /// Bumped on every REPLCONF ACK: connections waiting for replica confirmations
+    /// (`server::sync_ack`) re-check their count.
+    pub acks_tx: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Stream offset of the last `REPLCONF GETACK *` sent for confirmations: a write
+    /// before it needs no GETACK of its own.
+    pub getack_at: i64,
     pub link: Link,
     /// Cached master for PSYNC after a broken link: (replid, applied offset).
     pub cached: Option<(String, i64)>,
@@ -194,6 +200,7 @@ impl Replication {
     pub fn new(config: &Config) -> Replication {
         let (stream_tx, _) = tokio::sync::watch::channel(0);
         let (sent_tx, _) = tokio::sync::watch::channel(0);
+        let (acks_tx, _) = tokio::sync::watch::channel(0);
         Replication {
             master: config
                 .replicaof()
@@ -210,6 +217,8 @@ impl Replication {
             pending_conf: HashMap::new(),
             stream_tx,
             sent_tx: Arc::new(sent_tx),
+            acks_tx: Arc::new(acks_tx),
+            getack_at: 0,
             link: Link {
                 state: LinkState::Connect,
                 has_client: false,
