@@ -12,7 +12,7 @@ pub static COMMANDS: &[Command] = &[
     Command::new("del", -2, WRITE, del).keys(1, -1, 1),
     Command::new("unlink", -2, WRITE | FAST, del).keys(1, -1, 1),
     Command::new("exists", -2, READONLY | FAST, exists).keys(1, -1, 1),
-    Command::new("touch", -2, READONLY | FAST, exists).keys(1, -1, 1),
+    Command::new("touch", -2, READONLY | FAST, touch).keys(1, -1, 1),
     Command::new("expire", -3, WRITE | FAST, expire).keys(1, 1, 1),
     Command::new("pexpire", -3, WRITE | FAST, pexpire).keys(1, 1, 1),
     Command::new("expireat", -3, WRITE | FAST, expireat).keys(1, 1, 1),
@@ -73,8 +73,19 @@ fn del(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     Frame::Integer(n as i64)
 }
 
-/// `EXISTS key [key ...]` / `TOUCH key [key ...]`: how many exist (repeats count).
+/// `EXISTS key [key ...]`: how many exist (repeats count); keys are not touched.
 fn exists(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    let now = ctx.now_ms;
+    let db = ctx.db();
+    let n = argv[1..]
+        .iter()
+        .filter(|k| db.peek(k, now).is_some())
+        .count();
+    Frame::Integer(n as i64)
+}
+
+/// `TOUCH key [key ...]`: how many exist (repeats count), marking them accessed.
+fn touch(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     let now = ctx.now_ms;
     let db = ctx.db();
     let n = argv[1..].iter().filter(|k| db.contains(k, now)).count();
@@ -176,7 +187,7 @@ fn pexpireat(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 fn ttl_generic(ctx: &mut Ctx, key: &[u8], absolute: bool, ms: bool) -> Frame {
     let now = ctx.now_ms;
     let db = ctx.db();
-    if !db.contains(key, now) {
+    if db.peek(key, now).is_none() {
         return Frame::Integer(-2);
     }
     let Some(at) = db.ttl_ms(key) else {
@@ -225,7 +236,7 @@ fn type_cmd(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     let now = ctx.now_ms;
     let name = ctx
         .db()
-        .get(&argv[1], now)
+        .peek(&argv[1], now)
         .map(Value::type_name)
         .unwrap_or("none");
     Frame::simple(name)
@@ -525,8 +536,7 @@ fn swapdb(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
         let (lo, hi) = (a.min(bi), a.max(bi));
         let (left, right) = dbs.split_at_mut(hi);
         let (x, y) = (&mut left[lo], &mut right[0]);
-        std::mem::swap(&mut x.map, &mut y.map);
-        std::mem::swap(&mut x.expires, &mut y.expires);
+        x.swap_keyspace(y);
         for db in [x, y] {
             db.dirty += 1;
             let watched: Vec<Bytes> = db.watched.keys().cloned().collect();
@@ -698,19 +708,28 @@ pub fn encoding_of(t: &Thresholds, v: &Value) -> &'static str {
 fn object_encoding(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     let now = ctx.now_ms;
     let t = Thresholds::from_ctx(ctx);
-    match ctx.db().get(&argv[2], now) {
+    match ctx.db().peek(&argv[2], now) {
         Some(v) => Frame::bulk_str(encoding_of(&t, v)),
         None => Frame::Null,
     }
 }
 
+/// Whether Redis would share the integers 0..9999 between keys: not when maxmemory
+/// is set with an LRU or LFU policy (MAXMEMORY_FLAG_NO_SHARED_INTEGERS).
+fn shares_integers(ctx: &Ctx) -> bool {
+    let policy = ctx.state.config.get("maxmemory-policy");
+    ctx.state.config.get_i64("maxmemory") == 0
+        || !(policy.contains("lru") || policy.contains("lfu"))
+}
+
 /// `OBJECT REFCOUNT key`: shared small integers report INT_MAX, like Redis.
 fn object_refcount(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     let now = ctx.now_ms;
-    match ctx.db().get(&argv[2], now) {
+    let shared = shares_integers(ctx);
+    match ctx.db().peek(&argv[2], now) {
         None => Frame::Null,
         Some(Value::Str(s))
-            if super::args::parse_i64(s).is_some_and(|n| (0..10000).contains(&n)) =>
+            if shared && super::args::parse_i64(s).is_some_and(|n| (0..10000).contains(&n)) =>
         {
             Frame::Integer(i32::MAX as i64)
         }
@@ -722,23 +741,24 @@ fn lfu_policy(ctx: &Ctx) -> bool {
     ctx.state.config.get("maxmemory-policy").contains("lfu")
 }
 
-/// `OBJECT IDLETIME key`: per-key access times are not tracked, so this answers
-/// Redis's error for the case where idle time is unavailable.
+/// `OBJECT IDLETIME key`: seconds since the key was last read or written (commands
+/// that only look, such as EXISTS, TYPE, TTL and OBJECT, do not count).
 fn object_idletime(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     let now = ctx.now_ms;
-    if ctx.db().get(&argv[2], now).is_none() {
+    let shared = shares_integers(ctx);
+    let Some(idle) = ctx.db().idle_secs(&argv[2], now, shared) else {
         return Frame::Null;
-    }
+    };
     if lfu_policy(ctx) {
         return Frame::err("An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
     }
-    Frame::err("idle time is not tracked by this server")
+    Frame::Integer(idle as i64)
 }
 
 /// `OBJECT FREQ key`: needs an LFU policy (access frequencies are not tracked).
 fn object_freq(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     let now = ctx.now_ms;
-    if ctx.db().get(&argv[2], now).is_none() {
+    if ctx.db().peek(&argv[2], now).is_none() {
         return Frame::Null;
     }
     if !lfu_policy(ctx) {

@@ -277,12 +277,10 @@ fn compute(ctx: &mut Ctx, keys: &[Bytes], op: Op) -> Result<Set, Frame> {
     let now = ctx.now_ms;
     let db = ctx.db();
     let mut sets: Vec<Option<&Set>> = Vec::with_capacity(keys.len());
-    for k in keys {
-        // Lazy expiry first (needs &mut), then plain reads.
-        db.expire_if_needed(k, now);
-    }
-    for k in keys {
-        match db.map.get(k.as_ref()) {
+    // Lazy expiry and the access mark first (they need &mut), then plain reads.
+    let live: Vec<bool> = keys.iter().map(|k| db.contains(k, now)).collect();
+    for (k, live) in keys.iter().zip(live) {
+        match db.map.get(k.as_ref()).filter(|_| live) {
             None => sets.push(None),
             Some(Value::Set(s)) => sets.push(Some(s)),
             Some(_) => return Err(wrongtype()),
