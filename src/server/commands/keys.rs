@@ -4,7 +4,7 @@
 use super::args::{int, int_bytes, is, syntax_error, NOT_INTEGER};
 use crate::resp::Frame;
 use crate::server::command::{flags::*, Command, Ctx};
-use crate::server::db::{scan_indices, Db, Value};
+use crate::server::db::{self, scan_indices, Db, Value};
 use crate::server::glob::glob_match;
 use bytes::Bytes;
 
@@ -431,12 +431,14 @@ fn rename_generic(ctx: &mut Ctx, argv: &[Bytes], nx: bool) -> Frame {
         return Frame::Integer(0);
     }
     let ttl = db.ttl_ms(src);
+    let flags = db.flags(src);
     let Some(v) = db.remove(src, now) else {
         return Frame::err("no such key");
     };
     let ready = wakes_blocked(&v);
     db.remove(dst, now);
     db.insert_with_expire(Bytes::copy_from_slice(dst), v, ttl);
+    db.set_flags(dst, flags);
     if ready {
         db.signal_ready(dst);
     }
@@ -585,12 +587,14 @@ fn move_cmd(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
         return Frame::Integer(0);
     }
     let ttl = ctx.state.dbs[src].ttl_ms(key);
+    let flags = ctx.state.dbs[src].flags(key);
     let Some(v) = ctx.state.dbs[src].remove(key, now) else {
         return Frame::Integer(0);
     };
     let ready = wakes_blocked(&v);
     let d = &mut ctx.state.dbs[dst];
     d.insert_with_expire(Bytes::copy_from_slice(key), v, ttl);
+    d.set_flags(key, flags);
     if ready {
         d.signal_ready(key);
     }
@@ -626,6 +630,7 @@ fn copy(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
         return Frame::Integer(0);
     };
     let ttl = ctx.state.dbs[src_db].ttl_ms(src);
+    let flags = ctx.state.dbs[src_db].flags(src);
     let d = &mut ctx.state.dbs[dst_db];
     if d.contains(dst, now) {
         if !replace {
@@ -635,6 +640,7 @@ fn copy(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     }
     let ready = wakes_blocked(&v);
     d.insert_with_expire(Bytes::copy_from_slice(dst), v, ttl);
+    d.set_flags(dst, flags);
     if ready {
         d.signal_ready(dst);
     }
@@ -671,7 +677,16 @@ impl Thresholds {
 /// The encoding Redis 7.0 would report for `v` under the given size thresholds
 /// (computed from the current contents).
 pub fn encoding_of(t: &Thresholds, v: &Value) -> &'static str {
+    encoding_with_flags(t, v, 0)
+}
+
+/// [`encoding_of`] for a value stored with the given [`db::flags`]: APPEND and
+/// SETRANGE leave raw strings, INCRBYFLOAT plain ones (never int).
+pub fn encoding_with_flags(t: &Thresholds, v: &Value, flags: u8) -> &'static str {
     match v {
+        Value::Str(_) if flags & db::flags::RAW != 0 => "raw",
+        Value::Str(s) if flags & db::flags::PLAIN != 0 && s.len() <= 44 => "embstr",
+        Value::Str(_) if flags & db::flags::PLAIN != 0 => "raw",
         Value::Str(s) if is_int_string(s) => "int",
         Value::Str(s) if s.len() <= 44 => "embstr",
         Value::Str(_) => "raw",
@@ -708,8 +723,10 @@ pub fn encoding_of(t: &Thresholds, v: &Value) -> &'static str {
 fn object_encoding(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     let now = ctx.now_ms;
     let t = Thresholds::from_ctx(ctx);
-    match ctx.db().peek(&argv[2], now) {
-        Some(v) => Frame::bulk_str(encoding_of(&t, v)),
+    let db = ctx.db();
+    let flags = db.flags(&argv[2]);
+    match db.peek(&argv[2], now) {
+        Some(v) => Frame::bulk_str(encoding_with_flags(&t, v, flags)),
         None => Frame::Null,
     }
 }
@@ -725,7 +742,9 @@ fn shares_integers(ctx: &Ctx) -> bool {
 /// `OBJECT REFCOUNT key`: shared small integers report INT_MAX, like Redis.
 fn object_refcount(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     let now = ctx.now_ms;
-    let shared = shares_integers(ctx);
+    let db = ctx.db();
+    let plain = db.flags(&argv[2]) != 0;
+    let shared = !plain && shares_integers(ctx);
     match ctx.db().peek(&argv[2], now) {
         None => Frame::Null,
         Some(Value::Str(s))

@@ -37,10 +37,10 @@ pub struct Db {
     pub watched: HashMap<Bytes, Vec<u64>>,
     /// Clients whose watched keys were touched.
     pub touched_clients: Vec<u64>,
-    /// Last access of each key, by its index in `map`, on Redis's LRU clock (unix
-    /// seconds): what OBJECT IDLETIME reports. Kept as long as `map`; entries that
-    /// code outside `Db` added to `map` (an RDB load, DEBUG POPULATE) count as
-    /// accessed when first looked at.
+    /// Per key, by its index in `map`: the last access on Redis's 24-bit LRU clock
+    /// (what OBJECT IDLETIME reports) in the low bits, [`flags`] in the top byte.
+    /// Kept as long as `map`; entries that code outside `Db` added to `map` (an RDB
+    /// load, DEBUG POPULATE) count as accessed when first looked at.
     access: Vec<u32>,
 }
 
@@ -68,9 +68,30 @@ fn shared_integer(v: &Value) -> Option<usize> {
     Some(s.iter().fold(0, |n, &d| n * 10 + usize::from(d - b'0')))
 }
 
-/// Redis's LRU clock: unix time in seconds (LRU_CLOCK_RESOLUTION is 1000 ms).
+/// How a value was stored, where Redis's encoding depends on it (OBJECT ENCODING).
+/// Cleared whenever a new value is stored.
+pub mod flags {
+    /// A string made raw (APPEND, SETRANGE).
+    pub const RAW: u8 = 1;
+    /// A string made as a plain string, never an integer (INCRBYFLOAT): embstr up to
+    /// 44 bytes, raw beyond.
+    pub const PLAIN: u8 = 2;
+}
+
+/// Redis's LRU clock: unix seconds (LRU_CLOCK_RESOLUTION 1000 ms) on 24 bits.
+const LRU_CLOCK_MAX: u32 = (1 << 24) - 1;
+
 fn lru_clock(now_ms: i64) -> u32 {
-    (now_ms.max(0) / 1000).min(u32::MAX as i64) as u32
+    ((now_ms.max(0) / 1000) as u64 & u64::from(LRU_CLOCK_MAX)) as u32
+}
+
+/// Seconds from `then` to `now` on the wrapping LRU clock (estimateObjectIdleTime).
+fn lru_elapsed(now: u32, then: u32) -> u64 {
+    if now >= then {
+        u64::from(now - then)
+    } else {
+        u64::from(now) + u64::from(LRU_CLOCK_MAX - then)
+    }
 }
 
 fn copy(b: &[u8]) -> Bytes {
@@ -125,20 +146,53 @@ impl Db {
     /// Note an access to the key at index `i` of `map` (Redis's LRU touch in
     /// lookupKey), which is also an access of the shared integer it may hold.
     fn touch(&mut self, i: usize, now_ms: i64) {
-        self.stamp(i, now_ms);
+        let now = lru_clock(now_ms);
+        self.sync_access(now);
+        let Some(a) = self.access.get_mut(i) else {
+            return;
+        };
+        *a = (*a & !LRU_CLOCK_MAX) | now;
+        if *a >> 24 != 0 {
+            return;
+        }
         if let Some(n) = self.map.get_index(i).and_then(|(_, v)| shared_integer(v)) {
-            SHARED_ACCESS[n].store(lru_clock(now_ms), Ordering::Relaxed);
+            SHARED_ACCESS[n].store(now, Ordering::Relaxed);
         }
     }
 
-    /// Set the access time of the key at index `i` of `map`: a new value was stored.
+    /// A new value was stored at index `i` of `map`: accessed now, no flags.
     fn stamp(&mut self, i: usize, now_ms: i64) {
         let now = lru_clock(now_ms);
+        self.sync_access(now);
+        if let Some(a) = self.access.get_mut(i) {
+            *a = now;
+        }
+    }
+
+    /// Bring `access` to the length of `map` (see the field).
+    fn sync_access(&mut self, now: u32) {
         if self.access.len() != self.map.len() {
             self.access.resize(self.map.len(), now);
         }
+    }
+
+    /// The [`flags`] of `key` (0 when missing).
+    pub fn flags(&mut self, key: &[u8]) -> u8 {
+        let Some(i) = self.map.get_index_of(key) else {
+            return 0;
+        };
+        self.sync_access(lru_clock(Db::wall_ms()));
+        self.access.get(i).map_or(0, |a| (a >> 24) as u8)
+    }
+
+    /// Set the [`flags`] of an existing `key` (after storing its value).
+    pub fn set_flags(&mut self, key: &[u8], flags: u8) {
+        let Some(i) = self.map.get_index_of(key) else {
+            return;
+        };
+        self.sync_access(lru_clock(Db::wall_ms()));
         if let Some(a) = self.access.get_mut(i) {
-            *a = now;
+            *a = (*a & LRU_CLOCK_MAX) | (u32::from(flags) << 24);
         }
     }
 
@@ -160,22 +214,19 @@ impl Db {
         if self.expire_if_needed(key, now_ms) {
             return None;
         }
-        let (i, _, v) = self.map.get_full(key)?;
         let now = lru_clock(now_ms);
-        let shared = shared_integer(v).filter(|_| shared_integers);
+        self.sync_access(now);
+        let (i, _, v) = self.map.get_full(key)?;
+        let a = self.access.get(i).copied().unwrap_or(now);
+        let shared = shared_integer(v).filter(|_| shared_integers && a >> 24 == 0);
         let last = match shared {
             Some(n) => match SHARED_ACCESS[n].load(Ordering::Relaxed) {
                 0 => STARTED.load(Ordering::Relaxed),
                 t => t,
             },
-            None => {
-                if self.access.len() != self.map.len() {
-                    self.access.resize(self.map.len(), now);
-                }
-                self.access[i]
-            }
+            None => a & LRU_CLOCK_MAX,
         };
-        Some(u64::from(now.saturating_sub(last)))
+        Some(lru_elapsed(now, last))
     }
 
     /// Read access (lazy expiry applied); touches the key.
