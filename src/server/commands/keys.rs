@@ -75,20 +75,28 @@ fn del(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 
 /// `EXISTS key [key ...]`: how many exist (repeats count); keys are not touched.
 fn exists(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let now = ctx.now_ms;
-    let db = ctx.db();
-    let n = argv[1..]
-        .iter()
-        .filter(|k| db.peek(k, now).is_some())
-        .count();
-    Frame::Integer(n as i64)
+    count_existing(ctx, &argv[1..], false)
 }
 
 /// `TOUCH key [key ...]`: how many exist (repeats count), marking them accessed.
 fn touch(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    count_existing(ctx, &argv[1..], true)
+}
+
+/// How many of `keys` exist; `touch` marks them accessed (OBJECT IDLETIME).
+fn count_existing(ctx: &mut Ctx, keys: &[Bytes], touch: bool) -> Frame {
     let now = ctx.now_ms;
     let db = ctx.db();
-    let n = argv[1..].iter().filter(|k| db.contains(k, now)).count();
+    let n = keys
+        .iter()
+        .filter(|k| {
+            if touch {
+                db.contains(k, now)
+            } else {
+                db.peek(k, now).is_some()
+            }
+        })
+        .count();
     Frame::Integer(n as i64)
 }
 
