@@ -90,6 +90,14 @@ fn no_failover_without_a_majority_then_failover_when_sentinels_return() {
     }
     assert_eq!(count_in_logs(dir.path(), live, "+elected-leader"), 0);
     assert_eq!(count_in_logs(dir.path(), live, "+switch-master"), 0);
+    // Nor a forced one: its epoch needs a majority too.
+    let mut last = String::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !last.starts_with("NOQUORUM 2 usable Sentinels") {
+        assert!(Instant::now() < deadline, "SENTINEL FAILOVER: {last}");
+        last = Client::connect(live[0]).text(&["SENTINEL", "FAILOVER", NAME]);
+        std::thread::sleep(Duration::from_millis(20));
+    }
     // The three come back: the failover completes, everyone agrees.
     let back: Vec<Proc> = ports[2..]
         .iter()
