@@ -16,6 +16,7 @@ in the sentinels' logs over 5 s after every sentinel shows the new master).
   scripts/bench-failover.py --checks-only   only the two checks
   BENCH_VIGIL_SERVER=redis ...              vigil sentinels over redis-server
   VIGIL=path/to/vigil ...                   use that binary (default: builds release)
+  BENCH_FENCING=1 ...                       vigil servers with write fencing (lease 500 ms)
 """
 import os
 import signal
@@ -70,6 +71,8 @@ class Cluster:
         use_vigil = self.kind == "vigil" and os.environ.get("BENCH_VIGIL_SERVER", "vigil") == "vigil"
         base = [VIGIL, "server"] if use_vigil else ["redis-server", "--repl-diskless-sync-delay", "0"]
         args = base + ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", self.dir] + list(extra)
+        if use_vigil and os.environ.get("BENCH_FENCING"):
+            args += ["--vigil-fencing", "yes", "--vigil-fencing-quorum", "2", "--vigil-fencing-lease-ms", "500"]
         p = self.spawn(args, "server-%d" % port)
         wait("server %d" % port, lambda: redis.Redis(port=port).ping())
         return p
@@ -128,6 +131,8 @@ def topology(c, down_after=1000):
     for p in sps:
         wait("discovery", lambda p=p: len(redis.Redis(port=p).execute_command("SENTINEL", "REPLICAS", NAME)) == 2
              and len(redis.Redis(port=p).execute_command("SENTINEL", "SENTINELS", NAME)) == 2, 30)
+    if c.kind == "vigil" and os.environ.get("BENCH_FENCING"):
+        wait("fenced master writable", lambda: redis.Redis(port=mp).set("x", 1), 30)
     return mp, master, sps
 
 

@@ -262,6 +262,7 @@ fn wait_start(m: &mut Machine, name: &str, now: Instant) {
         mm.force_until = None;
         let e = instance_event(Level::Warning, "+elected-leader", mm, None, "");
         m.io.event(e);
+        super::fencing::on_elected(m, name, now);
         if m.simfail_after_election {
             m.io.actions.push_back(Action::Exit(99));
             return;
@@ -543,6 +544,10 @@ fn send_slaveof_noone(m: &mut Machine, name: &str, now: Instant) {
         .unwrap_or(false)
         && !coordinated_ready(m, name, &id, now)
     {
+        return;
+    }
+    // Write fencing: the old master's leases must have lapsed first.
+    if !super::fencing::may_promote(m, name, now) {
         return;
     }
     if send_slaveof(m, &id, None) {

@@ -54,6 +54,8 @@ pub enum Tag {
     },
     /// Reply to `CLIENT PAUSE` sent to the old master of a coordinated failover.
     Pause(String),
+    /// Reply to a fencing lease grant (`VIGIL-LEASE`) sent to a master's address.
+    Lease(String, (String, u16)),
 }
 
 /// What the driver must do.
@@ -218,6 +220,8 @@ pub struct Machine {
     /// `SENTINEL SIMULATE-FAILURE` flags.
     pub simfail_after_election: bool,
     pub simfail_after_promotion: bool,
+    /// Write-fencing lease state per master name (`fencing.rs`).
+    pub fencing: HashMap<String, super::fencing::MasterFencing>,
 }
 
 /// Whether a PING reply proves the instance alive (reference §3.5).
@@ -246,6 +250,7 @@ impl Machine {
             rng: StdRng::seed_from_u64(seed),
             simfail_after_election: false,
             simfail_after_promotion: false,
+            fencing: HashMap::new(),
         }
     }
 
@@ -442,6 +447,7 @@ impl Machine {
                 }
             }
             Tag::AskDown { master, runid } => self.on_ask_reply(&master, &runid, reply, now),
+            Tag::Lease(master, addr) => super::fencing::on_reply(self, &master, &addr, &reply, now),
             Tag::Pause(master) => {
                 if reply.is_error() {
                     // The server cannot pause writes: fall back to a classic failover.
@@ -538,6 +544,9 @@ impl Machine {
 
     fn on_info(&mut self, id: &Inst, text: &str, now: Instant) {
         let f = parse_info(text);
+        if let Inst::Master(name) = id {
+            super::fencing::on_master_info(self, name, text);
+        }
         let tilt = self.tilt;
         let Machine { masters, io, .. } = self;
         let Some(m) = masters.get_mut(id.master()) else {
@@ -968,6 +977,7 @@ impl Machine {
             }
             self.check_odown(name, now);
             super::failover::tick(self, name, now);
+            super::fencing::tick(self, name, now);
             self.ask_peers(name, false, now);
         }
         super::failover::switch_finished(self, now);
@@ -1509,12 +1519,15 @@ impl Machine {
             m.failover_state,
             FailoverState::None | FailoverState::WaitStart
         );
-        if leading && req_runid != myid && m.leader_epoch < req_epoch && cur <= req_epoch {
+        let eligible = m.leader_epoch < req_epoch && cur <= req_epoch;
+        if leading && req_runid != myid && eligible {
             io.log(
                 Level::Notice,
                 format!("{master}: no vote for {req_runid} in epoch {req_epoch}: our failover is in progress"),
             );
-        } else if m.leader_epoch < req_epoch && cur <= req_epoch {
+        }
+        let voted = eligible && !(leading && req_runid != myid);
+        if voted {
             m.leader = Some(req_runid.to_string());
             m.leader_epoch = cur;
             io.dirty = true;
@@ -1531,7 +1544,12 @@ impl Machine {
                 m.force_until = None;
             }
         }
-        (m.leader.clone(), m.leader_epoch)
+        let vote = (m.leader.clone(), m.leader_epoch);
+        if voted {
+            // A voter stops granting fencing leases to this master address.
+            super::fencing::on_vote(self, master, now);
+        }
+        vote
     }
 
     /// `SENTINEL IS-MASTER-DOWN-BY-ADDR ip port epoch runid`: whether we see that

@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod events;
 pub mod failover;
+pub mod fencing;
 pub mod hello;
 pub mod info;
 pub mod link;

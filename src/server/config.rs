@@ -396,6 +396,15 @@ pub static PARAMS: &[Param] = &[
     p("tls-port", "0", Kind::Int(0, 65535)),
     // Vigil's own (beyond Redis): write fencing, off by default.
     p("vigil-fencing", "no", Kind::Bool),
+    // Leases held by this many distinct sentinels allow writes (a majority of them).
+    p("vigil-fencing-quorum", "2", Kind::Int(1, 1000)),
+    // Longest lease one grant gives; sentinels also cap it below down-after.
+    p("vigil-fencing-lease-ms", "1000", Kind::Int(10, 3_600_000)),
+    // Vigil's own (beyond Redis): a write is acknowledged only once this many
+    // replicas confirmed it (see `server::sync_ack`); 0 = Redis's asynchronous
+    // replication.
+    p("vigil-sync-replicas", "0", Kind::Int(0, 1000)),
+    p("vigil-sync-timeout-ms", "1000", Kind::Int(1, 3_600_000)),
 ];
 
 /// Values that would turn on a Redis feature `vigil server` does not have: refused with
@@ -438,6 +447,13 @@ pub struct Hot {
     pub maxclients: usize,
     pub protected_mode: bool,
     pub timeout: u64,
+    /// `vigil-fencing` and its quorum / longest lease (see `server::fencing`).
+    pub fencing: bool,
+    pub fencing_quorum: usize,
+    pub fencing_lease_ms: u64,
+    /// `vigil-sync-replicas` / `vigil-sync-timeout-ms` (see `server::sync_ack`).
+    pub sync_replicas: i64,
+    pub sync_timeout_ms: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -653,6 +669,11 @@ impl Config {
             maxclients: self.get_i64("maxclients").max(1) as usize,
             protected_mode: self.get_bool("protected-mode"),
             timeout: self.get_i64("timeout").max(0) as u64,
+            fencing: self.get_bool("vigil-fencing"),
+            fencing_quorum: self.get_i64("vigil-fencing-quorum").max(1) as usize,
+            fencing_lease_ms: self.get_i64("vigil-fencing-lease-ms").max(1) as u64,
+            sync_replicas: self.get_i64("vigil-sync-replicas").max(0),
+            sync_timeout_ms: self.get_i64("vigil-sync-timeout-ms").max(1) as u64,
         };
     }
 

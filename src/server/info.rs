@@ -65,7 +65,12 @@ pub fn info_text(state: &State, args: &[String]) -> String {
             "memory" => memory(state),
             "persistence" => persistence(state),
             "stats" => stats(state),
-            "replication" => super::replication::info_section(state),
+            "replication" => {
+                // Vigil's fencing fields follow Redis's (only when fencing is on).
+                let mut s = super::replication::info_section(state);
+                s.push_str(&super::fencing::info_fields(state));
+                s
+            }
             "cpu" => cpu(),
             "modules" => "# Modules\r\n".to_string(),
             "commandstats" => commandstats(state),
@@ -255,7 +260,7 @@ fn persistence(st: &State) -> String {
          current_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\n\
          rdb_changes_since_last_save:{changes}\r\nrdb_bgsave_in_progress:{}\r\n\
          rdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\n\
-         rdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{bgsave_now}\r\nrdb_saves:0\r\n\
+         rdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{bgsave_now}\r\nrdb_saves:{}\r\n\
          rdb_last_cow_size:0\r\nrdb_last_load_keys_expired:0\r\nrdb_last_load_keys_loaded:0\r\n\
          aof_enabled:{aof}\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\n\
          aof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\n\
@@ -266,6 +271,7 @@ fn persistence(st: &State) -> String {
         st.lastsave,
         if p.last_save_ok { "ok" } else { "err" },
         p.last_bgsave_secs,
+        p.bgsaves,
     )
 }
 

@@ -8,13 +8,16 @@ pub mod config;
 pub mod conn;
 pub mod db;
 pub mod digest;
+pub mod fencing;
 pub mod glob;
 pub mod info;
+pub mod longdouble;
 pub mod pubsub;
 pub mod rdb;
 pub mod replication;
 pub mod state;
 pub mod stats;
+pub mod sync_ack;
 
 /// The Redis version we report (HELLO, INFO): clients key features on it.
 pub const REDIS_VERSION: &str = "7.0.15";

@@ -133,13 +133,15 @@ fn spawn(mut cmd: Command, port: u16, name: &str, dir: &Path) -> Proc {
     p
 }
 
-/// `vigil server --port P --save '' --dir DIR <extra...>`.
+/// `vigil server --port P --save '' --dir DIR --repl-diskless-sync-delay 0 <extra...>`
+/// (no 5 s wait before each full sync, like `redis_server`; `extra` may override it).
 pub fn vigil_server(dir: &Path, extra: &[&str]) -> Proc {
     let port = free_port();
     let mut cmd = Command::new(vigil_bin());
     cmd.arg("server")
         .args(["--port", &port.to_string(), "--save", "", "--dir"])
         .arg(dir)
+        .args(["--repl-diskless-sync-delay", "0"])
         .args(extra);
     spawn(cmd, port, "vigil-server", dir)
 }

@@ -57,6 +57,8 @@ pub struct ReplConf {
     pub ip_address: Option<String>,
     pub capa_eof: bool,
     pub capa_psync2: bool,
+    /// `REPLCONF rdb-only 1`: send the RDB and close (redis-cli --rdb).
+    pub rdb_only: bool,
 }
 
 /// A replica connected to us.
@@ -68,11 +70,16 @@ pub struct ReplicaInfo {
     pub state: ReplicaState,
     pub ack_off: i64,
     pub ack_time: Instant,
-    /// Next stream byte to send to it.
+    /// Next stream byte to send to it (`i64::MAX` while waiting for a snapshot).
     pub next: i64,
     /// Stream offset up to which its socket has taken the bytes.
     pub sent: i64,
     pub conf: ReplConf,
+    /// Came with SYNC (no PSYNC): sends no ACKs, never timed out for missing ones.
+    pub pre_psync: bool,
+    /// Sent a REPLCONF ACK since its RDB transfer ended (an EOF-framed transfer is
+    /// followed by the stream only after the first ACK, like Redis).
+    pub acked_since_rdb: bool,
 }
 
 /// Replica-side link state (ROLE / INFO strings).
@@ -154,11 +161,22 @@ pub struct Replication {
     /// `conn.rs`), so a write is never acknowledged before its bytes are on their way
     /// to every replica that keeps up: whichever the sentinels promote has it.
     pub sent_tx: Arc<tokio::sync::watch::Sender<i64>>,
+    /// Bumped on every REPLCONF ACK: connections waiting for replica confirmations
+    /// (`server::sync_ack`) re-check their count.
+    pub acks_tx: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Stream offset of the last `REPLCONF GETACK *` sent for confirmations: a write
+    /// before it needs no GETACK of its own.
+    pub getack_at: i64,
     pub link: Link,
     /// Cached master for PSYNC after a broken link: (replid, applied offset).
     pub cached: Option<(String, i64)>,
-    /// A full-sync snapshot other replicas may share (same offset).
+    /// The full-sync snapshot being produced (replicas may attach to a disk one).
     pub snapshot: Option<Arc<master::SnapshotJob>>,
+    /// Replicas that asked for a full sync and wait for a snapshot to start
+    /// (WAIT_BGSAVE_START: batched by repl-diskless-sync-delay).
+    pub sync_waiting: BTreeMap<u64, master::WaitingSync>,
+    /// The wait the "Delay next BGSAVE" line was logged for (once per batch).
+    pub snapshot_delay_logged_for: Option<Instant>,
     pub failover: FailoverState,
     /// WAIT callers blocked: client id → (target offset, deadline).
     pub waits: HashMap<u64, Option<Instant>>,
@@ -182,6 +200,7 @@ impl Replication {
     pub fn new(config: &Config) -> Replication {
         let (stream_tx, _) = tokio::sync::watch::channel(0);
         let (sent_tx, _) = tokio::sync::watch::channel(0);
+        let (acks_tx, _) = tokio::sync::watch::channel(0);
         Replication {
             master: config
                 .replicaof()
@@ -198,6 +217,8 @@ impl Replication {
             pending_conf: HashMap::new(),
             stream_tx,
             sent_tx: Arc::new(sent_tx),
+            acks_tx: Arc::new(acks_tx),
+            getack_at: 0,
             link: Link {
                 state: LinkState::Connect,
                 has_client: false,
@@ -213,6 +234,8 @@ impl Replication {
             },
             cached: None,
             snapshot: None,
+            sync_waiting: BTreeMap::new(),
+            snapshot_delay_logged_for: None,
             failover: FailoverState::None,
             waits: HashMap::new(),
             last_ping: Instant::now(),
@@ -355,6 +378,7 @@ impl Replication {
 
     /// Drop every replica connection (their tasks notice and close).
     pub fn disconnect_replicas(&mut self) {
+        self.sync_waiting.clear();
         if self.replicas.is_empty() {
             return;
         }
