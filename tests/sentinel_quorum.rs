@@ -222,3 +222,34 @@ fn simultaneous_forced_failovers_never_share_an_epoch() {
         "{epochs:?}"
     );
 }
+
+/// A forced failover's epoch vote works with real redis-sentinel voters: one vigil
+/// sentinel among two redis-sentinels needs a redis-sentinel's vote to proceed.
+#[test]
+fn forced_failover_wins_votes_from_redis_sentinels() {
+    let dir = temp_dir();
+    let (mut master, replica) = master_and_replica(dir.path());
+    let c = conf(master.port, 2, 20000);
+    let v = vigil_sentinel(dir.path(), &c);
+    let r: Vec<Proc> = (0..2).map(|_| redis_sentinel(dir.path(), &c)).collect();
+    let ports = [v.port, r[0].port, r[1].port];
+    wait_sentinels_know(&ports, NAME, 1);
+    master.kill();
+    wait_for("SENTINEL FAILOVER accepted", Duration::from_secs(5), || {
+        let reply = Client::connect(v.port).text(&["SENTINEL", "FAILOVER", NAME]);
+        (reply == "OK").then_some(())
+    });
+    wait_all_switched(&ports, replica.port, Duration::from_secs(15));
+    let myid = Client::connect(v.port).text(&["SENTINEL", "MYID"]);
+    let votes: usize = r
+        .iter()
+        .map(|p| {
+            let log =
+                std::fs::read_to_string(dir.path().join(format!("redis-sentinel-{}.log", p.port)))
+                    .unwrap_or_default();
+            log.matches(&format!("+vote-for-leader {myid}")).count()
+        })
+        .sum();
+    assert!(votes >= 1, "a redis-sentinel voted for the vigil sentinel");
+    assert_eq!(count_in_logs(dir.path(), &[v.port], "+elected-leader"), 1);
+}
