@@ -175,17 +175,7 @@ fn run_failover(dir: &std::path::Path, topo: Topo, sentinel_ports: &[u16]) {
         (i.contains("role:slave") && i.contains(&format!("master_port:{new_port}"))).then_some(())
     });
     // Exactly one failover: epochs agree.
-    let epochs: Vec<String> = sentinel_ports
-        .iter()
-        .map(|&p| {
-            frame_map(&Client::connect(p).cmd(&["SENTINEL", "MASTER", NAME]))["config-epoch"]
-                .clone()
-        })
-        .collect();
-    assert!(
-        epochs.iter().all(|e| e == &epochs[0] && e != "0"),
-        "{epochs:?}"
-    );
+    assert_one_config_epoch(sentinel_ports, NAME);
     drop(replicas);
 }
 
@@ -341,20 +331,14 @@ fn one_failover_per_crash_at_short_down_after_and_none_for_a_short_stop() {
     }
     std::thread::sleep(Duration::from_secs(4));
     let new_port = addr_of(ports[0]).unwrap().1;
-    let mut epochs = Vec::new();
     let mut ends = 0;
     for &p in &ports {
         assert_eq!(addr_of(p).unwrap().1, new_port, "all agree, no flip-flop");
-        let m = frame_map(&Client::connect(p).cmd(&["SENTINEL", "MASTER", NAME]));
-        epochs.push(m["config-epoch"].clone());
-        let log =
-            std::fs::read_to_string(dir.path().join(format!("vigil-sentinel-{p}.log"))).unwrap();
-        ends += log.matches("+failover-end ").count();
+        ends += vigil_sentinel_log(dir.path(), p)
+            .matches("+failover-end ")
+            .count();
     }
-    assert!(
-        epochs.iter().all(|e| e == &epochs[0] && e != "0"),
-        "{epochs:?}"
-    );
+    assert_one_config_epoch(&ports, NAME);
     assert_eq!(ends, 1, "exactly one failover");
     drop(replicas);
 }

@@ -46,6 +46,15 @@ fn count_in_logs(dir: &Path, ports: &[u16], what: &str) -> usize {
         .sum()
 }
 
+/// Wait until every vigil sentinel in `ports` has logged `what`.
+fn wait_logged(dir: &Path, ports: &[u16], what: &str) {
+    for &p in ports {
+        wait_for(what, Duration::from_secs(10), || {
+            vigil_sentinel_log(dir, p).contains(what).then_some(())
+        });
+    }
+}
+
 /// Every sentinel in `ports` answers `new_port` as the master's port.
 fn wait_all_switched(ports: &[u16], new_port: u16, within: Duration) {
     for &p in ports {
@@ -70,13 +79,7 @@ fn no_failover_without_a_majority_then_failover_when_sentinels_return() {
     }
     master.kill();
     let live = &ports[..2];
-    for &p in live {
-        wait_for("ODOWN with 2 of 5", Duration::from_secs(10), || {
-            vigil_sentinel_log(dir.path(), p)
-                .contains("+odown master")
-                .then_some(())
-        });
-    }
+    wait_logged(dir.path(), live, "+odown master");
     // Several election attempts fit in this window; none may win.
     std::thread::sleep(Duration::from_secs(2));
     for &p in live {
@@ -109,17 +112,7 @@ fn no_failover_without_a_majority_then_failover_when_sentinels_return() {
         "failover done {:?} after the sentinels returned",
         t.elapsed()
     );
-    let epochs: Vec<String> = ports
-        .iter()
-        .map(|&p| {
-            frame_map(&Client::connect(p).cmd(&["SENTINEL", "MASTER", NAME]))["config-epoch"]
-                .clone()
-        })
-        .collect();
-    assert!(
-        epochs.iter().all(|e| e == &epochs[0] && e != "0"),
-        "{epochs:?}"
-    );
+    assert_one_config_epoch(&ports, NAME);
     drop(back);
 }
 
@@ -141,13 +134,7 @@ fn quorum_five_of_five_needs_every_sentinel() {
     s[4].kill();
     master.kill();
     let live = &ports[..4];
-    for &p in live {
-        wait_for("SDOWN", Duration::from_secs(10), || {
-            vigil_sentinel_log(dir.path(), p)
-                .contains("+sdown master")
-                .then_some(())
-        });
-    }
+    wait_logged(dir.path(), live, "+sdown master");
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(
         count_in_logs(dir.path(), live, "+odown"),
@@ -210,17 +197,7 @@ fn simultaneous_forced_failovers_never_share_an_epoch() {
         1,
         "one leader, one epoch"
     );
-    let epochs: Vec<String> = ports
-        .iter()
-        .map(|&p| {
-            frame_map(&Client::connect(p).cmd(&["SENTINEL", "MASTER", NAME]))["config-epoch"]
-                .clone()
-        })
-        .collect();
-    assert!(
-        epochs.iter().all(|e| e == &epochs[0] && e != "0"),
-        "{epochs:?}"
-    );
+    assert_one_config_epoch(&ports, NAME);
 }
 
 /// A forced failover's epoch vote works with real redis-sentinel voters: one vigil
