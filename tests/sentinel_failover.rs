@@ -108,9 +108,18 @@ fn run_failover(dir: &std::path::Path, topo: Topo, sentinel_ports: &[u16]) {
         replicas,
     } = topo;
     let old_port = master.port;
-    // Fast enough conversion of the old master (4 × publish period).
+    // Fast enough conversion of the old master: 4 × publish period after its role
+    // change is seen in INFO (replicas are polled every 10 s by default).
     for &p in sentinel_ports {
-        let _ = Client::connect(p).text(&["SENTINEL", "DEBUG", "publish-period", "500"]);
+        let r = Client::connect(p).text(&[
+            "SENTINEL",
+            "DEBUG",
+            "publish-period",
+            "500",
+            "info-period",
+            "1000",
+        ]);
+        assert_eq!(r, "OK");
     }
     let mut sub = Client::connect(sentinel_ports[0]);
     sub.send(&["SUBSCRIBE", "+switch-master"]);
