@@ -108,9 +108,18 @@ fn run_failover(dir: &std::path::Path, topo: Topo, sentinel_ports: &[u16]) {
         replicas,
     } = topo;
     let old_port = master.port;
-    // Fast enough conversion of the old master (4 × publish period).
+    // Fast enough conversion of the old master: 4 × publish period after its role
+    // change is seen in INFO (replicas are polled every 10 s by default).
     for &p in sentinel_ports {
-        let _ = Client::connect(p).text(&["SENTINEL", "DEBUG", "publish-period", "500"]);
+        let r = Client::connect(p).text(&[
+            "SENTINEL",
+            "DEBUG",
+            "publish-period",
+            "500",
+            "info-period",
+            "1000",
+        ]);
+        assert_eq!(r, "OK");
     }
     let mut sub = Client::connect(sentinel_ports[0]);
     sub.send(&["SUBSCRIBE", "+switch-master"]);
@@ -175,17 +184,7 @@ fn run_failover(dir: &std::path::Path, topo: Topo, sentinel_ports: &[u16]) {
         (i.contains("role:slave") && i.contains(&format!("master_port:{new_port}"))).then_some(())
     });
     // Exactly one failover: epochs agree.
-    let epochs: Vec<String> = sentinel_ports
-        .iter()
-        .map(|&p| {
-            frame_map(&Client::connect(p).cmd(&["SENTINEL", "MASTER", NAME]))["config-epoch"]
-                .clone()
-        })
-        .collect();
-    assert!(
-        epochs.iter().all(|e| e == &epochs[0] && e != "0"),
-        "{epochs:?}"
-    );
+    assert_one_config_epoch(sentinel_ports, NAME);
     drop(replicas);
 }
 
@@ -341,20 +340,14 @@ fn one_failover_per_crash_at_short_down_after_and_none_for_a_short_stop() {
     }
     std::thread::sleep(Duration::from_secs(4));
     let new_port = addr_of(ports[0]).unwrap().1;
-    let mut epochs = Vec::new();
     let mut ends = 0;
     for &p in &ports {
         assert_eq!(addr_of(p).unwrap().1, new_port, "all agree, no flip-flop");
-        let m = frame_map(&Client::connect(p).cmd(&["SENTINEL", "MASTER", NAME]));
-        epochs.push(m["config-epoch"].clone());
-        let log =
-            std::fs::read_to_string(dir.path().join(format!("vigil-sentinel-{p}.log"))).unwrap();
-        ends += log.matches("+failover-end ").count();
+        ends += vigil_sentinel_log(dir.path(), p)
+            .matches("+failover-end ")
+            .count();
     }
-    assert!(
-        epochs.iter().all(|e| e == &epochs[0] && e != "0"),
-        "{epochs:?}"
-    );
+    assert_one_config_epoch(&ports, NAME);
     assert_eq!(ends, 1, "exactly one failover");
     drop(replicas);
 }
@@ -459,4 +452,164 @@ fn a_sentinel_down_during_the_failover_learns_the_new_master_on_restart() {
         .unwrap();
     assert!(log.contains("+config-update-from"), "{log}");
     drop(replicas);
+}
+
+/// Write an executable script at `path` that appends its arguments to `out`.
+fn args_recorder(path: &std::path::Path, out: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(
+        path,
+        format!("#!/bin/sh\necho \"$@\" >> '{}'\n", out.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// `client-reconfig-script` runs with Redis's arguments `<master-name> <role> <state>
+/// <from-ip> <from-port> <to-ip> <to-port>`: role `leader` on the sentinel that did
+/// the failover, `observer` on the others (learnt from hellos), state `start`
+/// (the only state Redis passes). A redis-sentinel in the set gets the same.
+#[test]
+fn client_reconfig_script_runs_on_leader_and_observers() {
+    let dir = temp_dir();
+    let topo = topology(dir.path());
+    let old_port = topo.master.port;
+    let confs: Vec<(String, std::path::PathBuf)> = (0..3)
+        .map(|i| {
+            let script = dir.path().join(format!("reconf-{i}.sh"));
+            let out = dir.path().join(format!("reconf-{i}.out"));
+            args_recorder(&script, &out);
+            let c = format!(
+                "sentinel monitor {NAME} 127.0.0.1 {old_port} 2\n\
+                 sentinel down-after-milliseconds {NAME} 400\n\
+                 sentinel failover-timeout {NAME} 10000\n\
+                 sentinel client-reconfig-script {NAME} {}\n",
+                script.display()
+            );
+            (c, out)
+        })
+        .collect();
+    let v1 = vigil_sentinel(dir.path(), &confs[0].0);
+    let v2 = vigil_sentinel(dir.path(), &confs[1].0);
+    let r1 = redis_sentinel(dir.path(), &confs[2].0);
+    let ports = [v1.port, v2.port, r1.port];
+    wait_all_known(&ports);
+    let Topo {
+        mut master,
+        replicas,
+    } = topo;
+    master.kill();
+    let new_port = replicas[1].port;
+    for &p in &ports {
+        wait_for("new master everywhere", Duration::from_secs(20), || {
+            addr_of(p).filter(|a| a.1 == new_port).map(|_| ())
+        });
+    }
+    let lines: Vec<String> = confs
+        .iter()
+        .map(|(_, out)| {
+            wait_for("the script's output", Duration::from_secs(10), || {
+                std::fs::read_to_string(out).ok().filter(|s| !s.is_empty())
+            })
+        })
+        .collect();
+    eprintln!("script calls: {lines:?}");
+    let rest = format!("start 127.0.0.1 {old_port} 127.0.0.1 {new_port}\n");
+    let mut leaders = 0;
+    for l in &lines {
+        if *l == format!("{NAME} leader {rest}") {
+            leaders += 1;
+        } else {
+            assert_eq!(*l, format!("{NAME} observer {rest}"), "{lines:?}");
+        }
+    }
+    assert_eq!(leaders, 1, "{lines:?}");
+    drop(replicas);
+}
+
+/// `master-reboot-down-after-period`: a master that restarts (new run id) and does
+/// not answer PONG (only -LOADING) for that long is SDOWN, as in Redis, though
+/// -LOADING otherwise counts as available. A sentinel without the setting only logs
+/// `+reboot`.
+#[test]
+fn master_reboot_down_after_period_marks_a_loading_master_down() {
+    let dir = temp_dir();
+    let mut master = redis_server(dir.path(), &[]);
+    let port = master.port;
+    // ~800 KB of data, loaded at 1 ms per key after the restart: ~4 s of -LOADING.
+    let mut c = Client::connect(port);
+    let value = "v".repeat(200);
+    for batch in 0..8 {
+        let mut args = vec!["MSET".to_string()];
+        for k in 0..500 {
+            args.push(format!("key:{batch}:{k}"));
+            args.push(value.clone());
+        }
+        let args: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+        assert_eq!(c.text(&args), "OK");
+    }
+    assert_eq!(c.text(&["SAVE"]), "OK");
+    let base = format!(
+        "sentinel monitor {NAME} 127.0.0.1 {port} 2\n\
+         sentinel down-after-milliseconds {NAME} 10000\n"
+    );
+    let with = vigil_sentinel(
+        dir.path(),
+        &format!("{base}sentinel master-reboot-down-after-period {NAME} 300\n"),
+    );
+    let without = vigil_sentinel(dir.path(), &base);
+    for s in [&with, &without] {
+        let mut c = s.client();
+        assert_eq!(
+            c.text(&[
+                "SENTINEL",
+                "DEBUG",
+                "info-period",
+                "100",
+                "ping-period",
+                "100"
+            ]),
+            "OK"
+        );
+        wait_for("run id known", Duration::from_secs(10), || {
+            let m = frame_map(&c.cmd(&["SENTINEL", "MASTER", NAME]));
+            (!m["runid"].is_empty()).then_some(())
+        });
+    }
+    master.kill();
+    let _again = start_redis_on(
+        dir.path(),
+        port,
+        &[
+            "--key-load-delay",
+            "1000",
+            "--loading-process-events-interval-bytes",
+            "1024",
+        ],
+    );
+    wait_for(
+        "SDOWN of the rebooted master",
+        Duration::from_secs(10),
+        || {
+            let log = vigil_sentinel_log(dir.path(), with.port);
+            log.contains("+sdown master").then_some(())
+        },
+    );
+    // It was still loading: the SDOWN came from the reboot rule, not down-after.
+    let ping = Client::connect(port).text(&["PING"]);
+    assert!(
+        ping.starts_with("LOADING"),
+        "still loading at SDOWN: {ping}"
+    );
+    // Loaded: PONG clears the reboot flag, the master is up again.
+    wait_for("-sdown after loading", Duration::from_secs(20), || {
+        let log = vigil_sentinel_log(dir.path(), with.port);
+        log.contains("-sdown master").then_some(())
+    });
+    let log = vigil_sentinel_log(dir.path(), with.port);
+    let reboot = log.find("+reboot master").expect("+reboot logged");
+    assert!(reboot < log.find("+sdown master").unwrap(), "{log}");
+    let other = vigil_sentinel_log(dir.path(), without.port);
+    assert!(other.contains("+reboot master"), "{other}");
+    assert!(!other.contains("+sdown master"), "{other}");
 }

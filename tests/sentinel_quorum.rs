@@ -46,6 +46,15 @@ fn count_in_logs(dir: &Path, ports: &[u16], what: &str) -> usize {
         .sum()
 }
 
+/// Wait until every vigil sentinel in `ports` has logged `what`.
+fn wait_logged(dir: &Path, ports: &[u16], what: &str) {
+    for &p in ports {
+        wait_for(what, Duration::from_secs(10), || {
+            vigil_sentinel_log(dir, p).contains(what).then_some(())
+        });
+    }
+}
+
 /// Every sentinel in `ports` answers `new_port` as the master's port.
 fn wait_all_switched(ports: &[u16], new_port: u16, within: Duration) {
     for &p in ports {
@@ -70,13 +79,7 @@ fn no_failover_without_a_majority_then_failover_when_sentinels_return() {
     }
     master.kill();
     let live = &ports[..2];
-    for &p in live {
-        wait_for("ODOWN with 2 of 5", Duration::from_secs(10), || {
-            vigil_sentinel_log(dir.path(), p)
-                .contains("+odown master")
-                .then_some(())
-        });
-    }
+    wait_logged(dir.path(), live, "+odown master");
     // Several election attempts fit in this window; none may win.
     std::thread::sleep(Duration::from_secs(2));
     for &p in live {
@@ -90,6 +93,14 @@ fn no_failover_without_a_majority_then_failover_when_sentinels_return() {
     }
     assert_eq!(count_in_logs(dir.path(), live, "+elected-leader"), 0);
     assert_eq!(count_in_logs(dir.path(), live, "+switch-master"), 0);
+    // Nor a forced one: its epoch needs a majority too.
+    let mut last = String::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !last.starts_with("NOQUORUM 2 usable Sentinels") {
+        assert!(Instant::now() < deadline, "SENTINEL FAILOVER: {last}");
+        last = Client::connect(live[0]).text(&["SENTINEL", "FAILOVER", NAME]);
+        std::thread::sleep(Duration::from_millis(20));
+    }
     // The three come back: the failover completes, everyone agrees.
     let back: Vec<Proc> = ports[2..]
         .iter()
@@ -101,17 +112,7 @@ fn no_failover_without_a_majority_then_failover_when_sentinels_return() {
         "failover done {:?} after the sentinels returned",
         t.elapsed()
     );
-    let epochs: Vec<String> = ports
-        .iter()
-        .map(|&p| {
-            frame_map(&Client::connect(p).cmd(&["SENTINEL", "MASTER", NAME]))["config-epoch"]
-                .clone()
-        })
-        .collect();
-    assert!(
-        epochs.iter().all(|e| e == &epochs[0] && e != "0"),
-        "{epochs:?}"
-    );
+    assert_one_config_epoch(&ports, NAME);
     drop(back);
 }
 
@@ -133,13 +134,7 @@ fn quorum_five_of_five_needs_every_sentinel() {
     s[4].kill();
     master.kill();
     let live = &ports[..4];
-    for &p in live {
-        wait_for("SDOWN", Duration::from_secs(10), || {
-            vigil_sentinel_log(dir.path(), p)
-                .contains("+sdown master")
-                .then_some(())
-        });
-    }
+    wait_logged(dir.path(), live, "+sdown master");
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(
         count_in_logs(dir.path(), live, "+odown"),
@@ -202,15 +197,36 @@ fn simultaneous_forced_failovers_never_share_an_epoch() {
         1,
         "one leader, one epoch"
     );
-    let epochs: Vec<String> = ports
+    assert_one_config_epoch(&ports, NAME);
+}
+
+/// A forced failover's epoch vote works with real redis-sentinel voters: one vigil
+/// sentinel among two redis-sentinels needs a redis-sentinel's vote to proceed.
+#[test]
+fn forced_failover_wins_votes_from_redis_sentinels() {
+    let dir = temp_dir();
+    let (mut master, replica) = master_and_replica(dir.path());
+    let c = conf(master.port, 2, 20000);
+    let v = vigil_sentinel(dir.path(), &c);
+    let r: Vec<Proc> = (0..2).map(|_| redis_sentinel(dir.path(), &c)).collect();
+    let ports = [v.port, r[0].port, r[1].port];
+    wait_sentinels_know(&ports, NAME, 1);
+    master.kill();
+    wait_for("SENTINEL FAILOVER accepted", Duration::from_secs(5), || {
+        let reply = Client::connect(v.port).text(&["SENTINEL", "FAILOVER", NAME]);
+        (reply == "OK").then_some(())
+    });
+    wait_all_switched(&ports, replica.port, Duration::from_secs(15));
+    let myid = Client::connect(v.port).text(&["SENTINEL", "MYID"]);
+    let votes: usize = r
         .iter()
-        .map(|&p| {
-            frame_map(&Client::connect(p).cmd(&["SENTINEL", "MASTER", NAME]))["config-epoch"]
-                .clone()
+        .map(|p| {
+            let log =
+                std::fs::read_to_string(dir.path().join(format!("redis-sentinel-{}.log", p.port)))
+                    .unwrap_or_default();
+            log.matches(&format!("+vote-for-leader {myid}")).count()
         })
-        .collect();
-    assert!(
-        epochs.iter().all(|e| e == &epochs[0] && e != "0"),
-        "{epochs:?}"
-    );
+        .sum();
+    assert!(votes >= 1, "a redis-sentinel voted for the vigil sentinel");
+    assert_eq!(count_in_logs(dir.path(), &[v.port], "+elected-leader"), 1);
 }

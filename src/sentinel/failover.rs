@@ -10,6 +10,9 @@
 //! reconfigured are polled every 50 ms (INFO pipelined right after each
 //! transaction); the new config epoch is pushed to peers at
 //! once; a failover whose promoted replica dies in reconf-slaves still times out.
+//! A forced failover (`SENTINEL FAILOVER`) skips ODOWN and the quorum but still wins
+//! its epoch by a majority vote (split votes retried at once), so two concurrent ones
+//! never share an epoch; a sentinel leading a failover grants no vote to another.
 
 use super::events::{instance_event, Level};
 use super::machine::{inst_of, Action, Inst, LinkKey, Machine, Tag};
@@ -281,7 +284,7 @@ fn wait_start(m: &mut Machine, name: &str, now: Instant) {
     }
     // Not (yet) elected. Give up after the election timeout, or as soon as every
     // connected peer has voted for someone else in this epoch (split vote).
-    let Some(t) = tally(m, name, epoch) else {
+    let Some(t) = tally(m, name, epoch, force) else {
         return;
     };
     let hopeless = t.for_me + t.undecided < needed;
@@ -321,7 +324,10 @@ struct Tally {
     undecided: u32,
 }
 
-fn tally(m: &Machine, name: &str, epoch: u64) -> Option<Tally> {
+/// A peer is undecided when it has not voted in `epoch` and can still answer: its
+/// link is up or, for a forced failover (which waits out the election timeout
+/// rather than retrying), it is not SDOWN (its link may be coming up).
+fn tally(m: &Machine, name: &str, epoch: u64, force: bool) -> Option<Tally> {
     let mm = m.masters.get(name)?;
     let myid = m.g.myid.as_str();
     let mut others: Vec<(&str, u32)> = Vec::new();
@@ -345,7 +351,9 @@ fn tally(m: &Machine, name: &str, epoch: u64) -> Option<Tally> {
             },
             _ => {
                 if let Some(s) = peer {
-                    if m.io.connected(&LinkKey::Peer(nm(&s.runid))) {
+                    if m.io.connected(&LinkKey::Peer(nm(&s.runid)))
+                        || (force && s.sdown_since.is_none())
+                    {
                         t.undecided += 1;
                     }
                 }
@@ -1024,13 +1032,25 @@ fn promoted(m: &mut Machine, name: &str, key: &str, now: Instant) {
 /// its epoch is still won by a majority vote of the known sentinels (a split vote
 /// is retried for up to min(election timeout, failover-timeout)), so two forced
 /// failovers never share an epoch; refused with `-NOQUORUM` when fewer than a
-/// majority of the known sentinels (self included) are reachable.
+/// majority of the known sentinels (self included) are usable (not down).
 pub(crate) fn manual_failover(m: &mut Machine, name: &str, now: Instant) -> Result<(), Frame> {
     let Some(mm) = m.masters.get(name) else {
         return Err(Frame::err("No such master with that name"));
     };
     if mm.in_failover() {
         return Err(Frame::error("INPROG Failover already in progress"));
+    }
+    // Usable as in CKQUORUM: self and the known sentinels not down.
+    let usable = 1 + mm
+        .sentinels
+        .values()
+        .filter(|s| s.sdown_since.is_none() && s.odown_since.is_none())
+        .count();
+    let deadline = now + m.t.election_timeout.min(mm.failover_timeout);
+    if usable < votes_needed(mm, true) as usize {
+        return Err(Frame::error(format!(
+            "NOQUORUM {usable} usable Sentinels. Not enough available Sentinels to reach the majority and authorize a failover"
+        )));
     }
     // We just voted for another sentinel's failover of this master (in the current
     // epoch): that one is in progress.
@@ -1039,19 +1059,6 @@ pub(crate) fn manual_failover(m: &mut Machine, name: &str, now: Instant) -> Resu
         && mm.next_election.is_some_and(|t| t > now);
     if voted_other {
         return Err(Frame::error("INPROG Failover already in progress"));
-    }
-    let known = mm.sentinels.len() + 1;
-    let reachable = 1 + mm
-        .sentinels
-        .values()
-        .filter(|s| m.io.connected(&LinkKey::Peer(nm(&s.runid))))
-        .count();
-    let needed = votes_needed(mm, true) as usize;
-    let deadline = now + m.t.election_timeout.min(mm.failover_timeout);
-    if reachable < needed {
-        return Err(Frame::error(format!(
-            "NOQUORUM {reachable} of {known} Sentinels reachable. Not enough to reach the majority ({needed}) that elects the failover's epoch"
-        )));
     }
     if select_slave(m, name, now, true).is_none() {
         return Err(Frame::error("NOGOODSLAVE No suitable replica to promote"));

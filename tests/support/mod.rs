@@ -356,3 +356,20 @@ pub fn wait_sentinels_know(ports: &[u16], name: &str, replicas: usize) {
         });
     }
 }
+
+/// Assert that every sentinel in `ports` reports the same non-zero `config-epoch`
+/// for `name` (one failover configuration everywhere); returns it.
+pub fn assert_one_config_epoch(ports: &[u16], name: &str) -> String {
+    let epochs: Vec<String> = ports
+        .iter()
+        .map(|&p| {
+            let m = frame_map(&Client::connect(p).cmd(&["SENTINEL", "MASTER", name]));
+            m.get("config-epoch").cloned().unwrap_or_default()
+        })
+        .collect();
+    assert!(
+        epochs.iter().all(|e| e == &epochs[0] && e != "0"),
+        "config epochs: {epochs:?}"
+    );
+    epochs[0].clone()
+}
