@@ -6,6 +6,7 @@ use super::machine::{LinkKey, Tag};
 use super::Shared;
 use crate::resp::{parse_frame, Frame};
 use bytes::BytesMut;
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,6 +19,12 @@ pub type LinkCmd = (Vec<String>, Tag);
 
 /// Largest reply buffered from an instance before the link is dropped.
 const MAX_REPLY_BUF: usize = 64 * 1024 * 1024;
+
+/// Free room made in the read buffer before each read.
+const READ_CHUNK: usize = 512;
+
+/// Buffers grown past this by one big reply or burst are replaced when empty.
+const KEEP_CAPACITY: usize = 16 * 1024;
 
 fn encode(args: &[String], out: &mut BytesMut) {
     Frame::encode_command(args, out);
@@ -66,12 +73,18 @@ pub async fn run_link(
         return;
     }
     shared.link_up(&key, conn, local_ip);
-    let mut buf = BytesMut::with_capacity(16 * 1024);
+    out.clear();
+    // Replies are read into a buffer that always starts at offset 0 and is drained
+    // after parsing, so a link only ever touches as many bytes as its largest reply
+    // (a hello or a PONG on most links) instead of walking through a big buffer.
+    let mut buf: Vec<u8> = Vec::with_capacity(if pubsub { 512 } else { 1024 });
     loop {
+        if buf.capacity() - buf.len() < READ_CHUNK {
+            buf.reserve(READ_CHUNK);
+        }
         tokio::select! {
             cmd = rx.recv() => {
                 let Some((args, tag)) = cmd else { return };
-                let mut out = BytesMut::new();
                 encode(&args, &mut out);
                 fifo.push_back(tag);
                 // Drain whatever else is queued so it goes out in one write.
@@ -79,7 +92,12 @@ pub async fn run_link(
                     encode(&args, &mut out);
                     fifo.push_back(tag);
                 }
-                if let Err(e) = wr.write_all(&out).await {
+                let r = wr.write_all(&out).await;
+                out.clear();
+                if out.capacity() > KEEP_CAPACITY {
+                    out = BytesMut::new();
+                }
+                if let Err(e) = r {
                     shared.link_down(&key, conn, &e.to_string());
                     return;
                 }
@@ -96,46 +114,56 @@ pub async fn run_link(
                     }
                     Ok(_) => {}
                 }
-                let mut frames = Vec::new();
-                loop {
-                    match parse_frame(&buf) {
-                        Ok(Some((f, used))) => {
-                            let _ = buf.split_to(used);
-                            frames.push(f);
-                        }
-                        Ok(None) => break,
-                        Err(e) => {
-                            shared.link_down(&key, conn, &format!("protocol error: {}", e.0));
-                            return;
+                let now = Instant::now();
+                let mut used = 0;
+                let mut failed = None;
+                {
+                    let mut m = shared.machine.lock();
+                    loop {
+                        match parse_frame(&buf[used..]) {
+                            Ok(Some((f, n))) => {
+                                used += n;
+                                if pubsub {
+                                    match message_of(&f) {
+                                        Some((ch, payload)) => {
+                                            m.handle_pubsub_message(&key, conn, &ch, &payload, now)
+                                        }
+                                        None => m.handle_pubsub_activity(&key, conn, now),
+                                    }
+                                } else {
+                                    let tag = fifo.pop_front().unwrap_or(Tag::Discard);
+                                    m.handle_reply(&key, conn, tag, f, now);
+                                }
+                            }
+                            Ok(None) => break,
+                            Err(e) => {
+                                failed = Some(format!("protocol error: {}", e.0));
+                                break;
+                            }
                         }
                     }
                 }
+                if let Some(err) = failed {
+                    shared.link_down(&key, conn, &err);
+                    return;
+                }
+                buf.drain(..used);
                 if buf.len() > MAX_REPLY_BUF {
                     shared.link_down(&key, conn, "reply too large");
                     return;
                 }
-                let now = Instant::now();
-                let mut m = shared.machine.lock();
-                for f in frames {
-                    if pubsub {
-                        match message_of(&f) {
-                            Some((ch, payload)) => m.handle_pubsub_message(&key, conn, &ch, &payload, now),
-                            None => m.handle_pubsub_activity(&key, conn, now),
-                        }
-                    } else {
-                        let tag = fifo.pop_front().unwrap_or(Tag::Discard);
-                        m.handle_reply(&key, conn, tag, f, now);
-                    }
+                if buf.is_empty() && buf.capacity() > KEEP_CAPACITY {
+                    // A big reply (INFO of a busy master) is not kept around.
+                    buf = Vec::with_capacity(READ_CHUNK);
                 }
-                drop(m);
                 shared.pump();
             }
         }
     }
 }
 
-/// `["message", channel, payload]` (array in RESP2, push in RESP3).
-fn message_of(f: &Frame) -> Option<(String, String)> {
+/// `["message", channel, payload]` (array in RESP2, push in RESP3), borrowed.
+fn message_of(f: &Frame) -> Option<(Cow<'_, str>, Cow<'_, str>)> {
     let items = match f {
         Frame::Array(v) | Frame::Push(v) => v,
         _ => return None,
@@ -143,5 +171,8 @@ fn message_of(f: &Frame) -> Option<(String, String)> {
     if items.len() != 3 || items[0].as_bytes() != Some(b"message") {
         return None;
     }
-    Some((items[1].as_text()?, items[2].as_text()?))
+    fn text(f: &Frame) -> Option<Cow<'_, str>> {
+        f.as_bytes().map(String::from_utf8_lossy)
+    }
+    Some((text(&items[1])?, text(&items[2])?))
 }

@@ -105,6 +105,91 @@ pub struct LinkState {
 /// Most commands allowed in flight on a link before periodic ones are skipped.
 const MAX_PENDING: u32 = 100;
 
+/// How early a PING or a hello may be sent so that it shares a write with the other
+/// (a little more than one tick, so the two stay in step).
+const ALIGN: Duration = Duration::from_millis(150);
+
+/// Where an instance sits in [`Machine::masters`] during one tick: the maps are
+/// not reshaped while a master's instances are visited, so the tick reaches each
+/// instance by index instead of hashing its names again and again.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Slot {
+    Master,
+    Replica(usize),
+    Sentinel(usize),
+}
+
+/// An instance's position: master index and slot.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct At {
+    master: usize,
+    slot: Slot,
+}
+
+/// What [`Machine::reconnect`] leaves behind for the rest of the visit.
+struct LinksAfter {
+    /// All the instance's links are connected.
+    all_up: bool,
+    /// The command link is connected and not backed up.
+    cmd_ready: bool,
+}
+
+/// Append a master's instances with their slots to `out`.
+fn push_tick_slots(m: &Master, out: &mut Vec<(Inst, Slot)>) {
+    let mname = &m.inst.key;
+    out.push((Inst::Master(mname.clone()), Slot::Master));
+    out.extend(m.replicas.values().enumerate().map(|(n, r)| {
+        (
+            Inst::Replica(mname.clone(), r.key.clone()),
+            Slot::Replica(n),
+        )
+    }));
+    out.extend(m.sentinels.values().enumerate().map(|(n, s)| {
+        (
+            Inst::Sentinel(mname.clone(), s.key.clone()),
+            Slot::Sentinel(n),
+        )
+    }));
+}
+
+/// The instance at `slot` of master `m`, if it is still the one named `id`.
+fn slot_inst<'a>(m: &'a Master, id: &Inst, slot: Slot) -> Option<&'a Instance> {
+    let (i, key) = match (slot, id) {
+        (Slot::Master, _) => return Some(&m.inst),
+        (Slot::Replica(n), Inst::Replica(_, k)) => (m.replicas.get_index(n)?.1, k),
+        (Slot::Sentinel(n), Inst::Sentinel(_, r)) => (m.sentinels.get_index(n)?.1, r),
+        _ => return None,
+    };
+    (std::sync::Arc::ptr_eq(&i.key, key) || *i.key == **key).then_some(i)
+}
+
+/// Mutable [`slot_inst`].
+fn slot_inst_mut<'a>(m: &'a mut Master, id: &Inst, slot: Slot) -> Option<&'a mut Instance> {
+    let (i, key) = match (slot, id) {
+        (Slot::Master, _) => return Some(&mut m.inst),
+        (Slot::Replica(n), Inst::Replica(_, k)) => (m.replicas.get_index_mut(n)?.1, k),
+        (Slot::Sentinel(n), Inst::Sentinel(_, r)) => (m.sentinels.get_index_mut(n)?.1, r),
+        _ => return None,
+    };
+    (std::sync::Arc::ptr_eq(&i.key, key) || *i.key == **key).then_some(i)
+}
+
+/// Append the identities of a master, its replicas and its peers to `out`.
+fn push_instance_ids(m: &Master, out: &mut Vec<Inst>) {
+    let mname = &m.inst.key;
+    out.push(Inst::Master(mname.clone()));
+    out.extend(
+        m.replicas
+            .values()
+            .map(|r| Inst::Replica(mname.clone(), r.key.clone())),
+    );
+    out.extend(
+        m.sentinels
+            .values()
+            .map(|s| Inst::Sentinel(mname.clone(), s.key.clone())),
+    );
+}
+
 /// Outgoing side: queued actions, link table, dirty-config flag.
 #[derive(Default)]
 pub struct Io {
@@ -218,6 +303,8 @@ pub struct Machine {
     /// `SENTINEL SIMULATE-FAILURE` flags.
     pub simfail_after_election: bool,
     pub simfail_after_promotion: bool,
+    /// Reused by [`Machine::handle_tick`] for the instances of one master.
+    tick_ids: Vec<(Inst, Slot)>,
 }
 
 /// Whether a PING reply proves the instance alive (reference §3.5).
@@ -246,6 +333,7 @@ impl Machine {
             rng: StdRng::seed_from_u64(seed),
             simfail_after_election: false,
             simfail_after_promotion: false,
+            tick_ids: Vec::new(),
         }
     }
 
@@ -949,26 +1037,38 @@ impl Machine {
 
     /// The periodic step: TILT check, then for every master the monitoring half
     /// (links, PING/INFO/hello) and, outside TILT, the acting half (SDOWN, ODOWN,
-    /// asking peers, failover).
+    /// asking peers, failover). Each instance is visited once (reconnect, periodic
+    /// commands, SDOWN); the list of instances lives in a reused buffer so a tick
+    /// over hundreds of instances allocates nothing.
     pub fn handle_tick(&mut self, now: Instant) {
         self.check_tilt(now);
-        let names: Vec<Name> = self.masters.values().map(|m| m.inst.key.clone()).collect();
-        for name in &names {
-            let ids = self.instance_ids(name);
-            for id in &ids {
-                self.reconnect(id, now);
-                self.periodic(id, now);
+        let mut ids = std::mem::take(&mut self.tick_ids);
+        let mut mi = 0;
+        while let Some((_, m)) = self.masters.get_index(mi) {
+            mi += 1;
+            let name = m.inst.key.clone();
+            ids.clear();
+            push_tick_slots(m, &mut ids);
+            for (id, slot) in &ids {
+                let at = At {
+                    master: mi - 1,
+                    slot: *slot,
+                };
+                let links = self.reconnect(id, at, now);
+                self.periodic(id, at, links.cmd_ready, now);
+                if !self.tilt {
+                    self.check_sdown(id, at, links.all_up, now);
+                }
             }
             if self.tilt {
                 continue;
             }
-            for id in &ids {
-                self.check_sdown(id, now);
-            }
-            self.check_odown(name, now);
-            super::failover::tick(self, name, now);
-            self.ask_peers(name, false, now);
+            self.check_odown(&name, now);
+            super::failover::tick(self, &name, now);
+            self.ask_peers(&name, false, now);
         }
+        ids.clear();
+        self.tick_ids = ids;
         super::failover::switch_finished(self, now);
     }
 
@@ -1007,19 +1107,8 @@ impl Machine {
         let Some(m) = self.masters.get(name) else {
             return vec![];
         };
-        let mname = m.inst.key.clone();
         let mut v = Vec::with_capacity(1 + m.replicas.len() + m.sentinels.len());
-        v.push(Inst::Master(mname.clone()));
-        v.extend(
-            m.replicas
-                .values()
-                .map(|r| Inst::Replica(mname.clone(), r.key.clone())),
-        );
-        v.extend(
-            m.sentinels
-                .values()
-                .map(|s| Inst::Sentinel(mname.clone(), s.key.clone())),
-        );
+        push_instance_ids(m, &mut v);
         v
     }
 
@@ -1058,15 +1147,32 @@ impl Machine {
         v
     }
 
-    /// Reconnect and send periodic commands for a master, its replicas and peers.
-    fn reconnect(&mut self, id: &Inst, now: Instant) {
-        let Some(i) = self.instance(id) else { return };
+    /// Open the links of an instance that are down (at most once per ping period)
+    /// and close links that look stuck (reference §3.3).
+    fn reconnect(&mut self, id: &Inst, at: At, now: Instant) -> LinksAfter {
+        let down = LinksAfter {
+            all_up: false,
+            cmd_ready: false,
+        };
+        let Some(i) = self
+            .masters
+            .get_index(at.master)
+            .and_then(|(_, m)| slot_inst(m, id, at.slot))
+        else {
+            return down;
+        };
         if i.port == 0 {
-            return;
+            return down;
         }
         let ping_period = self.t.ping_period.min(i.down_after);
-        let port = i.port;
-        let (down_after, act_ping_time) = (i.down_after, i.act_ping_time);
+        let half = i.down_after / 2;
+        // Redis closes the command link when a PING has been pending for more than
+        // down-after/2 and no PING reply of any kind came for as long.
+        let ping_stuck = i
+            .act_ping_time
+            .map(|a| now.saturating_duration_since(a) > half)
+            .unwrap_or(false)
+            && now.saturating_duration_since(i.last_pong_time.unwrap_or(i.created)) > half;
         let keys: [Option<(LinkKey, bool)>; 2] = match id {
             Inst::Sentinel(_, r) => [Some((LinkKey::Peer(r.clone()), false)), None],
             other => [
@@ -1074,58 +1180,69 @@ impl Machine {
                 Some((LinkKey::Pubsub(other.clone()), true)),
             ],
         };
+        let mut after = LinksAfter {
+            all_up: true,
+            cmd_ready: false,
+        };
         for (key, pubsub) in keys.into_iter().flatten() {
-            let need = match self.io.links.get(&key) {
-                None => true,
+            // (connect now, drop as stuck, connected and kept, commands in flight)
+            let (need, stuck, up, pending) = match self.io.links.get(&key) {
+                None => (true, false, false, 0),
+                Some(l) if !l.connected => (
+                    !l.connecting && now.saturating_duration_since(l.last_attempt) >= ping_period,
+                    false,
+                    false,
+                    0,
+                ),
                 Some(l) => {
-                    !l.connected
-                        && !l.connecting
-                        && now.saturating_duration_since(l.last_attempt) >= ping_period
+                    let old_enough = l.connected_at.is_some_and(|since| {
+                        now.saturating_duration_since(since) >= self.t.min_link_reconnect_period
+                    });
+                    let stuck = old_enough
+                        && if pubsub {
+                            now.saturating_duration_since(l.last_activity)
+                                > self.t.publish_period * 3
+                        } else {
+                            ping_stuck
+                        };
+                    (false, stuck, !stuck, l.pending)
                 }
             };
             if need {
-                let Some(m) = self.masters.get(id.master()) else {
-                    return;
+                let Some((_, m)) = self.masters.get_index(at.master) else {
+                    return down;
                 };
                 let setup = self.setup_cmds(m, id, pubsub);
-                let Some(ip) = self.instance(id).map(|i| i.ip.clone()) else {
-                    return;
+                let Some((ip, port)) = slot_inst(m, id, at.slot).map(|i| (i.ip.clone(), i.port))
+                else {
+                    return down;
                 };
                 self.io.connect(key, &ip, port, setup, now);
-                continue;
-            }
-            // Forced reconnects of links that look stuck (reference §3.3).
-            let Some(l) = self.io.links.get(&key) else {
-                continue;
-            };
-            let Some(since) = l.connected_at else {
-                continue;
-            };
-            if !l.connected
-                || now.saturating_duration_since(since) < self.t.min_link_reconnect_period
-            {
-                continue;
-            }
-            let stuck = if pubsub {
-                now.saturating_duration_since(l.last_activity) > self.t.publish_period * 3
-            } else {
-                let half = down_after / 2;
-                act_ping_time
-                    .map(|a| now.saturating_duration_since(a) > half)
-                    .unwrap_or(false)
-                    && now.saturating_duration_since(l.last_activity) > half
-            };
-            if stuck {
+            } else if stuck {
                 self.io.drop_connection(&key);
             }
+            after.all_up &= up;
+            if !pubsub {
+                after.cmd_ready = up && pending < MAX_PENDING;
+            }
         }
+        after
     }
 
-    fn periodic(&mut self, id: &Inst, now: Instant) {
-        let Some(m) = self.masters.get(id.master()) else {
+    /// PING, INFO and hello to one instance when they are due (reference §3.4).
+    /// A PING and a hello due within [`ALIGN`] of each other go out together, in
+    /// one write, so their replies come back in one read: each is sent at most
+    /// `ALIGN` early, never late.
+    fn periodic(&mut self, id: &Inst, at: At, cmd_ready: bool, now: Instant) {
+        if !cmd_ready {
+            return;
+        }
+        let Some((_, m)) = self.masters.get_index(at.master) else {
             return;
         };
-        let Some(i) = self.instance(id) else { return };
+        let Some(i) = slot_inst(m, id, at.slot) else {
+            return;
+        };
         let since = |t: Option<Instant>| t.map(|t| now.saturating_duration_since(t));
         // INFO to masters and replicas.
         let info_due = i.kind != Kind::Sentinel && {
@@ -1135,7 +1252,7 @@ impl Machine {
                     || m.in_failover()
                     || i.master_link_down_ms != 0);
             // During a failover, the replicas whose progress we wait for are polled
-            // every 100 ms instead of waiting for the 1 s INFO period.
+            // every 50 ms instead of waiting for the 1 s INFO period.
             let very_fast = i.kind == Kind::Replica
                 && ((i.promoted
                     && matches!(
@@ -1155,22 +1272,29 @@ impl Machine {
             let in_flight = since(i.info_sent).map(|d| d < period).unwrap_or(false);
             stale && !in_flight
         };
-        // Cheap early exit: nothing due, no link lookups.
         let ping_period = self.t.ping_period.min(i.down_after);
-        let maybe_due = info_due
-            || since(i.last_ping_time)
-                .map(|d| d > ping_period / 2)
-                .unwrap_or(true)
-            || since(i.last_pub_time)
-                .map(|d| d > self.t.publish_period)
-                .unwrap_or(true);
-        if !maybe_due {
+        let publish_period = self.t.publish_period;
+        let align = ALIGN.min(ping_period / 4).min(publish_period / 4);
+        let pong_age = since(i.last_pong_time);
+        let ping_not_recent = since(i.last_ping_time)
+            .map(|d| d > ping_period / 2)
+            .unwrap_or(true);
+        let ping_due = ping_not_recent && pong_age.map(|d| d > ping_period).unwrap_or(true);
+        let pub_age = since(i.last_pub_time);
+        // A master whose writes we paused would block our link on PUBLISH.
+        let paused = matches!(id, Inst::Master(_)) && m.coordinated && m.pause_sent.is_some();
+        let pub_due = !paused && pub_age.map(|d| d > publish_period).unwrap_or(true);
+        if !info_due && !ping_due && !pub_due {
             return;
         }
+        // Ride along with the other one when it is due within `align`.
+        let ping_now = ping_due
+            || (pub_due
+                && ping_not_recent
+                && pong_age.map(|d| d + align > ping_period).unwrap_or(true));
+        let pub_now = pub_due
+            || (!paused && ping_due && pub_age.map(|d| d + align > publish_period).unwrap_or(true));
         let link = Self::cmd_link(id);
-        if !self.io.connected(&link) || self.io.pending(&link) >= MAX_PENDING {
-            return;
-        }
         if info_due {
             let cmd = vec![m.cmd_name("INFO")];
             if self.io.send(&link, cmd, Tag::Info(id.clone())) {
@@ -1179,32 +1303,10 @@ impl Machine {
                 }
             }
         }
-        let Some(i) = self.instance(id) else { return };
-        let ping_period = self.t.ping_period.min(i.down_after);
-        let pong_old = i
-            .last_pong_time
-            .map(|t| now.saturating_duration_since(t) > ping_period)
-            .unwrap_or(true);
-        let ping_not_recent = i
-            .last_ping_time
-            .map(|t| now.saturating_duration_since(t) > ping_period / 2)
-            .unwrap_or(true);
-        if pong_old && ping_not_recent {
+        if ping_now {
             self.send_ping(id, now);
         }
-        let Some(i) = self.instance(id) else { return };
-        // A master whose writes we paused would block our link on PUBLISH.
-        let paused = matches!(id, Inst::Master(_))
-            && self
-                .masters
-                .get(id.master())
-                .map(|m| m.coordinated && m.pause_sent.is_some())
-                .unwrap_or(false);
-        let pub_due = !paused
-            && i.last_pub_time
-                .map(|t| now.saturating_duration_since(t) > self.t.publish_period)
-                .unwrap_or(true);
-        if pub_due {
+        if pub_now {
             self.send_hello(id, now);
         }
     }
@@ -1268,15 +1370,21 @@ impl Machine {
 
     // ---------------------------------------------------------------- SDOWN / ODOWN
 
-    fn check_sdown(&mut self, id: &Inst, now: Instant) {
-        let disconnected = !self.is_connected(id);
+    /// SDOWN for one instance (reference §3.6), like `sentinelCheckSubjectivelyDown`:
+    /// the outage clock runs from the oldest unanswered PING (`act_ping_time`, kept
+    /// across reconnects), or, with no PING pending and a link down, from the last
+    /// valid reply. `connected`: whether all the instance's links are up.
+    fn check_sdown(&mut self, id: &Inst, at: At, connected: bool, now: Instant) {
+        let disconnected = !connected;
         let info_period = self.t.info_period;
         let Machine { masters, io, .. } = self;
-        let Some(m) = masters.get_mut(id.master()) else {
+        let Some((_, m)) = masters.get_index_mut(at.master) else {
             return;
         };
         let reboot_after = m.master_reboot_down_after;
-        let Some(i) = inst_of(m, id) else { return };
+        let Some(i) = slot_inst_mut(m, id, at.slot) else {
+            return;
+        };
         let elapsed = if let Some(a) = i.act_ping_time {
             now.saturating_duration_since(a)
         } else if disconnected {

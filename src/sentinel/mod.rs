@@ -93,17 +93,33 @@ impl Shared {
     /// Drain the machine's actions and carry them out.
     pub fn pump(self: &Arc<Self>) {
         loop {
-            let (actions, dirty, loglevel) = {
+            let (mut actions, dirty, loglevel) = {
                 let mut m = self.machine.lock();
                 let dirty = m.take_dirty();
                 if m.io.actions.is_empty() && !dirty {
                     return;
                 }
-                let v: Vec<Action> = m.io.actions.drain(..).collect();
-                (v, dirty, m.g.loglevel.clone())
+                // Only events and log lines need the log level.
+                let logs =
+                    m.io.actions
+                        .iter()
+                        .any(|a| matches!(a, Action::Event(_) | Action::Log(..) | Action::Exit(_)));
+                let loglevel = if logs {
+                    m.g.loglevel.clone()
+                } else {
+                    String::new()
+                };
+                (std::mem::take(&mut m.io.actions), dirty, loglevel)
             };
-            for a in actions {
+            for a in actions.drain(..) {
                 self.execute(a, &loglevel);
+            }
+            // Hand the (empty) queue back so its capacity is reused.
+            {
+                let mut m = self.machine.lock();
+                if m.io.actions.is_empty() {
+                    m.io.actions = actions;
+                }
             }
             if dirty {
                 self.schedule_flush();
