@@ -11,7 +11,7 @@ use super::state::*;
 use crate::resp::Frame;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 /// Identity of one monitored instance.
@@ -34,11 +34,105 @@ impl Inst {
 
 /// A connection the sentinel keeps: command and pub/sub links per master/replica,
 /// one command link per peer sentinel (shared across masters).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LinkKey {
     Cmd(Inst),
     Pubsub(Inst),
     Peer(Name),
+}
+
+/// A borrowed [`Inst`]: looks links up without touching the names' reference
+/// counts (the tick visits every instance ten times a second).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InstRef<'a> {
+    Master(&'a str),
+    Replica(&'a str, &'a str),
+    Sentinel(&'a str, &'a str),
+}
+
+/// A borrowed [`LinkKey`]; hashes exactly like the owned key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkKeyRef<'a> {
+    Cmd(InstRef<'a>),
+    Pubsub(InstRef<'a>),
+    Peer(&'a str),
+}
+
+impl Inst {
+    pub fn as_ref(&self) -> InstRef<'_> {
+        match self {
+            Inst::Master(m) => InstRef::Master(m),
+            Inst::Replica(m, k) => InstRef::Replica(m, k),
+            Inst::Sentinel(m, r) => InstRef::Sentinel(m, r),
+        }
+    }
+}
+
+impl InstRef<'_> {
+    pub fn to_owned(self) -> Inst {
+        match self {
+            InstRef::Master(m) => Inst::Master(nm(m)),
+            InstRef::Replica(m, k) => Inst::Replica(nm(m), nm(k)),
+            InstRef::Sentinel(m, r) => Inst::Sentinel(nm(m), nm(r)),
+        }
+    }
+}
+
+impl LinkKey {
+    pub fn as_ref(&self) -> LinkKeyRef<'_> {
+        match self {
+            LinkKey::Cmd(i) => LinkKeyRef::Cmd(i.as_ref()),
+            LinkKey::Pubsub(i) => LinkKeyRef::Pubsub(i.as_ref()),
+            LinkKey::Peer(r) => LinkKeyRef::Peer(r),
+        }
+    }
+}
+
+impl std::hash::Hash for LinkKeyRef<'_> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let inst = |i: &InstRef<'_>, h: &mut H| match *i {
+            InstRef::Master(m) => {
+                h.write_u8(0);
+                m.hash(h);
+            }
+            InstRef::Replica(m, k) => {
+                h.write_u8(1);
+                m.hash(h);
+                k.hash(h);
+            }
+            InstRef::Sentinel(m, r) => {
+                h.write_u8(2);
+                m.hash(h);
+                r.hash(h);
+            }
+        };
+        match self {
+            LinkKeyRef::Cmd(i) => {
+                h.write_u8(0);
+                inst(i, h);
+            }
+            LinkKeyRef::Pubsub(i) => {
+                h.write_u8(1);
+                inst(i, h);
+            }
+            LinkKeyRef::Peer(r) => {
+                h.write_u8(2);
+                r.hash(h);
+            }
+        }
+    }
+}
+
+impl std::hash::Hash for LinkKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.as_ref().hash(h)
+    }
+}
+
+impl indexmap::Equivalent<LinkKey> for LinkKeyRef<'_> {
+    fn equivalent(&self, key: &LinkKey) -> bool {
+        *self == key.as_ref()
+    }
 }
 
 /// What a reply on a command link answers.
@@ -109,9 +203,9 @@ const MAX_PENDING: u32 = 100;
 /// (a little more than one tick, so the two stay in step).
 const ALIGN: Duration = Duration::from_millis(150);
 
-/// Where an instance sits in [`Machine::masters`] during one tick: the maps are
-/// not reshaped while a master's instances are visited, so the tick reaches each
-/// instance by index instead of hashing its names again and again.
+/// Where an instance sits in [`Machine::masters`] during one tick: visiting an
+/// instance never adds or removes instances, so the tick reaches each one by index
+/// instead of hashing its names again and again.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Slot {
     Master,
@@ -134,44 +228,16 @@ struct LinksAfter {
     cmd_ready: bool,
 }
 
-/// Append a master's instances with their slots to `out`.
-fn push_tick_slots(m: &Master, out: &mut Vec<(Inst, Slot)>) {
-    let mname = &m.inst.key;
-    out.push((Inst::Master(mname.clone()), Slot::Master));
-    out.extend(m.replicas.values().enumerate().map(|(n, r)| {
-        (
-            Inst::Replica(mname.clone(), r.key.clone()),
-            Slot::Replica(n),
-        )
-    }));
-    out.extend(m.sentinels.values().enumerate().map(|(n, s)| {
-        (
-            Inst::Sentinel(mname.clone(), s.key.clone()),
-            Slot::Sentinel(n),
-        )
-    }));
-}
-
-/// The instance at `slot` of master `m`, if it is still the one named `id`.
-fn slot_inst<'a>(m: &'a Master, id: &Inst, slot: Slot) -> Option<&'a Instance> {
-    let (i, key) = match (slot, id) {
-        (Slot::Master, _) => return Some(&m.inst),
-        (Slot::Replica(n), Inst::Replica(_, k)) => (m.replicas.get_index(n)?.1, k),
-        (Slot::Sentinel(n), Inst::Sentinel(_, r)) => (m.sentinels.get_index(n)?.1, r),
-        _ => return None,
-    };
-    (std::sync::Arc::ptr_eq(&i.key, key) || *i.key == **key).then_some(i)
-}
-
-/// Mutable [`slot_inst`].
-fn slot_inst_mut<'a>(m: &'a mut Master, id: &Inst, slot: Slot) -> Option<&'a mut Instance> {
-    let (i, key) = match (slot, id) {
-        (Slot::Master, _) => return Some(&mut m.inst),
-        (Slot::Replica(n), Inst::Replica(_, k)) => (m.replicas.get_index_mut(n)?.1, k),
-        (Slot::Sentinel(n), Inst::Sentinel(_, r)) => (m.sentinels.get_index_mut(n)?.1, r),
-        _ => return None,
-    };
-    (std::sync::Arc::ptr_eq(&i.key, key) || *i.key == **key).then_some(i)
+/// The slot after `slot` in master `m`: the master, its replicas, then its peers.
+fn next_slot(m: &Master, slot: Slot) -> Option<Slot> {
+    let first_peer = (!m.sentinels.is_empty()).then_some(Slot::Sentinel(0));
+    match slot {
+        Slot::Master if !m.replicas.is_empty() => Some(Slot::Replica(0)),
+        Slot::Master => first_peer,
+        Slot::Replica(n) if n + 1 < m.replicas.len() => Some(Slot::Replica(n + 1)),
+        Slot::Replica(_) => first_peer,
+        Slot::Sentinel(n) => (n + 1 < m.sentinels.len()).then_some(Slot::Sentinel(n + 1)),
+    }
 }
 
 /// Append the identities of a master, its replicas and its peers to `out`.
@@ -194,7 +260,7 @@ fn push_instance_ids(m: &Master, out: &mut Vec<Inst>) {
 #[derive(Default)]
 pub struct Io {
     pub actions: VecDeque<Action>,
-    pub links: HashMap<LinkKey, LinkState, FxBuild>,
+    pub links: Map<LinkKey, LinkState>,
     next_conn: u64,
     /// Set when persistent state changed; the driver flushes the config file.
     pub dirty: bool,
@@ -270,7 +336,7 @@ impl Io {
     }
 
     pub fn close(&mut self, key: &LinkKey) {
-        if self.links.remove(key).is_some() {
+        if self.links.swap_remove(key).is_some() {
             self.actions.push_back(Action::Close { link: key.clone() });
         }
     }
@@ -303,8 +369,6 @@ pub struct Machine {
     /// `SENTINEL SIMULATE-FAILURE` flags.
     pub simfail_after_election: bool,
     pub simfail_after_promotion: bool,
-    /// Reused by [`Machine::handle_tick`] for the instances of one master.
-    tick_ids: Vec<(Inst, Slot)>,
 }
 
 /// Whether a PING reply proves the instance alive (reference §3.5).
@@ -333,7 +397,6 @@ impl Machine {
             rng: StdRng::seed_from_u64(seed),
             simfail_after_election: false,
             simfail_after_promotion: false,
-            tick_ids: Vec::new(),
         }
     }
 
@@ -1042,24 +1105,26 @@ impl Machine {
     /// over hundreds of instances allocates nothing.
     pub fn handle_tick(&mut self, now: Instant) {
         self.check_tilt(now);
-        let mut ids = std::mem::take(&mut self.tick_ids);
         let mut mi = 0;
         while let Some((_, m)) = self.masters.get_index(mi) {
-            mi += 1;
             let name = m.inst.key.clone();
-            ids.clear();
-            push_tick_slots(m, &mut ids);
-            for (id, slot) in &ids {
+            let mut slot = Some(Slot::Master);
+            while let Some(sl) = slot {
                 let at = At {
-                    master: mi - 1,
-                    slot: *slot,
+                    master: mi,
+                    slot: sl,
                 };
-                let links = self.reconnect(id, at, now);
-                self.periodic(id, at, links.cmd_ready, now);
+                let links = self.reconnect(at, now);
+                self.periodic(at, links.cmd_ready, now);
                 if !self.tilt {
-                    self.check_sdown(id, at, links.all_up, now);
+                    self.check_sdown(at, links.all_up, now);
                 }
+                slot = self
+                    .masters
+                    .get_index(mi)
+                    .and_then(|(_, m)| next_slot(m, sl));
             }
+            mi += 1;
             if self.tilt {
                 continue;
             }
@@ -1067,9 +1132,29 @@ impl Machine {
             super::failover::tick(self, &name, now);
             self.ask_peers(&name, false, now);
         }
-        ids.clear();
-        self.tick_ids = ids;
         super::failover::switch_finished(self, now);
+    }
+
+    /// The master and instance at `at`.
+    fn at_inst(&self, at: At) -> Option<(&Master, &Instance)> {
+        let (_, m) = self.masters.get_index(at.master)?;
+        let i = match at.slot {
+            Slot::Master => &m.inst,
+            Slot::Replica(n) => m.replicas.get_index(n)?.1,
+            Slot::Sentinel(n) => m.sentinels.get_index(n)?.1,
+        };
+        Some((m, i))
+    }
+
+    /// The identity of the instance at `at` (shares the names' allocations).
+    fn inst_id(&self, at: At) -> Option<Inst> {
+        let (m, i) = self.at_inst(at)?;
+        let mname = m.inst.key.clone();
+        Some(match at.slot {
+            Slot::Master => Inst::Master(mname),
+            Slot::Replica(_) => Inst::Replica(mname, i.key.clone()),
+            Slot::Sentinel(_) => Inst::Sentinel(mname, i.key.clone()),
+        })
     }
 
     fn check_tilt(&mut self, now: Instant) {
@@ -1149,16 +1234,12 @@ impl Machine {
 
     /// Open the links of an instance that are down (at most once per ping period)
     /// and close links that look stuck (reference §3.3).
-    fn reconnect(&mut self, id: &Inst, at: At, now: Instant) -> LinksAfter {
+    fn reconnect(&mut self, at: At, now: Instant) -> LinksAfter {
         let down = LinksAfter {
             all_up: false,
             cmd_ready: false,
         };
-        let Some(i) = self
-            .masters
-            .get_index(at.master)
-            .and_then(|(_, m)| slot_inst(m, id, at.slot))
-        else {
+        let Some((m, i)) = self.at_inst(at) else {
             return down;
         };
         if i.port == 0 {
@@ -1173,18 +1254,25 @@ impl Machine {
             .map(|a| now.saturating_duration_since(a) > half)
             .unwrap_or(false)
             && now.saturating_duration_since(i.last_pong_time.unwrap_or(i.created)) > half;
-        let keys: [Option<(LinkKey, bool)>; 2] = match id {
-            Inst::Sentinel(_, r) => [Some((LinkKey::Peer(r.clone()), false)), None],
+        let id = match at.slot {
+            Slot::Master => InstRef::Master(&m.inst.key),
+            Slot::Replica(_) => InstRef::Replica(&m.inst.key, &i.key),
+            Slot::Sentinel(_) => InstRef::Sentinel(&m.inst.key, &i.key),
+        };
+        let keys: [Option<(LinkKeyRef<'_>, bool)>; 2] = match id {
+            InstRef::Sentinel(_, r) => [Some((LinkKeyRef::Peer(r), false)), None],
             other => [
-                Some((LinkKey::Cmd(other.clone()), false)),
-                Some((LinkKey::Pubsub(other.clone()), true)),
+                Some((LinkKeyRef::Cmd(other), false)),
+                Some((LinkKeyRef::Pubsub(other), true)),
             ],
         };
         let mut after = LinksAfter {
             all_up: true,
             cmd_ready: false,
         };
-        for (key, pubsub) in keys.into_iter().flatten() {
+        // (pub/sub link?, connect it (else drop it as stuck))
+        let mut todo: [Option<(bool, bool)>; 2] = [None, None];
+        for (n, (key, pubsub)) in keys.into_iter().flatten().enumerate() {
             // (connect now, drop as stuck, connected and kept, commands in flight)
             let (need, stuck, up, pending) = match self.io.links.get(&key) {
                 None => (true, false, false, 0),
@@ -1208,23 +1296,36 @@ impl Machine {
                     (false, stuck, !stuck, l.pending)
                 }
             };
-            if need {
-                let Some((_, m)) = self.masters.get_index(at.master) else {
-                    return down;
-                };
-                let setup = self.setup_cmds(m, id, pubsub);
-                let Some((ip, port)) = slot_inst(m, id, at.slot).map(|i| (i.ip.clone(), i.port))
-                else {
-                    return down;
-                };
-                self.io.connect(key, &ip, port, setup, now);
-            } else if stuck {
-                self.io.drop_connection(&key);
+            if need || stuck {
+                todo[n] = Some((pubsub, need));
             }
             after.all_up &= up;
             if !pubsub {
                 after.cmd_ready = up && pending < MAX_PENDING;
             }
+        }
+        if todo.iter().all(Option::is_none) {
+            return after;
+        }
+        let Some(id) = self.inst_id(at) else {
+            return down;
+        };
+        for (pubsub, need) in todo.into_iter().flatten() {
+            let key = if pubsub {
+                LinkKey::Pubsub(id.clone())
+            } else {
+                Self::cmd_link(&id)
+            };
+            if !need {
+                self.io.drop_connection(&key);
+                continue;
+            }
+            let Some((m, i)) = self.at_inst(at) else {
+                return down;
+            };
+            let setup = self.setup_cmds(m, &id, pubsub);
+            let (ip, port) = (i.ip.clone(), i.port);
+            self.io.connect(key, &ip, port, setup, now);
         }
         after
     }
@@ -1233,14 +1334,11 @@ impl Machine {
     /// A PING and a hello due within [`ALIGN`] of each other go out together, in
     /// one write, so their replies come back in one read: each is sent at most
     /// `ALIGN` early, never late.
-    fn periodic(&mut self, id: &Inst, at: At, cmd_ready: bool, now: Instant) {
+    fn periodic(&mut self, at: At, cmd_ready: bool, now: Instant) {
         if !cmd_ready {
             return;
         }
-        let Some((_, m)) = self.masters.get_index(at.master) else {
-            return;
-        };
-        let Some(i) = slot_inst(m, id, at.slot) else {
+        let Some((m, i)) = self.at_inst(at) else {
             return;
         };
         let since = |t: Option<Instant>| t.map(|t| now.saturating_duration_since(t));
@@ -1282,7 +1380,7 @@ impl Machine {
         let ping_due = ping_not_recent && pong_age.map(|d| d > ping_period).unwrap_or(true);
         let pub_age = since(i.last_pub_time);
         // A master whose writes we paused would block our link on PUBLISH.
-        let paused = matches!(id, Inst::Master(_)) && m.coordinated && m.pause_sent.is_some();
+        let paused = matches!(at.slot, Slot::Master) && m.coordinated && m.pause_sent.is_some();
         let pub_due = !paused && pub_age.map(|d| d > publish_period).unwrap_or(true);
         if !info_due && !ping_due && !pub_due {
             return;
@@ -1294,20 +1392,23 @@ impl Machine {
                 && pong_age.map(|d| d + align > ping_period).unwrap_or(true));
         let pub_now = pub_due
             || (!paused && ping_due && pub_age.map(|d| d + align > publish_period).unwrap_or(true));
-        let link = Self::cmd_link(id);
-        if info_due {
-            let cmd = vec![m.cmd_name("INFO")];
-            if self.io.send(&link, cmd, Tag::Info(id.clone())) {
-                if let Some(i) = self.inst_mut(id) {
+        let info_cmd = info_due.then(|| m.cmd_name("INFO"));
+        let Some(id) = self.inst_id(at) else {
+            return;
+        };
+        let link = Self::cmd_link(&id);
+        if let Some(cmd) = info_cmd {
+            if self.io.send(&link, vec![cmd], Tag::Info(id.clone())) {
+                if let Some(i) = self.inst_mut(&id) {
                     i.info_sent = Some(now);
                 }
             }
         }
         if ping_now {
-            self.send_ping(id, now);
+            self.send_ping(&id, now);
         }
         if pub_now {
-            self.send_hello(id, now);
+            self.send_hello(&id, now);
         }
     }
 
@@ -1374,7 +1475,7 @@ impl Machine {
     /// the outage clock runs from the oldest unanswered PING (`act_ping_time`, kept
     /// across reconnects), or, with no PING pending and a link down, from the last
     /// valid reply. `connected`: whether all the instance's links are up.
-    fn check_sdown(&mut self, id: &Inst, at: At, connected: bool, now: Instant) {
+    fn check_sdown(&mut self, at: At, connected: bool, now: Instant) {
         let disconnected = !connected;
         let info_period = self.t.info_period;
         let Machine { masters, io, .. } = self;
@@ -1382,7 +1483,12 @@ impl Machine {
             return;
         };
         let reboot_after = m.master_reboot_down_after;
-        let Some(i) = slot_inst_mut(m, id, at.slot) else {
+        let i = match at.slot {
+            Slot::Master => Some(&mut m.inst),
+            Slot::Replica(n) => m.replicas.get_index_mut(n).map(|(_, i)| i),
+            Slot::Sentinel(n) => m.sentinels.get_index_mut(n).map(|(_, i)| i),
+        };
+        let Some(i) = i else {
             return;
         };
         let elapsed = if let Some(a) = i.act_ping_time {
