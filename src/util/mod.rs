@@ -1,5 +1,7 @@
-//! Small shared helpers: ids, clocks, atomic file writes, process stats.
+//! Small shared helpers: ids, clocks, atomic file writes, process stats, config
+//! string quoting.
 
 pub mod fsutil;
 pub mod ids;
 pub mod proc_stats;
+pub mod quote;
