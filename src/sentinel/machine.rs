@@ -2040,6 +2040,110 @@ mod tests {
         );
     }
 
+    /// Like Redis: the outage clock starts at the oldest unanswered PING and keeps
+    /// running across a reconnect (the new link's PING does not restart it); a
+    /// valid reply within down-after stops it.
+    #[test]
+    fn sdown_clock_runs_from_the_oldest_unanswered_ping_across_reconnects() {
+        let t0 = Instant::now();
+        let mut m = machine(t0);
+        let id = Inst::Master("m".into());
+        let key = LinkKey::Cmd(id.clone());
+        let pkey = LinkKey::Pubsub(id.clone());
+        m.handle_tick(t0);
+        let conn = m.io.links[&key].conn;
+        let pconn = m.io.links[&pkey].conn;
+        m.handle_link_up(&key, conn, Some("10.0.1.1".into()), t0);
+        m.handle_link_up(&pkey, pconn, Some("10.0.1.1".into()), t0);
+        m.handle_reply(&key, conn, Tag::Ping(id.clone()), Frame::simple("PONG"), t0);
+        assert!(m.masters["m"].inst.act_ping_time.is_none());
+        // Tick until the next PING goes out; it starts the clock.
+        let mut t = t0;
+        while m.masters["m"].inst.act_ping_time.is_none() {
+            t += Duration::from_millis(100);
+            m.handle_tick(t);
+        }
+        let first = t;
+        assert_eq!(m.masters["m"].inst.act_ping_time, Some(first));
+        // The command link drops and comes back 700 ms later: the new link's PING
+        // does not restart the clock.
+        m.handle_link_down(&key, conn, "reset", first + Duration::from_millis(600));
+        let mut conn2 = conn;
+        while t < first + Duration::from_millis(700) {
+            t += Duration::from_millis(100);
+            m.handle_tick(t);
+            if let Some(l) = m.io.links.get(&key) {
+                if l.connecting {
+                    conn2 = l.conn;
+                }
+            }
+        }
+        assert_ne!(conn2, conn, "reconnected");
+        m.handle_link_up(&key, conn2, Some("10.0.1.1".into()), t);
+        assert_eq!(m.masters["m"].inst.act_ping_time, Some(first));
+        // 1 s after the first unanswered PING: SDOWN, though the new link is
+        // only 300 ms old.
+        while t <= first + Duration::from_millis(1000) {
+            t += Duration::from_millis(100);
+            m.handle_tick(t);
+        }
+        assert!(m.masters["m"].inst.sdown_since.is_some());
+        // The PONG on the new link clears it.
+        m.handle_reply(&key, conn2, Tag::Ping(id.clone()), Frame::simple("PONG"), t);
+        m.handle_tick(t + Duration::from_millis(100));
+        assert!(m.masters["m"].inst.sdown_since.is_none());
+    }
+
+    /// A master silent for half of down-after (a SIGSTOP) answers the pending
+    /// PING when it resumes and is never SDOWN, whatever the phase of the pause.
+    #[test]
+    fn silence_of_half_down_after_is_never_sdown() {
+        for down_after in [1000u64, 2000] {
+            for phase in (0..1000).step_by(50) {
+                let t0 = Instant::now();
+                let mut m = machine(t0);
+                m.masters["m"].inst.down_after = Duration::from_millis(down_after);
+                let id = Inst::Master("m".into());
+                let key = LinkKey::Cmd(id.clone());
+                let pkey = LinkKey::Pubsub(id.clone());
+                m.handle_tick(t0);
+                let conn = m.io.links[&key].conn;
+                let pconn = m.io.links[&pkey].conn;
+                m.handle_link_up(&key, conn, Some("10.0.1.1".into()), t0);
+                m.handle_link_up(&pkey, pconn, Some("10.0.1.1".into()), t0);
+                let stop = t0 + Duration::from_millis(3000 + phase);
+                let resume = stop + Duration::from_millis(down_after / 2);
+                let mut t = t0;
+                let mut answered = 0;
+                while t < resume + Duration::from_millis(3 * down_after) {
+                    t += Duration::from_millis(100);
+                    m.handle_tick(t);
+                    // The instance answers every PING at once, except while stopped,
+                    // when the PINGs wait until it resumes.
+                    let mut pings = 0;
+                    while let Some(a) = m.poll_action() {
+                        if let Action::Send {
+                            tag: Tag::Ping(_), ..
+                        } = a
+                        {
+                            pings += 1;
+                        }
+                    }
+                    answered += pings;
+                    if (t < stop || t >= resume) && m.masters["m"].inst.act_ping_time.is_some() {
+                        m.handle_reply(&key, conn, Tag::Ping(id.clone()), Frame::simple("PONG"), t);
+                    }
+                    assert!(
+                        m.masters["m"].inst.sdown_since.is_none(),
+                        "down-after {down_after} phase {phase}: SDOWN at {:?}",
+                        t - stop
+                    );
+                }
+                assert!(answered > 3);
+            }
+        }
+    }
+
     #[test]
     fn hello_adds_peer_and_adopts_newer_config() {
         let t0 = Instant::now();
