@@ -9,6 +9,7 @@ from the new master. Runs interleave Vigil and Redis; prints medians and the rat
 
   scripts/bench-failover.py [runs]          (default 5)
   BENCH_VIGIL_SERVER=redis ...              vigil sentinels over redis-server
+  BENCH_FENCING=1 ...                       vigil servers with write fencing (lease 500 ms)
 """
 import os
 import signal
@@ -63,6 +64,8 @@ class Cluster:
         use_vigil = self.kind == "vigil" and os.environ.get("BENCH_VIGIL_SERVER", "vigil") == "vigil"
         base = [VIGIL, "server"] if use_vigil else ["redis-server", "--repl-diskless-sync-delay", "0"]
         args = base + ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", self.dir] + list(extra)
+        if use_vigil and os.environ.get("BENCH_FENCING"):
+            args += ["--vigil-fencing", "yes", "--vigil-fencing-quorum", "2", "--vigil-fencing-lease-ms", "500"]
         p = self.spawn(args, "server-%d" % port)
         wait("server %d" % port, lambda: redis.Redis(port=port).ping())
         return p
@@ -114,6 +117,8 @@ def run(kind):
         for p in sps:
             wait("discovery", lambda p=p: len(redis.Redis(port=p).execute_command("SENTINEL", "REPLICAS", NAME)) == 2
                  and len(redis.Redis(port=p).execute_command("SENTINEL", "SENTINELS", NAME)) == 2, 30)
+        if c.kind == "vigil" and os.environ.get("BENCH_FENCING"):
+            wait("fenced master writable", lambda: redis.Redis(port=mp).set("x", 1), 30)
         sentinel = Sentinel([("127.0.0.1", p) for p in sps], socket_timeout=0.3, protocol=2)
         acked = []
         first_ok_after_kill = [None]

@@ -18,9 +18,15 @@ Scenarios: master-isolated (master's host cut from the majority), master-isolate
 (same, writes acknowledged only after WAIT 1), minority-sentinel (a replica+sentinel
 host cut off), flapping (the master's links cut and healed repeatedly).
 
+With --fencing (Vigil server and sentinels only) the servers run with write fencing
+(`vigil-fencing yes`, quorum 2 of the 3 sentinels, lease --lease-ms): an old master cut
+off from the sentinels' majority refuses writes (-READONLY) before a new master is
+advertised. The table then also shows the longest gap between two acknowledged writes
+(the time writes were unavailable around a failover).
+
 Root required (skips with a message otherwise). Every namespace is removed on exit.
 Usage: sudo scripts/partition-test.py [--server vigil|redis] [--sentinel vigil|redis]
-           [--runs N] [--scenarios a,b] [--vigil PATH]
+           [--runs N] [--scenarios a,b] [--vigil PATH] [--fencing [--lease-ms MS]]
 """
 import argparse
 import os
@@ -172,7 +178,7 @@ def writer_main(a):
                 w = conn.cmd("WAIT", 1, a.wait_ms)
                 r = "OK" if isinstance(w, int) and w >= 1 else "NOWAIT"
             if r == "OK":
-                acks.write(f"{n}\n")
+                acks.write(f"{n} {time.time():.3f}\n")
             elif isinstance(r, RespError):
                 conn.close()
                 conn = None
@@ -263,6 +269,9 @@ class Cluster:
         cmd = binary + ["--port", str(PORT), "--bind", ip_of(i), "--protected-mode", "no",
                         "--save", "", "--appendonly", "no", "--dir", d,
                         "--repl-diskless-sync-delay", "0", "--repl-timeout", "5"]
+        if self.args.fencing:
+            cmd += ["--vigil-fencing", "yes", "--vigil-fencing-quorum", "2",
+                    "--vigil-fencing-lease-ms", str(self.args.lease_ms)]
         if replicaof:
             cmd += ["--replicaof", replicaof, str(PORT)]
         log = open(os.path.join(d, "server.log"), "ab")
@@ -406,7 +415,10 @@ def run_scenario(cl, net, name, run_no, args, tmp):
     elapsed = time.time() - t_start
     if final is None:
         final = cl.converged()[0]
-    acked = [int(x) for x in open(files["ack"]).read().split()] if os.path.exists(files["ack"]) else []
+    ack_lines = open(files["ack"]).read().splitlines() if os.path.exists(files["ack"]) else []
+    acked = [int(x.split()[0]) for x in ack_lines if x.strip()]
+    ack_times = [float(x.split()[1]) for x in ack_lines if len(x.split()) > 1]
+    gap = max((b - a for a, b in zip(ack_times, ack_times[1:])), default=0.0)
     lost = None
     if final:
         vals = ns_mget(net.hosts[4], ip_of(final), [f"{prefix}:{n}" for n in acked])
@@ -423,8 +435,8 @@ def run_scenario(cl, net, name, run_no, args, tmp):
             two += t - prev[0]
         prev = (t, len(ok))
     print(f"  {name} run {run_no}: master n{m} -> n{final}, acknowledged {len(acked)}, "
-          f"lost {lost}, two masters {two:.1f}s, {elapsed:.0f}s")
-    return len(acked), lost, two, m != final
+          f"lost {lost}, two masters {two:.1f}s, longest write gap {gap:.1f}s, {elapsed:.0f}s")
+    return len(acked), lost, two, m != final, gap
 
 
 def main():
@@ -438,6 +450,10 @@ def main():
     ap.add_argument("--vigil", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                     "..", "target", "debug", "vigil"))
     ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--fencing", action="store_true",
+                    help="run the Vigil servers with write fencing (vigil-fencing yes)")
+    ap.add_argument("--lease-ms", type=int, default=1000,
+                    help="vigil-fencing-lease-ms with --fencing (capped at down-after/2)")
     # Writer mode (internal: runs inside the client namespace).
     ap.add_argument("--writer", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--prefix"), ap.add_argument("--ack-file"), ap.add_argument("--probe-file")
@@ -456,6 +472,8 @@ def main():
         return 0
     args.rate = max(1, min(args.rate, 1000))
     args.runs = max(1, min(args.runs, 20))
+    if args.fencing and (args.server != "vigil" or args.sentinel != "vigil"):
+        sys.exit("partition-test: --fencing needs --server vigil and --sentinel vigil")
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     random.seed(seed)
     if args.server == "vigil" or args.sentinel == "vigil":
@@ -480,7 +498,8 @@ def main():
         time.sleep(0.5)
         for i in (1, 2, 3):
             cl.start_sentinel(i, ip_of(1))
-        print(f"partition-test: server={args.server} sentinel={args.sentinel} seed={seed} "
+        print(f"partition-test: server={args.server} sentinel={args.sentinel} "
+              f"fencing={'on, lease %dms' % args.lease_ms if args.fencing else 'off'} seed={seed} "
               f"down-after={DOWN_AFTER_MS}ms partition={args.partition_seconds}s rate={args.rate}/s")
         if cl.wait_converged(30) is None:
             print("partition-test: topology never converged; logs in", tmp)
@@ -499,12 +518,15 @@ def main():
         cl.stop_all()
         net.down()
     print()
-    print(f"{'scenario':<22} {'runs':>4} {'acknowledged':>12} {'lost':>6} {'two masters (s)':>16} {'failovers':>9}")
+    print(f"fencing {'on' if args.fencing else 'off'}")
+    print(f"{'scenario':<22} {'runs':>4} {'acknowledged':>12} {'lost':>6} {'two masters (s)':>16} "
+          f"{'failovers':>9} {'max write gap (s)':>18}")
     for name, rs in results.items():
         lost = [r[1] for r in rs]
         lost_s = "?" if any(x is None for x in lost) else str(sum(lost))
         print(f"{name:<22} {len(rs):>4} {sum(r[0] for r in rs):>12} {lost_s:>6} "
-              f"{sum(r[2] for r in rs):>16.1f} {sum(1 for r in rs if r[3]):>9}")
+              f"{sum(r[2] for r in rs):>16.1f} {sum(1 for r in rs if r[3]):>9} "
+              f"{max(r[4] for r in rs):>18.1f}")
     if ok:
         shutil.rmtree(tmp, ignore_errors=True)
     else:

@@ -1,7 +1,8 @@
 //! Client libraries through sentinels across a SIGKILL failover: redis-py 8
 //! (`Sentinel.master_for` / `slave_for`, default RESP3 and `protocol=2`), through
 //! the real redis-sentinel and through `vigil sentinel`, over redis-server, and
-//! through `vigil sentinel` over `vigil server`.
+//! through `vigil sentinel` over `vigil server`; and ioredis (Node.js, installed by
+//! scripts/test.sh into target/node) through `vigil sentinel` over `vigil server`.
 
 mod discovery_support;
 mod support;
@@ -14,6 +15,17 @@ use std::time::Duration;
 #[derive(Clone, Copy)]
 enum Lib {
     RedisPy,
+    Ioredis,
+}
+
+/// Where scripts/test.sh installs ioredis (`npm install --prefix target/node`).
+fn node_modules() -> String {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/node/node_modules");
+    assert!(
+        std::path::Path::new(dir).join("ioredis").is_dir(),
+        "ioredis is missing: run scripts/test.sh or `npm install --prefix target/node ioredis@5`"
+    );
+    dir.to_string()
 }
 
 fn redis_py_across_failover(flavor: Flavor) {
@@ -38,6 +50,13 @@ fn across_failover(flavor: Flavor, clients: &[(&str, Lib, &str)]) {
             Lib::RedisPy => {
                 let mut c = Command::new("python3");
                 c.arg(format!("{dir}/redis_py_writer.py"))
+                    .args([&ports, NAME, prefix, proto, "9"]);
+                c
+            }
+            Lib::Ioredis => {
+                let mut c = Command::new("node");
+                c.env("NODE_PATH", node_modules())
+                    .arg(format!("{dir}/ioredis_writer.js"))
                     .args([&ports, NAME, prefix, proto, "9"]);
                 c
             }
@@ -125,4 +144,9 @@ fn redis_py_master_for_across_failover_vigil_sentinel() {
 #[test]
 fn redis_py_master_for_across_failover_all_vigil() {
     redis_py_across_failover(Flavor::Vigil);
+}
+
+#[test]
+fn ioredis_across_failover_all_vigil() {
+    across_failover(Flavor::Vigil, &[("ior", Lib::Ioredis, "2")]);
 }

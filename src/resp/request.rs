@@ -41,21 +41,26 @@ fn perr(s: impl Into<String>) -> RequestError {
 #[derive(Default)]
 pub struct RequestParser {
     pub limits: RequestLimits,
+    /// Argument ranges of the command being parsed, reused between commands.
+    ranges: Vec<(usize, usize)>,
 }
 
 enum Step {
     Incomplete,
     /// Consumed `n` bytes that held no command (blank inline line, `*0`).
     Skip(usize),
-    /// A command made of the given ranges into the first `n` bytes.
-    Command(usize, Vec<(usize, usize)>),
+    /// A command of the first `n` bytes, its arguments at the parser's `ranges`.
+    Command(usize),
     /// An inline command whose arguments were unescaped into owned buffers.
     Inline(usize, Vec<Vec<u8>>),
 }
 
 impl RequestParser {
     pub fn new(limits: RequestLimits) -> Self {
-        RequestParser { limits }
+        RequestParser {
+            limits,
+            ranges: Vec::new(),
+        }
     }
 
     /// Take the next complete command out of `buf`. `Ok(None)` means more bytes are
@@ -75,10 +80,13 @@ impl RequestParser {
                 Step::Skip(n) => {
                     let _ = buf.split_to(n);
                 }
-                Step::Command(n, ranges) => {
+                Step::Command(n) => {
                     let frame = buf.split_to(n).freeze();
                     return Ok(Some(
-                        ranges.into_iter().map(|(s, e)| frame.slice(s..e)).collect(),
+                        self.ranges
+                            .iter()
+                            .map(|&(s, e)| frame.slice(s..e))
+                            .collect(),
                     ));
                 }
                 Step::Inline(n, args) => {
@@ -89,7 +97,7 @@ impl RequestParser {
         }
     }
 
-    fn multibulk(&self, buf: &BytesMut) -> Result<Step, RequestError> {
+    fn multibulk(&mut self, buf: &BytesMut) -> Result<Step, RequestError> {
         let Some(eol) = find_cr(buf, 0) else {
             if buf.len() > INLINE_MAX {
                 return Err(perr("too big mbulk count string"));
@@ -102,7 +110,7 @@ impl RequestParser {
         if eol + 1 >= buf.len() {
             return Ok(Step::Incomplete);
         }
-        let n = parse_i64(&buf[1..eol]).ok_or_else(|| perr("invalid multibulk length"))?;
+        let n = string2ll(&buf[1..eol]).ok_or_else(|| perr("invalid multibulk length"))?;
         if n > i32::MAX as i64 || n as i128 > self.limits.max_multibulk_len as i128 {
             return Err(perr("invalid multibulk length"));
         }
@@ -113,7 +121,10 @@ impl RequestParser {
         if !self.limits.authenticated && n > 10 {
             return Err(perr("unauthenticated multibulk length"));
         }
-        let mut ranges = Vec::with_capacity(n as usize);
+        self.ranges.clear();
+        if self.ranges.capacity() > 1024 {
+            self.ranges.shrink_to(16);
+        }
         for _ in 0..n {
             if pos >= buf.len() {
                 return Ok(Step::Incomplete);
@@ -136,7 +147,7 @@ impl RequestParser {
             if eol + 1 >= buf.len() {
                 return Ok(Step::Incomplete);
             }
-            let len = parse_i64(&buf[pos + 1..eol]).ok_or_else(|| perr("invalid bulk length"))?;
+            let len = string2ll(&buf[pos + 1..eol]).ok_or_else(|| perr("invalid bulk length"))?;
             if len < 0 || len as u64 > self.limits.max_bulk_len as u64 {
                 return Err(perr("invalid bulk length"));
             }
@@ -149,10 +160,10 @@ impl RequestParser {
             if end + 2 > buf.len() {
                 return Ok(Step::Incomplete);
             }
-            ranges.push((start, end));
+            self.ranges.push((start, end));
             pos = end + 2;
         }
-        Ok(Step::Command(pos, ranges))
+        Ok(Step::Command(pos))
     }
 
     /// How many more bytes the request at the head of `buf` needs at least, so the
@@ -167,7 +178,7 @@ impl RequestParser {
         if let Some(d) = tail.iter().rposition(|&c| c == b'$') {
             let rest = &tail[d + 1..];
             if let Some(cr) = rest.iter().position(|&c| c == b'\r') {
-                if let Some(len) = parse_i64(&rest[..cr]) {
+                if let Some(len) = string2ll(&rest[..cr]) {
                     let have = rest.len() - cr;
                     if len > 0 && (len as usize) <= self.limits.max_bulk_len {
                         return (len as usize + 4).saturating_sub(have);
@@ -186,11 +197,40 @@ fn find_cr(buf: &[u8], from: usize) -> Option<usize> {
         .map(|p| p + from)
 }
 
-fn parse_i64(s: &[u8]) -> Option<i64> {
+/// Redis's `string2ll`: a strict decimal i64 (optional '-', no '+', no leading zeros,
+/// no "-0", no spaces, at most 20 characters). Used for the `*`/`$` headers, where
+/// redis-server answers "invalid multibulk/bulk length" to anything else, and for
+/// integer arguments.
+pub fn string2ll(s: &[u8]) -> Option<i64> {
     if s.is_empty() || s.len() > 20 {
         return None;
     }
-    std::str::from_utf8(s).ok()?.parse().ok()
+    if s == b"0" {
+        return Some(0);
+    }
+    let (negative, digits) = match s.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, s),
+    };
+    match digits.first() {
+        Some(b'1'..=b'9') => {}
+        _ => return None,
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
+    if negative {
+        if v > i64::MAX as u64 + 1 {
+            return None;
+        }
+        Some((v as i64).wrapping_neg())
+    } else {
+        i64::try_from(v).ok()
+    }
 }
 
 fn inline(buf: &BytesMut) -> Result<Step, RequestError> {
@@ -321,6 +361,46 @@ mod tests {
                 Ok(None) => return (cmds, None),
                 Err(e) => return (cmds, Some(e)),
             }
+        }
+    }
+
+    #[test]
+    fn string2ll_is_strict_like_redis() {
+        for (s, want) in [
+            (&b"0"[..], Some(0)),
+            (b"12", Some(12)),
+            (b"-12", Some(-12)),
+            (b"9223372036854775807", Some(i64::MAX)),
+            (b"-9223372036854775808", Some(i64::MIN)),
+            (b"9223372036854775808", None),
+            (b"-9223372036854775809", None),
+            (b"012", None),
+            (b"-0", None),
+            (b"-012", None),
+            (b"+1", None),
+            (b" 1", None),
+            (b"1 ", None),
+            (b"", None),
+            (b"-", None),
+            (b"1a", None),
+            (b"99999999999999999999", None),
+        ] {
+            assert_eq!(string2ll(s), want, "{:?}", String::from_utf8_lossy(s));
+        }
+    }
+
+    #[test]
+    fn headers_with_leading_zeros_or_plus_are_protocol_errors_like_redis() {
+        for (input, want) in [
+            (&b"*1\r\n$04\r\nPING\r\n"[..], "invalid bulk length"),
+            (b"*1\r\n$+4\r\nPING\r\n", "invalid bulk length"),
+            (b"*01\r\n$4\r\nPING\r\n", "invalid multibulk length"),
+            (b"*+1\r\n$4\r\nPING\r\n", "invalid multibulk length"),
+            (b"*-0\r\n", "invalid multibulk length"),
+        ] {
+            let (cmds, e) = parse_all(input);
+            assert!(cmds.is_empty());
+            assert_eq!(e, Some(RequestError(want.into())));
         }
     }
 

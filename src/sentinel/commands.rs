@@ -63,6 +63,8 @@ pub struct ProcInfo {
     pub started: Instant,
     pub config_file: String,
     pub executable: String,
+    /// How an init system supervises us (INFO's `process_supervised`).
+    pub supervision: crate::util::process::Supervision,
 }
 
 /// Clients, ACL users, statistics and scripts, shared by all connections.
@@ -836,10 +838,11 @@ fn info_section(cx: &Ctx, sec: &str) -> String {
         "server" => {
             let up = now.saturating_duration_since(p.started).as_secs();
             format!(
-                "# Server\r\nredis_version:{REDIS_VERSION}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:sentinel\r\nos:{} {}\r\narch_bits:64\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{up}\r\nuptime_in_days:{}\r\nhz:10\r\nconfigured_hz:10\r\nlru_clock:0\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\n",
+                "# Server\r\nredis_version:{REDIS_VERSION}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:sentinel\r\nos:{} {}\r\narch_bits:64\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:{}\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{up}\r\nuptime_in_days:{}\r\nhz:10\r\nconfigured_hz:10\r\nlru_clock:0\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\n",
                 std::env::consts::OS,
                 std::env::consts::ARCH,
                 p.pid,
+                p.supervision.name(),
                 p.run_id,
                 cx.m.g.port,
                 std::time::SystemTime::now()

@@ -13,6 +13,10 @@ pub struct ProcessOptions {
     pub dir: Option<String>,
     pub logfile: Option<String>,
     pub pidfile: Option<String>,
+    /// `daemonize yes`: fork into the background (unless supervised).
+    pub daemonize: bool,
+    /// `supervised no|upstart|systemd|auto`.
+    pub supervised: String,
 }
 
 /// Everything read from the file.
@@ -107,6 +111,20 @@ pub fn parse(
                 process.logfile = Some(args[1].clone()).filter(|s| !s.is_empty())
             }
             "pidfile" if n == 2 => process.pidfile = Some(args[1].clone()),
+            "daemonize" if n == 2 => {
+                process.daemonize = match args[1].to_ascii_lowercase().as_str() {
+                    "yes" => true,
+                    "no" => false,
+                    _ => return Err(fail("argument must be 'yes' or 'no'")),
+                }
+            }
+            "supervised" if n == 2 => {
+                let mode = args[1].to_ascii_lowercase();
+                if !["no", "upstart", "systemd", "auto"].contains(&mode.as_str()) {
+                    return Err(fail("Invalid option for 'supervised'. Allowed values: 'upstart', 'systemd', 'auto', or 'no'"));
+                }
+                process.supervised = mode;
+            }
             "loglevel" if n == 2 => {
                 let l = args[1].to_ascii_lowercase();
                 if !["debug", "verbose", "notice", "warning", "nothing"].contains(&l.as_str()) {
@@ -117,7 +135,8 @@ pub fn parse(
             "requirepass" if n == 2 => {
                 g.requirepass = Some(args[1].clone()).filter(|s| !s.is_empty())
             }
-            "port" | "bind" | "dir" | "logfile" | "pidfile" | "loglevel" | "requirepass" => {
+            "port" | "bind" | "dir" | "logfile" | "pidfile" | "loglevel" | "requirepass"
+            | "daemonize" | "supervised" => {
                 return Err(fail("wrong number of arguments"));
             }
             // Other redis.conf directives (daemonize, protected-mode, ...) are kept in

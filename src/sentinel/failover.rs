@@ -52,7 +52,20 @@ fn start_if_needed(m: &mut Machine, name: &str, now: Instant) {
     let Some(mm) = m.masters.get_mut(name) else {
         return;
     };
-    if mm.inst.odown_since.is_none() || mm.in_failover() {
+    if mm.in_failover() {
+        return;
+    }
+    // A pending `SENTINEL FAILOVER` whose election split is retried (forced) until
+    // its deadline; otherwise an election needs ODOWN.
+    let forced = match mm.force_until {
+        Some(t) if now < t => true,
+        Some(_) => {
+            mm.force_until = None;
+            false
+        }
+        None => false,
+    };
+    if mm.inst.odown_since.is_none() && !forced {
         return;
     }
     match mm.next_election {
@@ -75,7 +88,7 @@ fn start_if_needed(m: &mut Machine, name: &str, now: Instant) {
         }
         Some(_) => {}
     }
-    start_failover(m, name, now, false);
+    start_failover(m, name, now, forced);
 }
 
 /// `sentinelStartFailover`: new epoch, WAIT_START, ask peers for votes at once.
@@ -93,6 +106,9 @@ fn start_failover(m: &mut Machine, name: &str, now: Instant, force: bool) {
     mm.failover_state_change_time = now;
     mm.failover_delay_logged = false;
     mm.force_failover = force;
+    mm.coordinated = false;
+    mm.pause_sent = None;
+    mm.sync_target = None;
     mm.election_attempts += 1;
     io.event(super::events::plain_event(
         Level::Warning,
@@ -106,9 +122,19 @@ fn start_failover(m: &mut Machine, name: &str, now: Instant, force: bool) {
         None,
         "",
     ));
-    if !force {
-        m.ask_peers(name, true, now);
+    if force {
+        // A forced failover skips ODOWN and the quorum, not the epoch's election:
+        // vote for ourselves (durably, before any peer can get this epoch's vote)
+        // and ask every peer at once, so two concurrent `SENTINEL FAILOVER`s never
+        // promote under the same epoch (reference §7.5).
+        let myid = m.g.myid.clone();
+        m.vote_leader(name, epoch, &myid, now);
+        let coordinated = mm_reachable(m, name);
+        if let Some(mm) = m.masters.get_mut(name) {
+            mm.coordinated = coordinated;
+        }
     }
+    m.ask_peers(name, true, now);
 }
 
 /// `sentinelAbortFailover` plus our retry backoff.
@@ -149,9 +175,36 @@ fn abort(m: &mut Machine, name: &str, now: Instant) {
     }
 }
 
-/// `sentinelGetLeader`: the winner of `epoch` if it has a majority of the known
-/// sentinels and at least `quorum` votes. Casts our own vote on the way.
-pub fn get_leader(m: &mut Machine, name: &str, epoch: u64, now: Instant) -> Option<String> {
+/// Emit the master-level abort event `event` (`-failover-abort-*`), then abort.
+fn abort_with(m: &mut Machine, name: &str, now: Instant, event: &str) {
+    if let Some(mm) = m.masters.get(name) {
+        let e = instance_event(Level::Warning, event, mm, None, "");
+        m.io.event(e);
+    }
+    abort(m, name, now);
+}
+
+/// Votes needed to win an election for `mm`: a majority of the known sentinels
+/// (self included) and, unless the failover is forced, the quorum.
+fn votes_needed(mm: &Master, force: bool) -> u32 {
+    let voters = mm.sentinels.len() as u32 + 1;
+    let majority = voters / 2 + 1;
+    if force {
+        majority
+    } else {
+        majority.max(mm.quorum)
+    }
+}
+
+/// `sentinelGetLeader`: the winner of `epoch` if it has `needed` votes (see
+/// [`votes_needed`]). Casts our own vote on the way.
+pub fn get_leader(
+    m: &mut Machine,
+    name: &str,
+    epoch: u64,
+    needed: u32,
+    now: Instant,
+) -> Option<String> {
     let cur = m.g.current_epoch;
     let mm = m.masters.get(name)?;
     let mut counts: Vec<(String, u32)> = Vec::new();
@@ -165,8 +218,6 @@ pub fn get_leader(m: &mut Machine, name: &str, epoch: u64, now: Instant) -> Opti
             }
         }
     }
-    let voters = mm.sentinels.len() as u32 + 1;
-    let quorum = mm.quorum;
     let mut best: Option<(String, u32)> = None;
     for (r, c) in &counts {
         if best.as_ref().map(|b| *c > b.1).unwrap_or(true) {
@@ -183,7 +234,7 @@ pub fn get_leader(m: &mut Machine, name: &str, epoch: u64, now: Instant) -> Opti
         }
     }
     let (winner, votes) = counts.into_iter().max_by_key(|(_, c)| *c)?;
-    if votes > voters / 2 && votes >= quorum {
+    if votes >= needed {
         Some(winner)
     } else {
         None
@@ -196,20 +247,19 @@ fn wait_start(m: &mut Machine, name: &str, now: Instant) {
     };
     let epoch = mm.failover_epoch;
     let force = mm.force_failover;
+    let needed = votes_needed(mm, force);
     let start = mm.failover_start_time.unwrap_or(now);
     let timeout = m.t.election_timeout.min(mm.failover_timeout);
-    let leader = if force {
-        None
-    } else {
-        get_leader(m, name, epoch, now)
-    };
+    let leader = get_leader(m, name, epoch, needed, now);
     let myid = m.g.myid.clone();
-    if force || leader.as_deref() == Some(myid.as_str()) {
-        let Some(mm) = m.masters.get(name) else {
+    if leader.as_deref() == Some(myid.as_str()) {
+        let Some(mm) = m.masters.get_mut(name) else {
             return;
         };
+        mm.force_until = None;
         let e = instance_event(Level::Warning, "+elected-leader", mm, None, "");
         m.io.event(e);
+        super::fencing::on_elected(m, name, now);
         if m.simfail_after_election {
             m.io.actions.push_back(Action::Exit(99));
             return;
@@ -231,39 +281,79 @@ fn wait_start(m: &mut Machine, name: &str, now: Instant) {
     }
     // Not (yet) elected. Give up after the election timeout, or as soon as every
     // connected peer has voted for someone else in this epoch (split vote).
-    let Some(mm) = m.masters.get(name) else {
+    let Some(t) = tally(m, name, epoch) else {
         return;
     };
-    let voters = mm.sentinels.len() as u32 + 1;
-    let needed = (voters / 2 + 1).max(mm.quorum);
-    let mut for_me =
-        u32::from(mm.leader.as_deref() == Some(myid.as_str()) && mm.leader_epoch == epoch);
-    let mut undecided = 0u32;
-    for s in mm.sentinels.values() {
-        match (&s.leader, s.leader_epoch == epoch) {
-            (Some(l), true) if *l == myid => for_me += 1,
-            (Some(_), true) => {}
+    let hopeless = t.for_me + t.undecided < needed;
+    if now.saturating_duration_since(start) <= timeout && !hopeless {
+        return;
+    }
+    abort_with(m, name, now, "-failover-abort-not-elected");
+    // A forced failover whose epoch nobody can win (split vote) tries again in a
+    // new epoch after a short random delay, until its deadline. If another
+    // candidate can still win, that one does the failover.
+    let split = t.best_other > 0 && t.best_other + t.undecided < needed;
+    let attempts = m.masters.get(name).map(|mm| mm.election_attempts);
+    let delay =
+        Duration::from_millis(m.rng.gen_range(20..=250) * u64::from(attempts.unwrap_or(1).min(4)));
+    let Some(mm) = m.masters.get_mut(name) else {
+        return;
+    };
+    match mm.force_until {
+        Some(until) if force && split && now + delay < until => {
+            mm.next_election = Some(now + delay);
+            m.io.log(
+                Level::Notice,
+                format!("{name}: split vote in epoch {epoch} for the forced failover, retrying in {} ms", delay.as_millis()),
+            );
+        }
+        _ => mm.force_until = None,
+    }
+}
+
+/// The votes of `epoch` as seen by this sentinel.
+struct Tally {
+    /// Votes for us, ours included.
+    for_me: u32,
+    /// The most votes any other candidate has.
+    best_other: u32,
+    /// Connected peers that have not voted in this epoch yet.
+    undecided: u32,
+}
+
+fn tally(m: &Machine, name: &str, epoch: u64) -> Option<Tally> {
+    let mm = m.masters.get(name)?;
+    let myid = m.g.myid.as_str();
+    let mut others: Vec<(&str, u32)> = Vec::new();
+    let mut t = Tally {
+        for_me: 0,
+        best_other: 0,
+        undecided: 0,
+    };
+    let mine = (mm.leader.as_deref(), mm.leader_epoch == epoch);
+    let votes = mm
+        .sentinels
+        .values()
+        .map(|s| (s.leader.as_deref(), s.leader_epoch == epoch, Some(s)))
+        .chain(std::iter::once((mine.0, mine.1, None)));
+    for (leader, this_epoch, peer) in votes {
+        match (leader, this_epoch) {
+            (Some(l), true) if l == myid => t.for_me += 1,
+            (Some(l), true) => match others.iter_mut().find(|(c, _)| *c == l) {
+                Some(c) => c.1 += 1,
+                None => others.push((l, 1)),
+            },
             _ => {
-                if m.io.connected(&LinkKey::Peer(nm(&s.runid))) {
-                    undecided += 1;
+                if let Some(s) = peer {
+                    if m.io.connected(&LinkKey::Peer(nm(&s.runid))) {
+                        t.undecided += 1;
+                    }
                 }
             }
         }
     }
-    let hopeless = for_me + undecided < needed;
-    if now.saturating_duration_since(start) > timeout || hopeless {
-        let Some(mm) = m.masters.get(name) else {
-            return;
-        };
-        m.io.event(instance_event(
-            Level::Warning,
-            "-failover-abort-not-elected",
-            mm,
-            None,
-            "",
-        ));
-        abort(m, name, now);
-    }
+    t.best_other = others.iter().map(|(_, c)| *c).max().unwrap_or(0);
+    Some(t)
 }
 
 /// Why a replica cannot be promoted, or `None` if it can.
@@ -359,18 +449,7 @@ fn select_slave_state(m: &mut Machine, name: &str, now: Instant) {
     let waiting = waiting_for_fresh_info(m, name, now);
     match select_slave(m, name, now, !waiting) {
         None if waiting => {}
-        None => {
-            if let Some(mm) = m.masters.get(name) {
-                m.io.event(instance_event(
-                    Level::Warning,
-                    "-failover-abort-no-good-slave",
-                    mm,
-                    None,
-                    "",
-                ));
-            }
-            abort(m, name, now);
-        }
+        None => abort_with(m, name, now, "-failover-abort-no-good-slave"),
         Some(key) => {
             let Machine { masters, io, .. } = m;
             let Some(mm) = masters.get_mut(name) else {
@@ -447,14 +526,7 @@ fn send_slaveof_noone(m: &mut Machine, name: &str, now: Instant) {
     let timeout = mm.failover_timeout;
     if !m.io.connected(&LinkKey::Cmd(id.clone())) {
         if elapsed > timeout {
-            m.io.event(instance_event(
-                Level::Warning,
-                "-failover-abort-slave-timeout",
-                mm,
-                None,
-                "",
-            ));
-            abort(m, name, now);
+            abort_with(m, name, now, "-failover-abort-slave-timeout");
         }
         return;
     }
@@ -464,6 +536,10 @@ fn send_slaveof_noone(m: &mut Machine, name: &str, now: Instant) {
         .unwrap_or(false)
         && !coordinated_ready(m, name, &id, now)
     {
+        return;
+    }
+    // Write fencing: the old master's leases must have lapsed first.
+    if !super::fencing::may_promote(m, name, now) {
         return;
     }
     if send_slaveof(m, &id, None) {
@@ -519,15 +595,7 @@ fn coordinated_ready(m: &mut Machine, name: &str, replica: &Inst, now: Instant) 
         return false;
     };
     if elapsed > limit {
-        let mm = &m.masters[name];
-        m.io.event(instance_event(
-            Level::Warning,
-            "-failover-abort-slave-timeout",
-            mm,
-            None,
-            "",
-        ));
-        abort(m, name, now);
+        abort_with(m, name, now, "-failover-abort-slave-timeout");
         return false;
     }
     let target = match mm.sync_target {
@@ -562,14 +630,7 @@ fn wait_promotion(m: &mut Machine, name: &str, now: Instant) {
         return;
     };
     if now.saturating_duration_since(mm.failover_state_change_time) > mm.failover_timeout {
-        m.io.event(instance_event(
-            Level::Warning,
-            "-failover-abort-slave-timeout",
-            mm,
-            None,
-            "",
-        ));
-        abort(m, name, now);
+        abort_with(m, name, now, "-failover-abort-slave-timeout");
     }
 }
 
@@ -629,29 +690,40 @@ fn reconf_slaves(m: &mut Machine, name: &str, now: Instant) {
         if !m.io.connected(&LinkKey::Cmd(id.clone())) {
             continue;
         }
-        if send_slaveof(m, &id, Some((pip.clone(), pport))) {
-            let Machine { masters, io, .. } = &mut *m;
-            let Some(mm) = masters.get_mut(name) else {
-                return;
-            };
-            if let Some(r) = mm.replicas.get_mut(k) {
-                r.reconf = Reconf::Sent;
-                r.reconf_sent_time = Some(now);
-                r.info_sent = None;
-                let snap = r.clone();
-                io.event(instance_event(
-                    Level::Notice,
-                    "+slave-reconf-sent",
-                    mm,
-                    Some(&snap),
-                    "",
-                ));
-            }
-            m.request_info(&id, now);
+        if send_reconf(m, &id, (pip.clone(), pport), "+slave-reconf-sent", now) {
             in_progress += 1;
         }
     }
     detect_end(m, name, now);
+}
+
+/// Send replica `id` the reconfiguration transaction towards the promoted replica at
+/// `target`; once queued mark it RECONF_SENT, emit `event` (`+slave-reconf-sent` or
+/// the best-effort `+slave-reconf-sent-be`) and poll its INFO at once. Returns
+/// whether it was queued.
+fn send_reconf(
+    m: &mut Machine,
+    id: &Inst,
+    target: (String, u16),
+    event: &str,
+    now: Instant,
+) -> bool {
+    if !send_slaveof(m, id, Some(target)) {
+        return false;
+    }
+    let Machine { masters, io, .. } = &mut *m;
+    let Some(mm) = masters.get_mut(id.master()) else {
+        return true;
+    };
+    if let Some(r) = inst_of(mm, id) {
+        r.reconf = Reconf::Sent;
+        r.reconf_sent_time = Some(now);
+        r.info_sent = None;
+        let snap = r.clone();
+        io.event(instance_event(Level::Notice, event, mm, Some(&snap), ""));
+    }
+    m.request_info(id, now);
+    true
 }
 
 /// `sentinelFailoverDetectEnd`, without Redis's early return when the promoted
@@ -702,22 +774,7 @@ fn detect_end(m: &mut Machine, name: &str, now: Instant) {
         if let Some(target) = target {
             for k in rest {
                 let id = Inst::Replica(nm(name), nm(&k));
-                if send_slaveof(m, &id, Some(target.clone())) {
-                    let Machine { masters, io, .. } = &mut *m;
-                    if let Some(mm) = masters.get_mut(name) {
-                        if let Some(r) = mm.replicas.get_mut(&k) {
-                            r.reconf = Reconf::Sent;
-                            let snap = r.clone();
-                            io.event(instance_event(
-                                Level::Notice,
-                                "+slave-reconf-sent-be",
-                                mm,
-                                Some(&snap),
-                                "",
-                            ));
-                        }
-                    }
-                }
+                send_reconf(m, &id, target.clone(), "+slave-reconf-sent-be", now);
             }
         }
     }
@@ -788,18 +845,7 @@ pub(crate) fn on_info_acting(m: &mut Machine, id: &Inst, now: Instant) {
             && no_down_for(r, now, wait)
             && now.saturating_duration_since(r.role_reported_time) > wait
         {
-            let (ip, port) = (mm.inst.ip.clone(), mm.inst.port);
-            if send_slaveof(m, id, Some((ip, port))) {
-                let mm = &m.masters[&**name];
-                let e = instance_event(
-                    Level::Notice,
-                    "+convert-to-slave",
-                    mm,
-                    mm.replicas.get(&**key),
-                    "",
-                );
-                m.io.event(e);
-            }
+            repoint_to_master(m, id, "+convert-to-slave");
         }
         return;
     }
@@ -816,18 +862,7 @@ pub(crate) fn on_info_acting(m: &mut Machine, id: &Inst, now: Instant) {
             && no_down_for(r, now, wait)
             && now.saturating_duration_since(r.slave_conf_change_time) > wait
         {
-            let (ip, port) = (mm.inst.ip.clone(), mm.inst.port);
-            if send_slaveof(m, id, Some((ip, port))) {
-                let mm = &m.masters[&**name];
-                let e = instance_event(
-                    Level::Notice,
-                    "+fix-slave-config",
-                    mm,
-                    mm.replicas.get(&**key),
-                    "",
-                );
-                m.io.event(e);
-            }
+            repoint_to_master(m, id, "+fix-slave-config");
         }
     }
     // Reconfiguration progress during a failover.
@@ -867,6 +902,27 @@ pub(crate) fn on_info_acting(m: &mut Machine, id: &Inst, now: Instant) {
     if snap.reconf == Reconf::Done {
         // Move on at once: next replica, or the end of the failover.
         reconf_slaves(m, name, now);
+    }
+}
+
+/// Point replica `id` at its master's current address with the reconfiguration
+/// transaction and, once queued, emit `event` (`+convert-to-slave` or
+/// `+fix-slave-config`) for it.
+fn repoint_to_master(m: &mut Machine, id: &Inst, event: &str) {
+    let Some(mm) = m.masters.get(id.master()) else {
+        return;
+    };
+    let target = (mm.inst.ip.clone(), mm.inst.port);
+    if send_slaveof(m, id, Some(target)) {
+        let Some(mm) = m.masters.get(id.master()) else {
+            return;
+        };
+        let r = match id {
+            Inst::Replica(_, key) => mm.replicas.get(&**key),
+            _ => None,
+        };
+        let e = instance_event(Level::Notice, event, mm, r, "");
+        m.io.event(e);
     }
 }
 
@@ -964,7 +1020,11 @@ fn promoted(m: &mut Machine, name: &str, key: &str, now: Instant) {
     reconf_slaves(m, name, now);
 }
 
-/// `SENTINEL FAILOVER <name>`: a failover without ODOWN or election.
+/// `SENTINEL FAILOVER <name>`: a failover without ODOWN or quorum. Unlike Redis,
+/// its epoch is still won by a majority vote of the known sentinels (a split vote
+/// is retried for up to min(election timeout, failover-timeout)), so two forced
+/// failovers never share an epoch; refused with `-NOQUORUM` when fewer than a
+/// majority of the known sentinels (self included) are reachable.
 pub(crate) fn manual_failover(m: &mut Machine, name: &str, now: Instant) -> Result<(), Frame> {
     let Some(mm) = m.masters.get(name) else {
         return Err(Frame::err("No such master with that name"));
@@ -972,20 +1032,34 @@ pub(crate) fn manual_failover(m: &mut Machine, name: &str, now: Instant) -> Resu
     if mm.in_failover() {
         return Err(Frame::error("INPROG Failover already in progress"));
     }
+    // We just voted for another sentinel's failover of this master (in the current
+    // epoch): that one is in progress.
+    let voted_other = mm.leader.as_deref().is_some_and(|l| l != m.g.myid)
+        && mm.leader_epoch == m.g.current_epoch
+        && mm.next_election.is_some_and(|t| t > now);
+    if voted_other {
+        return Err(Frame::error("INPROG Failover already in progress"));
+    }
+    let known = mm.sentinels.len() + 1;
+    let reachable = 1 + mm
+        .sentinels
+        .values()
+        .filter(|s| m.io.connected(&LinkKey::Peer(nm(&s.runid))))
+        .count();
+    let needed = votes_needed(mm, true) as usize;
+    let deadline = now + m.t.election_timeout.min(mm.failover_timeout);
+    if reachable < needed {
+        return Err(Frame::error(format!(
+            "NOQUORUM {reachable} of {known} Sentinels reachable. Not enough to reach the majority ({needed}) that elects the failover's epoch"
+        )));
+    }
     if select_slave(m, name, now, true).is_none() {
         return Err(Frame::error("NOGOODSLAVE No suitable replica to promote"));
     }
-    let coordinated = mm_reachable(m, name);
-    start_failover(m, name, now, true);
     if let Some(mm) = m.masters.get_mut(name) {
-        mm.coordinated = coordinated;
-        mm.pause_sent = None;
-        mm.sync_target = None;
+        mm.force_until = Some(deadline);
     }
-    // Record our own vote in the new epoch so we never grant it to anyone else.
-    let epoch = m.g.current_epoch;
-    let myid = m.g.myid.clone();
-    m.vote_leader(name, epoch, &myid, now);
+    start_failover(m, name, now, true);
     tick(m, name, now);
     Ok(())
 }

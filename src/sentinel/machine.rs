@@ -148,6 +148,8 @@ pub enum Tag {
     },
     /// Reply to `CLIENT PAUSE` sent to the old master of a coordinated failover.
     Pause(String),
+    /// Reply to a fencing lease grant (`VIGIL-LEASE`) sent to a master's address.
+    Lease(String, (String, u16)),
 }
 
 /// What the driver must do.
@@ -369,6 +371,8 @@ pub struct Machine {
     /// `SENTINEL SIMULATE-FAILURE` flags.
     pub simfail_after_election: bool,
     pub simfail_after_promotion: bool,
+    /// Write-fencing lease state per master name (`fencing.rs`).
+    pub fencing: HashMap<String, super::fencing::MasterFencing>,
 }
 
 /// Whether a PING reply proves the instance alive (reference §3.5).
@@ -397,6 +401,7 @@ impl Machine {
             rng: StdRng::seed_from_u64(seed),
             simfail_after_election: false,
             simfail_after_promotion: false,
+            fencing: HashMap::new(),
         }
     }
 
@@ -593,6 +598,7 @@ impl Machine {
                 }
             }
             Tag::AskDown { master, runid } => self.on_ask_reply(&master, &runid, reply, now),
+            Tag::Lease(master, addr) => super::fencing::on_reply(self, &master, &addr, &reply, now),
             Tag::Pause(master) => {
                 if reply.is_error() {
                     // The server cannot pause writes: fall back to a classic failover.
@@ -689,6 +695,9 @@ impl Machine {
 
     fn on_info(&mut self, id: &Inst, text: &str, now: Instant) {
         let f = parse_info(text);
+        if let Inst::Master(name) = id {
+            super::fencing::on_master_info(self, name, text);
+        }
         let tilt = self.tilt;
         let Machine { masters, io, .. } = self;
         let Some(m) = masters.get_mut(id.master()) else {
@@ -1082,6 +1091,7 @@ impl Machine {
         m.failover_start_time = None;
         m.failover_state_change_time = now;
         m.force_failover = false;
+        m.force_until = None;
         m.promoted = None;
         m.last_ask = None;
         m.next_election = None;
@@ -1128,9 +1138,19 @@ impl Machine {
             if self.tilt {
                 continue;
             }
+<<<<<<< HEAD
             self.check_odown(&name, now);
             super::failover::tick(self, &name, now);
             self.ask_peers(&name, false, now);
+=======
+            for id in &ids {
+                self.check_sdown(id, now);
+            }
+            self.check_odown(name, now);
+            super::failover::tick(self, name, now);
+            super::fencing::tick(self, name, now);
+            self.ask_peers(name, false, now);
+>>>>>>> main
         }
         super::failover::switch_finished(self, now);
     }
@@ -1572,6 +1592,7 @@ impl Machine {
         let (ip, port) = (m.inst.ip.clone(), m.inst.port);
         let sdown = m.inst.sdown_since.is_some();
         let candidate = m.in_failover();
+        let electing = m.failover_state == FailoverState::WaitStart;
         // Until ODOWN is reached, peers that said "not down" are asked again every
         // 100 ms (they may reach SDOWN a moment after us), not once per second.
         let interval = if m.inst.odown_since.is_none() && !candidate {
@@ -1589,7 +1610,9 @@ impl Machine {
                 s.master_down = false;
                 s.leader = None;
             }
-            if !sdown {
+            // A candidate asks even when it sees the master up: a forced failover
+            // (`SENTINEL FAILOVER`) needs votes for its epoch too.
+            if !sdown && !electing {
                 continue;
             }
             let link = LinkKey::Peer(s.key.clone());
@@ -1712,7 +1735,22 @@ impl Machine {
         let Some(m) = masters.get_mut(master) else {
             return (None, 0);
         };
-        if m.leader_epoch < req_epoch && cur <= req_epoch {
+        // While we lead a failover of this master past its election, another
+        // candidate gets no vote from us: never two failovers of one master at once
+        // (refusing a vote is always safe; Redis would grant it).
+        let leading = !matches!(
+            m.failover_state,
+            FailoverState::None | FailoverState::WaitStart
+        );
+        let eligible = m.leader_epoch < req_epoch && cur <= req_epoch;
+        if leading && req_runid != myid && eligible {
+            io.log(
+                Level::Notice,
+                format!("{master}: no vote for {req_runid} in epoch {req_epoch}: our failover is in progress"),
+            );
+        }
+        let voted = eligible && !(leading && req_runid != myid);
+        if voted {
             m.leader = Some(req_runid.to_string());
             m.leader_epoch = cur;
             io.dirty = true;
@@ -1722,12 +1760,19 @@ impl Machine {
                 format!("{req_runid} {cur}"),
             ));
             if req_runid != myid {
-                // We voted for someone else: don't start our own election for a while.
+                // We voted for someone else: don't start our own election for a while,
+                // and leave a pending `SENTINEL FAILOVER` to that candidate.
                 m.next_election =
                     Some(now + (m.failover_timeout * 2).min(Duration::from_secs(5)) + delay);
+                m.force_until = None;
             }
         }
-        (m.leader.clone(), m.leader_epoch)
+        let vote = (m.leader.clone(), m.leader_epoch);
+        if voted {
+            // A voter stops granting fencing leases to this master address.
+            super::fencing::on_vote(self, master, now);
+        }
+        vote
     }
 
     /// `SENTINEL IS-MASTER-DOWN-BY-ADDR ip port epoch runid`: whether we see that

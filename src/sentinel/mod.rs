@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod events;
 pub mod failover;
+pub mod fencing;
 pub mod hello;
 pub mod info;
 pub mod link;
@@ -17,6 +18,7 @@ pub mod machine;
 mod sim;
 pub mod state;
 
+use crate::util::process::Supervision;
 use bytes::BytesMut;
 use commands::{ClientState, Ctx, Outgoing, ProcInfo, Registry, ScriptJob};
 use events::Level;
@@ -374,6 +376,10 @@ pub fn main(args: Vec<String>) -> Result<(), String> {
     let text = std::fs::read_to_string(&config_path).map_err(|e| format!("{path}: {e}"))?;
     let now = Instant::now();
     let loaded = config::parse(path, &text, &extra, &state::Timers::default(), now)?;
+    let supervision = Supervision::resolve(&loaded.process.supervised);
+    if loaded.process.daemonize && supervision == Supervision::No {
+        crate::util::process::daemonize()?;
+    }
     if let Some(dir) = &loaded.process.dir {
         std::env::set_current_dir(dir).map_err(|e| format!("Can't chdir to '{dir}': {e}"))?;
     }
@@ -415,6 +421,7 @@ pub fn main(args: Vec<String>) -> Result<(), String> {
         executable: std::env::current_exe()
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
+        supervision,
     };
     machine.start();
     let shared = Arc::new(Shared {
@@ -456,6 +463,7 @@ pub fn main(args: Vec<String>) -> Result<(), String> {
         shared
             .logger
             .line(&loglevel, Level::Notice, &format!("Sentinel ID is {myid}"));
+        supervision.ready();
         shared.pump();
         for l in listeners {
             let sh = shared.clone();
@@ -497,6 +505,7 @@ pub fn main(args: Vec<String>) -> Result<(), String> {
             Level::Warning,
             "Received shutdown signal, scheduling shutdown...",
         );
+        supervision.stopping();
         let _ = shared.flush_now().await;
         shared.logger.line(
             &loglevel,
@@ -585,6 +594,8 @@ async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: String) {
                     if outcome.shutdown {
                         let ll = shared.machine.lock().g.loglevel.clone();
                         shared.logger.line(&ll, Level::Warning, "User requested shutdown...");
+                        let supervision = shared.reg.lock().proc.supervision;
+                        supervision.stopping();
                         shared.logger.line(&ll, Level::Warning, "Sentinel is now ready to exit, bye bye...");
                         std::process::exit(0);
                     }

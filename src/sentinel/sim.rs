@@ -1,6 +1,6 @@
 //! Deterministic simulation of the sans-IO core: several sentinel [`Machine`]s and
 //! simulated Redis servers on a simulated network with message loss, delays,
-//! partitions, crashes and restarts, all driven by one seeded RNG and a virtual
+//! partitions, crashes and restarts, `SENTINEL FAILOVER`s, all driven by one seeded RNG and a virtual
 //! clock. Checks: at most one leader per (master, epoch); config epochs never
 //! decrease (also across restarts, which reload the persisted config); every failover
 //! ends; once the network heals, all sentinels converge on one master address.
@@ -62,6 +62,8 @@ enum Ev {
     RestartSentinel(usize),
     Partition(Vec<u8>, Duration),
     Heal,
+    /// `SENTINEL FAILOVER` on a sentinel.
+    Force(usize),
 }
 
 /// The simulated world.
@@ -80,6 +82,8 @@ struct World {
     /// Per-connection MULTI queues on servers.
     multi: HashMap<(usize, u64), Vec<Vec<String>>>,
     leaders: HashMap<u64, String>,
+    /// When each `+elected-leader` happened.
+    elected_at: Vec<Duration>,
     /// Last arrival time per connection and direction: TCP keeps order.
     fifo: HashMap<(usize, LinkKey, u64, bool), Duration>,
     /// Every event, for replaying a failing seed.
@@ -121,6 +125,7 @@ impl World {
             faults_until: Duration::ZERO,
             multi: HashMap::new(),
             leaders: HashMap::new(),
+            elected_at: Vec::new(),
             fifo: HashMap::new(),
             trace: Vec::new(),
         };
@@ -309,6 +314,7 @@ impl World {
                         e.text
                     ));
                     if e.kind == "+elected-leader" {
+                        self.elected_at.push(self.now);
                         if let Some(prev) = self.leaders.insert(fe, myid.clone()) {
                             if prev != myid {
                                 return Err(format!(
@@ -614,6 +620,22 @@ impl World {
                 self.at(dur, Ev::Heal);
             }
             Ev::Heal => self.groups.clear(),
+            Ev::Force(i) => {
+                if let Some(m) = self.sens[i].m.as_mut() {
+                    let r = super::failover::manual_failover(m, MASTER, now);
+                    self.trace.push(format!(
+                        "{:>8.3}s s{i} SENTINEL FAILOVER: {}",
+                        self.now.as_secs_f64(),
+                        if r.is_ok() { "OK" } else { "refused" }
+                    ));
+                    // The reply waits for the flush, as in the real sentinel.
+                    if m.io.dirty {
+                        m.io.dirty = false;
+                        self.sens[i].persisted = config::render_state(&m.g, &m.masters);
+                    }
+                    self.after_step(i)?;
+                }
+            }
         }
         Ok(true)
     }
@@ -641,10 +663,11 @@ impl World {
         for _ in 0..count {
             let at = Duration::from_millis(self.rng.gen_range(2000..horizon));
             let dur = Duration::from_millis(self.rng.gen_range(500..8000));
-            let ev = match self.rng.gen_range(0..4) {
+            let ev = match self.rng.gen_range(0..5) {
                 0 => Ev::CrashServer(0, dur),
                 1 => Ev::CrashServer(self.rng.gen_range(0..3), dur),
                 2 => Ev::CrashSentinel(self.rng.gen_range(0..n), dur),
+                3 => Ev::Force(self.rng.gen_range(0..n)),
                 _ => {
                     let groups: Vec<u8> = (0..n + 3).map(|_| self.rng.gen_range(0..2)).collect();
                     Ev::Partition(groups, dur)
@@ -690,7 +713,11 @@ impl World {
         self.queue.retain(|_, ev| {
             !matches!(
                 ev,
-                Ev::CrashServer(..) | Ev::CrashSentinel(..) | Ev::Partition(..) | Ev::Heal
+                Ev::CrashServer(..)
+                    | Ev::CrashSentinel(..)
+                    | Ev::Partition(..)
+                    | Ev::Heal
+                    | Ev::Force(_)
             )
         });
     }
@@ -799,4 +826,59 @@ fn simulated_master_crash_fails_over_once() {
         Some(new_master),
         "old master converted"
     );
+}
+
+/// Two (or three) sentinels get `SENTINEL FAILOVER` at the same instant while the
+/// master is unreachable and before ODOWN: they must not both take the same epoch
+/// (reference §7.5), and everything still converges on one master.
+#[test]
+fn simultaneous_forced_failovers_never_share_an_epoch() {
+    let mut failures = Vec::new();
+    let mut completed = 0;
+    for seed in 1..=200u64 {
+        let n = [2, 3, 5][(seed % 3) as usize];
+        let mut w = World::new(seed, n);
+        let r = (|| -> Result<(), String> {
+            w.run_until(Duration::from_secs(5))?;
+            w.at(Duration::ZERO, Ev::CrashServer(0, Duration::from_secs(60)));
+            w.run_until(Duration::from_millis(5300))?;
+            let k = if seed % 2 == 0 { 2 } else { n.min(3) };
+            for i in 0..k {
+                w.at(Duration::ZERO, Ev::Force(i));
+            }
+            let mut t = Duration::from_millis(5300);
+            loop {
+                t += Duration::from_millis(500);
+                w.run_until(t)?;
+                let addrs = w.addresses();
+                let agree = addrs.windows(2).all(|p| p[0] == p[1]) && addrs[0].0 != "10.0.0.1";
+                let quiet = w
+                    .sens
+                    .iter()
+                    .filter_map(|s| s.m.as_ref())
+                    .all(|m| !m.masters[MASTER].in_failover());
+                if agree && quiet {
+                    return Ok(());
+                }
+                if t > Duration::from_secs(40) {
+                    return Err(format!("no convergence: {addrs:?}"));
+                }
+            }
+        })();
+        match r {
+            // The forced failover itself won (a split vote is retried at once),
+            // before the ODOWN-driven one could start (down-after is 1 s).
+            Ok(()) if w.elected_at.first() < Some(&Duration::from_millis(6000)) => completed += 1,
+            Ok(()) => eprintln!("seed {seed} ({n} sentinels): no forced failover won"),
+            Err(e) => {
+                eprintln!("seed {seed} ({n} sentinels) failed: {e}");
+                for l in w.trace.iter().rev().take(40).rev() {
+                    eprintln!("  {l}");
+                }
+                failures.push(seed);
+            }
+        }
+    }
+    assert!(failures.is_empty(), "failing seeds: {failures:?}");
+    assert_eq!(completed, 200);
 }

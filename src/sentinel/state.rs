@@ -373,6 +373,9 @@ pub struct Master {
     pub failover_state_change_time: Instant,
     pub failover_delay_logged: bool,
     pub force_failover: bool,
+    /// `SENTINEL FAILOVER` not elected yet: a split election is retried in a new
+    /// epoch until then (a forced failover needs a majority for its epoch too).
+    pub force_until: Option<Instant>,
     /// Key of the promoted replica while a failover runs.
     pub promoted: Option<String>,
     /// Earliest time a new election may start (randomized backoff).
@@ -416,6 +419,7 @@ impl Master {
             failover_state_change_time: now,
             failover_delay_logged: false,
             force_failover: false,
+            force_until: None,
             promoted: None,
             next_election: None,
             election_attempts: 0,

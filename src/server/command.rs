@@ -3,7 +3,8 @@
 //! Every command is a [`Command`] entry (name, arity, flags, key positions, handler)
 //! declared by its family module under `commands/`. Flags drive every cross-cutting
 //! rule in [`dispatch`], in redis-server's order of checks (server.md §0): unknown
-//! command, arity, DEBUG gate, auth, MULTI restrictions, NOREPLICAS, READONLY,
+//! command, arity, DEBUG gate, auth, MULTI restrictions, NOREPLICAS, write fencing
+//! (Vigil's own, off by default), READONLY,
 //! subscribed mode, MASTERDOWN, LOADING, queueing. [`call`] runs the handler and feeds
 //! executed writes to the replication stream exactly once.
 
@@ -361,6 +362,15 @@ pub fn dispatch(state: &mut State, client: &mut Client, argv: Vec<Bytes>, now_ms
             );
         }
     }
+    // Write fencing (vigil-fencing): where Redis checks min-replicas. EXEC counts
+    // as a write when it would run one, as Redis does for NOREPLICAS.
+    if state.config.hot.fencing
+        && !client.is_master_link
+        && (is_write || (cmd.name == "exec" && queued_write(client)))
+        && super::fencing::fenced(state, std::time::Instant::now())
+    {
+        return reject(state, client, &argv, Frame::error(super::fencing::FENCED));
+    }
     if is_write
         && state.is_replica()
         && state.config.hot.replica_read_only
@@ -409,6 +419,10 @@ pub fn dispatch(state: &mut State, client: &mut Client, argv: Vec<Bytes>, now_ms
             Frame::error("LOADING Redis is loading the dataset in memory"),
         );
     }
+    // FAILOVER pauses writes: postponed (blocked), not rejected.
+    if !queued && super::replication::failover::must_postpone(state, client, cmd) {
+        return super::replication::failover::postpone(state, argv);
+    }
     if queued {
         if let Some(q) = client.multi.as_mut() {
             q.push(argv);
@@ -416,6 +430,14 @@ pub fn dispatch(state: &mut State, client: &mut Client, argv: Vec<Bytes>, now_ms
         return Outcome::reply(Frame::simple("QUEUED"));
     }
     call(state, client, cmd, &fullname, argv, now_ms, false)
+}
+
+/// Whether a MULTI queue holds a write command.
+fn queued_write(client: &Client) -> bool {
+    client.multi.as_ref().is_some_and(|q| {
+        q.iter()
+            .any(|argv| matches!(resolve(argv), Resolved::Run(c, _) if c.has(flags::WRITE)))
+    })
 }
 
 fn reject(state: &mut State, client: &mut Client, argv: &[Bytes], e: Frame) -> Outcome {

@@ -294,15 +294,135 @@ pub static PARAMS: &[Param] = &[
     p("tracking-table-max-keys", "1000000", I32),
     p("acllog-max-len", "128", I32),
     p("aclfile", "", Kind::Str),
-    p("cluster-enabled", "no", Kind::Bool),
+    // Accepted so that any redis.conf of Redis 7.0 loads; the features behind them
+    // (active defrag, cluster, TLS, CPU pinning) are not in vigil server, and turning
+    // cluster or TLS on is refused (see `refuse_unsupported`).
+    p(
+        "acl-pubsub-default",
+        "resetchannels",
+        Kind::Enum(&["allchannels", "resetchannels"]),
+    ),
+    p("active-defrag-cycle-max", "25", Kind::Int(1, 99)),
+    p("active-defrag-cycle-min", "1", Kind::Int(1, 99)),
+    p("active-defrag-ignore-bytes", "104857600", Kind::Memory),
+    p("active-defrag-max-scan-fields", "1000", I32),
+    p("active-defrag-threshold-lower", "10", Kind::Int(0, 1000)),
+    p("active-defrag-threshold-upper", "100", Kind::Int(0, 1000)),
+    p("aof-disable-auto-gc", "no", Kind::Bool),
+    p("aof-rewrite-incremental-fsync", "yes", Kind::Bool),
+    p("rdb-save-incremental-fsync", "yes", Kind::Bool),
+    pa("aof_rewrite_cpulist", &[], "", Kind::Str, IMMUTABLE),
+    pa("bgsave_cpulist", &[], "", Kind::Str, IMMUTABLE),
+    pa("bio_cpulist", &[], "", Kind::Str, IMMUTABLE),
+    pa("server_cpulist", &[], "", Kind::Str, IMMUTABLE),
+    p("bind-source-addr", "", Kind::Str),
+    p("maxmemory-clients", "0", Kind::Words),
+    p(
+        "propagation-error-behavior",
+        "ignore",
+        Kind::Enum(&["ignore", "panic", "panic-on-replicas"]),
+    ),
+    p("replica-ignore-disk-write-errors", "no", Kind::Bool),
+    pa(
+        "replica-ignore-maxmemory",
+        &["slave-ignore-maxmemory"],
+        "yes",
+        Kind::Bool,
+        0,
+    ),
+    p("socket-mark-id", "0", I32),
+    pa("cluster-enabled", &[], "no", Kind::Bool, IMMUTABLE),
+    p("cluster-allow-pubsubshard-when-down", "yes", Kind::Bool),
+    p("cluster-allow-reads-when-down", "no", Kind::Bool),
+    p("cluster-allow-replica-migration", "yes", Kind::Bool),
+    p("cluster-announce-bus-port", "0", Kind::Int(0, 65535)),
+    p("cluster-announce-hostname", "", Kind::Str),
+    p("cluster-announce-ip", "", Kind::Str),
+    p("cluster-announce-port", "0", Kind::Int(0, 65535)),
+    p("cluster-announce-tls-port", "0", Kind::Int(0, 65535)),
+    pa(
+        "cluster-config-file",
+        &[],
+        "nodes.conf",
+        Kind::Str,
+        IMMUTABLE,
+    ),
+    p("cluster-link-sendbuf-limit", "0", Kind::Memory),
+    p("cluster-migration-barrier", "1", I32),
+    p("cluster-node-timeout", "15000", I32),
+    pa("cluster-port", &[], "0", Kind::Int(0, 65535), IMMUTABLE),
+    p(
+        "cluster-preferred-endpoint-type",
+        "ip",
+        Kind::Enum(&["ip", "hostname", "unknown-endpoint"]),
+    ),
+    pa(
+        "cluster-replica-no-failover",
+        &["cluster-slave-no-failover"],
+        "no",
+        Kind::Bool,
+        0,
+    ),
+    pa(
+        "cluster-replica-validity-factor",
+        &["cluster-slave-validity-factor"],
+        "10",
+        I32,
+        0,
+    ),
+    p("cluster-require-full-coverage", "yes", Kind::Bool),
+    p("tls-auth-clients", "yes", Kind::Words),
+    p("tls-ca-cert-dir", "", Kind::Str),
+    p("tls-ca-cert-file", "", Kind::Str),
+    p("tls-cert-file", "", Kind::Str),
+    p("tls-ciphers", "", Kind::Str),
+    p("tls-ciphersuites", "", Kind::Str),
+    p("tls-client-cert-file", "", Kind::Str),
+    p("tls-client-key-file", "", Kind::Str),
+    p("tls-client-key-file-pass", "", Kind::Str),
+    p("tls-cluster", "no", Kind::Bool),
+    p("tls-dh-params-file", "", Kind::Str),
+    p("tls-key-file", "", Kind::Str),
+    p("tls-key-file-pass", "", Kind::Str),
+    p("tls-prefer-server-ciphers", "no", Kind::Bool),
+    p("tls-protocols", "", Kind::Str),
+    p("tls-replication", "no", Kind::Bool),
+    p("tls-session-cache-size", "20480", I32),
+    p("tls-session-cache-timeout", "300", I32),
+    p("tls-session-caching", "yes", Kind::Bool),
     p("lua-replicate-commands", "yes", Kind::Bool),
     p("sanitize-dump-payload", "no", Kind::Words),
     p("ignore-warnings", "", Kind::Str),
-    p("locale-collate", "", Kind::Str),
     p("tls-port", "0", Kind::Int(0, 65535)),
     // Vigil's own (beyond Redis): write fencing, off by default.
     p("vigil-fencing", "no", Kind::Bool),
+    // Leases held by this many distinct sentinels allow writes (a majority of them).
+    p("vigil-fencing-quorum", "2", Kind::Int(1, 1000)),
+    // Longest lease one grant gives; sentinels also cap it below down-after.
+    p("vigil-fencing-lease-ms", "1000", Kind::Int(10, 3_600_000)),
+    // Vigil's own (beyond Redis): a write is acknowledged only once this many
+    // replicas confirmed it (see `server::sync_ack`); 0 = Redis's asynchronous
+    // replication.
+    p("vigil-sync-replicas", "0", Kind::Int(0, 1000)),
+    p("vigil-sync-timeout-ms", "1000", Kind::Int(1, 3_600_000)),
 ];
+
+/// Values that would turn on a Redis feature `vigil server` does not have: refused with
+/// a clear reason (at start-up and by CONFIG SET) instead of being silently ignored.
+fn refuse_unsupported(name: &str, value: &str) -> Result<(), String> {
+    let reason = match (name, value) {
+        ("appendonly", "yes") => "appendonly yes is not supported by vigil server (no AOF yet)",
+        ("cluster-enabled", "yes") => {
+            "cluster-enabled yes is not supported by vigil server (no cluster mode)"
+        }
+        ("tls-port", v) if v != "0" => "tls-port is not supported by vigil server (no TLS)",
+        ("tls-replication" | "tls-cluster", "yes") => {
+            "TLS is not supported by vigil server (tls-replication/tls-cluster must be no)"
+        }
+        _ => return Ok(()),
+    };
+    Err(reason.to_string())
+}
 
 /// Look a parameter up by name or alias (case-insensitive).
 pub fn find_param(name: &str) -> Option<&'static Param> {
@@ -327,6 +447,13 @@ pub struct Hot {
     pub maxclients: usize,
     pub protected_mode: bool,
     pub timeout: u64,
+    /// `vigil-fencing` and its quorum / longest lease (see `server::fencing`).
+    pub fencing: bool,
+    pub fencing_quorum: usize,
+    pub fencing_lease_ms: u64,
+    /// `vigil-sync-replicas` / `vigil-sync-timeout-ms` (see `server::sync_ack`).
+    pub sync_replicas: i64,
+    pub sync_timeout_ms: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -542,6 +669,11 @@ impl Config {
             maxclients: self.get_i64("maxclients").max(1) as usize,
             protected_mode: self.get_bool("protected-mode"),
             timeout: self.get_i64("timeout").max(0) as u64,
+            fencing: self.get_bool("vigil-fencing"),
+            fencing_quorum: self.get_i64("vigil-fencing-quorum").max(1) as usize,
+            fencing_lease_ms: self.get_i64("vigil-fencing-lease-ms").max(1) as u64,
+            sync_replicas: self.get_i64("vigil-sync-replicas").max(0),
+            sync_timeout_ms: self.get_i64("vigil-sync-timeout-ms").max(1) as u64,
         };
     }
 
@@ -638,9 +770,6 @@ impl Config {
         match name.as_str() {
             // Accepted and ignored directives that have no parameter of their own.
             "include" | "rename-command" | "user" | "loadmodule" => return Ok(()),
-            "appendonly" if args.len() == 1 && args[0].eq_ignore_ascii_case("yes") => {
-                return Err("appendonly yes is not supported by vigil server (no AOF yet)".into())
-            }
             "replicaof" | "slaveof" => {
                 if args.len() != 2 {
                     return Err("Bad directive or wrong number of arguments".into());
@@ -658,6 +787,7 @@ impl Config {
         let param = find_param(&name)
             .ok_or_else(|| "Bad directive or wrong number of arguments".to_string())?;
         let v = param.normalize(args)?;
+        refuse_unsupported(param.name, &v)?;
         self.values.insert(param.name, v);
         Ok(())
     }
@@ -691,7 +821,10 @@ impl Config {
                 } else {
                     vec![value.clone()]
                 };
-                param.normalize(&words).map_err(|e| fail(&e))
+                param
+                    .normalize(&words)
+                    .and_then(|v| refuse_unsupported(param.name, &v).map(|()| v))
+                    .map_err(|e| fail(&e))
             };
             match result {
                 Ok(v) => {

@@ -115,6 +115,8 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr, id:
         net_out: 0,
         query_limit: usize::MAX,
         await_sent: None,
+        await_acks: None,
+        write_replies: Vec::new(),
     };
     if let Some((handoff, rd, wr, rest)) = conn.run().await {
         drop(reg);
@@ -146,6 +148,10 @@ struct Conn {
     query_limit: usize,
     /// Stream offset that must reach a replica before the pending replies go out.
     await_sent: Option<(i64, tokio::sync::watch::Receiver<i64>)>,
+    /// With `vigil-sync-replicas`: the batch's writes waiting for confirmations, and
+    /// the byte ranges of their replies in `outbuf` (see `sync_ack`).
+    await_acks: Option<super::sync_ack::SyncWait>,
+    write_replies: Vec<(usize, usize)>,
 }
 
 /// Longest a reply waits for its write to be sent to a replica. A replica that cannot
@@ -269,6 +275,20 @@ impl Conn {
         if let Some((off, mut rx)) = self.await_sent.take() {
             let _ = tokio::time::timeout(SENT_WAIT, rx.wait_for(|v| *v >= off)).await;
         }
+        let ranges = std::mem::take(&mut self.write_replies);
+        if let Some(w) = self.await_acks.take() {
+            if !super::sync_ack::confirmed(&self.shared, &w).await {
+                let err = super::sync_ack::not_synced(&w);
+                super::sync_ack::replace_replies(
+                    &mut self.outbuf,
+                    &ranges,
+                    &err,
+                    self.client.proto,
+                );
+            }
+        }
+        self.write_replies = ranges;
+        self.write_replies.clear();
         let n = self.outbuf.len();
         let r = self.wr.write_all(&self.outbuf).await;
         self.outbuf.clear();
@@ -288,6 +308,8 @@ impl Conn {
         self.parser.limits.max_bulk_len = st.config.hot.proto_max_bulk_len;
         let now_ms = unix_ms();
         let woff_before = self.client.woff;
+        let sync_writes = st.config.hot.sync_replicas > 0;
+        self.write_replies.clear();
         let mut ran = 0;
         let mut end = BatchEnd::Continue;
         // The last command's name, copied (not a Bytes clone: no refcount traffic).
@@ -317,6 +339,7 @@ impl Conn {
             last_cmd[..n].copy_from_slice(&argv[0][..n]);
             last_cmd_len = Some(n);
             let retry_deadline = self.retry_deadline.take();
+            let (woff_cmd, reply_start) = (self.client.woff, self.outbuf.len());
             let out = dispatch(&mut st, &mut self.client, argv, now_ms);
             if let Some(mut block) = out.block {
                 // A retried command that blocks again keeps its first deadline.
@@ -348,6 +371,9 @@ impl Conn {
             if self.client.take_reply_permission() && !silent {
                 out.reply.encode(self.client.proto, &mut self.outbuf);
             }
+            if sync_writes && self.client.woff > woff_cmd && self.outbuf.len() > reply_start {
+                self.write_replies.push((reply_start, self.outbuf.len()));
+            }
             // SHUTDOWN (commands/server.rs) only sets `state.shutdown`: wake the main task.
             if st.shutdown.is_some() {
                 self.shared.shutdown.notify_one();
@@ -367,6 +393,9 @@ impl Conn {
         if self.client.woff > woff_before {
             if let Some(off) = st.repl.must_send_before_reply(self.client.woff) {
                 self.await_sent = Some((off, st.repl.sent_tx.subscribe()));
+            }
+            if sync_writes {
+                self.await_acks = super::sync_ack::start(&mut st, self.client.woff);
             }
         }
         end

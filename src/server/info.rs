@@ -65,7 +65,12 @@ pub fn info_text(state: &State, args: &[String]) -> String {
             "memory" => memory(state),
             "persistence" => persistence(state),
             "stats" => stats(state),
-            "replication" => super::replication::info_section(state),
+            "replication" => {
+                // Vigil's fencing fields follow Redis's (only when fencing is on).
+                let mut s = super::replication::info_section(state);
+                s.push_str(&super::fencing::info_fields(state));
+                s
+            }
             "cpu" => cpu(),
             "modules" => "# Modules\r\n".to_string(),
             "commandstats" => commandstats(state),
@@ -141,13 +146,15 @@ fn server(st: &State) -> String {
         "redis_version:{ver}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\n\
          redis_mode:standalone\r\nos:{sys} {rel} {mach}\r\narch_bits:{bits}\r\n\
          monotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\n\
-         gcc_version:0.0.0\r\nprocess_id:{pid}\r\nprocess_supervised:no\r\nrun_id:{run_id}\r\n\
+         gcc_version:0.0.0\r\nprocess_id:{pid}\r\nprocess_supervised:{supervised}\r\nrun_id:{run_id}\r\n\
          tcp_port:{port}\r\nserver_time_usec:{now}\r\nuptime_in_seconds:{uptime}\r\n\
          uptime_in_days:{days}\r\nhz:{hz}\r\nconfigured_hz:{hz}\r\nlru_clock:{lru}\r\n\
          executable:{exe}\r\nconfig_file:{config_file}\r\nio_threads_active:0\r\n",
         ver = super::REDIS_VERSION,
         bits = usize::BITS,
         pid = std::process::id(),
+        supervised =
+            crate::util::process::Supervision::resolve(st.config.get("supervised")).name(),
         run_id = st.run_id,
         port = st.port,
         now = unix_micros(),
@@ -253,7 +260,7 @@ fn persistence(st: &State) -> String {
          current_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\n\
          rdb_changes_since_last_save:{changes}\r\nrdb_bgsave_in_progress:{}\r\n\
          rdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\n\
-         rdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{bgsave_now}\r\nrdb_saves:0\r\n\
+         rdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{bgsave_now}\r\nrdb_saves:{}\r\n\
          rdb_last_cow_size:0\r\nrdb_last_load_keys_expired:0\r\nrdb_last_load_keys_loaded:0\r\n\
          aof_enabled:{aof}\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\n\
          aof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\n\
@@ -264,6 +271,7 @@ fn persistence(st: &State) -> String {
         st.lastsave,
         if p.last_save_ok { "ok" } else { "err" },
         p.last_bgsave_secs,
+        p.bgsaves,
     )
 }
 

@@ -8,17 +8,21 @@ pub mod config;
 pub mod conn;
 pub mod db;
 pub mod digest;
+pub mod fencing;
 pub mod glob;
 pub mod info;
+pub mod longdouble;
 pub mod pubsub;
 pub mod rdb;
 pub mod replication;
 pub mod state;
 pub mod stats;
+pub mod sync_ack;
 
 /// The Redis version we report (HELLO, INFO): clients key features on it.
 pub const REDIS_VERSION: &str = "7.0.15";
 
+use crate::util::process::Supervision;
 use config::Config;
 use state::{Shared, ShutdownRequest};
 use std::net::SocketAddr;
@@ -29,6 +33,11 @@ use tokio::net::TcpListener;
 /// Entry point of `vigil server [CONFIG] [--directive value ...]`.
 pub fn main(args: Vec<String>) -> Result<(), String> {
     let config = Config::from_args(&args).map_err(|e| e.to_string())?;
+    let supervision = Supervision::resolve(config.get("supervised"));
+    // Like Redis: a supervised server stays in the foreground whatever daemonize says.
+    if config.get("daemonize") == "yes" && supervision == Supervision::No {
+        crate::util::process::daemonize()?;
+    }
     init_logging(&config)?;
     let dir = config.dir();
     std::env::set_current_dir(&dir)
@@ -130,7 +139,10 @@ pub async fn run(config: Config) -> Result<(), String> {
         tokio::spawn(accept_loop(shared.clone(), l));
     }
     tokio::spawn(cron(shared.clone()));
+    let supervision = Supervision::resolve(shared.state.lock().config.get("supervised"));
+    supervision.ready();
     let reason = wait_for_shutdown(&shared).await;
+    supervision.stopping();
     finish(&shared, reason);
     if !pidfile.is_empty() {
         let _ = std::fs::remove_file(&pidfile);

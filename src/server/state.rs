@@ -49,6 +49,8 @@ pub struct State {
     pub lastsave: i64,
     /// Connections in MONITOR mode (commands/server.rs feeds them).
     pub monitors: std::collections::BTreeSet<u64>,
+    /// Sentinel leases for write fencing (`vigil-fencing`).
+    pub fencing: super::fencing::Fencing,
 }
 
 impl State {
@@ -70,6 +72,7 @@ impl State {
             active_expire_enabled: true,
             lastsave: unix_ms() / 1000,
             monitors: Default::default(),
+            fencing: Default::default(),
             config,
         }
     }

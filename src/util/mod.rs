@@ -4,4 +4,5 @@
 pub mod fsutil;
 pub mod ids;
 pub mod proc_stats;
+pub mod process;
 pub mod quote;

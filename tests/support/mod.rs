@@ -133,13 +133,15 @@ fn spawn(mut cmd: Command, port: u16, name: &str, dir: &Path) -> Proc {
     p
 }
 
-/// `vigil server --port P --save '' --dir DIR <extra...>`.
+/// `vigil server --port P --save '' --dir DIR --repl-diskless-sync-delay 0 <extra...>`
+/// (no 5 s wait before each full sync, like `redis_server`; `extra` may override it).
 pub fn vigil_server(dir: &Path, extra: &[&str]) -> Proc {
     let port = free_port();
     let mut cmd = Command::new(vigil_bin());
     cmd.arg("server")
         .args(["--port", &port.to_string(), "--save", "", "--dir"])
         .arg(dir)
+        .args(["--repl-diskless-sync-delay", "0"])
         .args(extra);
     spawn(cmd, port, "vigil-server", dir)
 }
@@ -317,4 +319,40 @@ pub fn frame_maps(f: &Frame) -> Vec<std::collections::HashMap<String, String>> {
         .iter()
         .map(frame_map)
         .collect()
+}
+
+/// `SENTINEL GET-MASTER-ADDR-BY-NAME name` on the sentinel at `port`; `None` when it
+/// does not answer or knows no such master.
+pub fn sentinel_master_addr(port: u16, name: &str) -> Option<(String, u16)> {
+    let mut c = Client::try_connect(port)?;
+    c.send(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", name]);
+    let items = c.try_read()?.into_items()?;
+    Some((
+        items.first()?.as_text()?,
+        items.get(1)?.as_text()?.parse().ok()?,
+    ))
+}
+
+/// The log of the `vigil sentinel` on `port` started in `dir` (empty if none).
+pub fn vigil_sentinel_log(dir: &Path, port: u16) -> String {
+    std::fs::read_to_string(dir.join(format!("vigil-sentinel-{port}.log"))).unwrap_or_default()
+}
+
+/// Wait until each sentinel in `ports` knows `replicas` replicas of `name` and every
+/// other sentinel in `ports`, all with their links up, and has INFO from every
+/// replica.
+pub fn wait_sentinels_know(ports: &[u16], name: &str, replicas: usize) {
+    for &p in ports {
+        wait_for("sentinel discovery", Duration::from_secs(20), || {
+            let mut c = Client::try_connect(p)?;
+            let r = frame_maps(&c.cmd(&["SENTINEL", "REPLICAS", name]));
+            let s = frame_maps(&c.cmd(&["SENTINEL", "SENTINELS", name]));
+            let linked = r
+                .iter()
+                .chain(s.iter())
+                .all(|i| !i["flags"].contains("disconnected"))
+                && r.iter().all(|i| i["info-refresh"] != "0");
+            (r.len() == replicas && s.len() == ports.len() - 1 && linked).then_some(())
+        });
+    }
 }

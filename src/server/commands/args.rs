@@ -17,16 +17,7 @@ pub fn int(arg: &[u8]) -> Result<i64, Frame> {
 }
 
 pub fn parse_i64(arg: &[u8]) -> Option<i64> {
-    if arg.is_empty() || arg.len() > 20 {
-        return None;
-    }
-    if arg[0] == b'+' || (arg.len() > 1 && arg[0] == b'0') || arg == b"-0" {
-        return None;
-    }
-    if arg.len() > 1 && arg[0] == b'-' && arg[1] == b'0' {
-        return None;
-    }
-    std::str::from_utf8(arg).ok()?.parse().ok()
+    crate::resp::string2ll(arg)
 }
 
 /// Parse a float like Redis's getDoubleFromObject (`inf`, `-inf` accepted; NaN not).

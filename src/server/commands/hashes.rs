@@ -1,11 +1,11 @@
 //! Hashes (Redis's t_hash.c): HSET, HGET, HGETALL, counters, HRANDFIELD, HSCAN...
 
-use super::args::{int, owned, parse_f64, parse_i64};
-use super::keys::{parse_cursor, parse_scan_opts, scan_reply};
+use super::args::{int, owned, parse_i64};
+use super::keys::{scan_collection, scan_page, scan_reply};
 use crate::resp::{Frame, Proto};
 use crate::server::command::{flags::*, Command, Ctx};
-use crate::server::db::{scan_indices, wrongtype, Value};
-use crate::server::glob::glob_match;
+use crate::server::db::{wrongtype, Value};
+use crate::server::longdouble::LongDouble;
 use bytes::Bytes;
 use indexmap::IndexMap;
 use rand::Rng;
@@ -226,9 +226,10 @@ fn hincrby(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     }
 }
 
-/// `HINCRBYFLOAT key field increment`: bulk result, propagated as HSET.
+/// `HINCRBYFLOAT key field increment`: adds in x87 `long double` like Redis (see
+/// [`LongDouble`]); bulk result, propagated as HSET with the stored text.
 fn hincrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let Some(delta) = parse_f64(&argv[3]) else {
+    let Some(delta) = LongDouble::parse(&argv[3]) else {
         return Frame::err(super::args::NOT_FLOAT);
     };
     if !delta.is_finite() {
@@ -236,19 +237,18 @@ fn hincrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     }
     let cur = match read_hash(ctx, &argv[1]) {
         Ok(h) => match h.and_then(|h| h.get(argv[2].as_ref())) {
-            Some(v) => match parse_f64(v) {
+            Some(v) => match LongDouble::parse(v) {
                 Some(n) => n,
                 None => return Frame::err("hash value is not a float"),
             },
-            None => 0.0,
+            None => LongDouble::zero(false),
         },
         Err(e) => return e,
     };
-    let next = cur + delta;
-    if !next.is_finite() {
+    let Some(next) = cur.checked_add(delta) else {
         return Frame::err("increment would produce NaN or Infinity");
-    }
-    let text = Bytes::from(super::strings::format_human_float(next));
+    };
+    let text = Bytes::from(next.to_human());
     match create_hash(ctx, &argv[1]) {
         Ok(h) => {
             put(h, &argv[2], &text);
@@ -372,41 +372,18 @@ fn hrandfield(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 
 /// `HSCAN key cursor [MATCH pattern] [COUNT count]`: small hashes come back whole.
 fn hscan(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let cursor = match parse_cursor(&argv[2]) {
-        Ok(c) => c,
-        Err(e) => return e,
-    };
-    let opts = match parse_scan_opts(&argv[3..], false) {
-        Ok(o) => o,
-        Err(e) => return e,
-    };
     let t = super::keys::Thresholds::from_ctx(ctx);
-    let h = match read_hash(ctx, &argv[1]) {
-        Ok(Some(h)) => h,
-        Ok(None) => return scan_reply(0, Vec::new()),
-        Err(e) => return e,
-    };
-    let compact = h.len() <= t.hash_entries
-        && h.iter()
-            .all(|(f, v)| f.len() <= t.hash_value && v.len() <= t.hash_value);
-    let (next, range) = if compact {
-        (0, 0..h.len())
-    } else {
-        scan_indices(h.len(), cursor, opts.count)
-    };
-    let mut items = Vec::new();
-    let order: Box<dyn Iterator<Item = usize>> = if compact {
-        Box::new(range)
-    } else {
-        Box::new(range.rev())
-    };
-    for i in order {
-        if let Some((f, v)) = h.get_index(i) {
-            if opts.pattern.as_ref().is_none_or(|p| glob_match(p, f)) {
-                items.push(Frame::Bulk(f.clone()));
-                items.push(Frame::Bulk(v.clone()));
-            }
+    scan_collection(ctx, argv, read_hash, |h, cursor, opts| {
+        let compact = h.len() <= t.hash_entries
+            && h.iter()
+                .all(|(f, v)| f.len() <= t.hash_value && v.len() <= t.hash_value);
+        let whole = compact.then(|| h.iter().collect());
+        let (next, page) = scan_page(cursor, opts.count, h.len(), whole, |i| h.get_index(i));
+        let mut items = Vec::new();
+        for (f, v) in page.into_iter().filter(|(f, _)| opts.matches(f)) {
+            items.push(Frame::Bulk(f.clone()));
+            items.push(Frame::Bulk(v.clone()));
         }
-    }
-    scan_reply(next, items)
+        scan_reply(next, items)
+    })
 }

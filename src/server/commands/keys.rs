@@ -310,6 +310,56 @@ pub fn scan_reply(cursor: u64, items: Vec<Frame>) -> Frame {
     ])
 }
 
+impl ScanOpts {
+    /// Whether `name` passes the MATCH pattern (if any).
+    pub fn matches(&self, name: &[u8]) -> bool {
+        self.pattern.as_ref().is_none_or(|p| glob_match(p, name))
+    }
+}
+
+/// Shared body of HSCAN/SSCAN/ZSCAN (`CMD key cursor [MATCH pattern] [COUNT count]`),
+/// checking in Redis's order: the cursor, then the key (missing: an empty page,
+/// whatever the options; WRONGTYPE), then the options. `read` finds the collection,
+/// `page(collection, cursor, options)` answers.
+pub fn scan_collection<C: ?Sized>(
+    ctx: &mut Ctx,
+    argv: &[Bytes],
+    read: for<'c> fn(&'c mut Ctx, &[u8]) -> Result<Option<&'c C>, Frame>,
+    page: impl FnOnce(&C, u64, &ScanOpts) -> Frame,
+) -> Frame {
+    let cursor = match parse_cursor(&argv[2]) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let found = match read(ctx, &argv[1]) {
+        Ok(Some(c)) => c,
+        Ok(None) => return scan_reply(0, Vec::new()),
+        Err(e) => return e,
+    };
+    match parse_scan_opts(&argv[3..], false) {
+        Ok(opts) => page(found, cursor, &opts),
+        Err(e) => e,
+    }
+}
+
+/// The elements of one HSCAN/SSCAN/ZSCAN page and the next cursor. A collection in
+/// one of Redis's compact encodings comes back `whole` (in that encoding's order)
+/// with cursor 0; otherwise the `len` slots are walked with the SCAN cursor scheme
+/// ([`scan_indices`]), `at(i)` giving slot `i`.
+pub fn scan_page<E>(
+    cursor: u64,
+    count: usize,
+    len: usize,
+    whole: Option<Vec<E>>,
+    at: impl Fn(usize) -> Option<E>,
+) -> (u64, Vec<E>) {
+    if let Some(all) = whole {
+        return (0, all);
+    }
+    let (next, range) = scan_indices(len, cursor, count);
+    (next, range.rev().filter_map(at).collect())
+}
+
 /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`.
 fn scan(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     let cursor = match parse_cursor(&argv[1]) {

@@ -609,35 +609,85 @@ fn first_nonempty(ctx: &mut Ctx, keys: &[Bytes]) -> Result<Option<Bytes>, Frame>
     Ok(None)
 }
 
-/// `BLPOP key [key ...] timeout` / `BRPOP`: `[key, element]`, propagated as LPOP/RPOP.
-fn bpop_generic(ctx: &mut Ctx, argv: &[Bytes], left: bool) -> Frame {
+/// What serving a pop from the first non-empty key gives: the reply, `None` when
+/// every key is empty, or an error (WRONGTYPE).
+pub type Served = Result<Option<Frame>, Frame>;
+
+/// Shared body of BLPOP/BRPOP/BZPOPMIN/BZPOPMAX (`CMD key [key ...] timeout`): parse
+/// the timeout, then answer with `serve(ctx, keys)` or block on all the keys.
+pub fn blocking_pop(
+    ctx: &mut Ctx,
+    argv: &[Bytes],
+    serve: impl FnOnce(&mut Ctx, &[Bytes]) -> Served,
+) -> Frame {
     let deadline = match parse_timeout(&argv[argv.len() - 1]) {
         Ok(d) => d,
         Err(e) => return e,
     };
     let keys = &argv[1..argv.len() - 1];
-    match first_nonempty(ctx, keys) {
-        Err(e) => e,
-        Ok(Some(k)) => {
-            let v = pop_n(ctx, &k, left, 1);
-            let name = if left { b(b"LPOP") } else { b(b"RPOP") };
-            ctx.propagate_as(vec![vec![name, k.clone()]]);
-            let mut items = vec![Frame::Bulk(k)];
-            items.extend(v.into_iter().map(Frame::Bulk));
-            Frame::Array(items)
-        }
+    match serve(ctx, keys) {
+        Ok(Some(f)) => f,
         Ok(None) => block_on(ctx, keys, deadline),
+        Err(e) => e,
     }
+}
+
+/// Shared body of LMPOP/BLMPOP/ZMPOP/BZMPOP: `[timeout] numkeys key [key ...] <side>
+/// [COUNT count]` (the timeout only when `blocking`). `side` parses LEFT|RIGHT or
+/// MIN|MAX; `serve(ctx, keys, side, count)` pops from the first non-empty key.
+pub fn mpop(
+    ctx: &mut Ctx,
+    argv: &[Bytes],
+    blocking: bool,
+    side: fn(&[u8]) -> Result<bool, Frame>,
+    serve: fn(&mut Ctx, &[Bytes], bool, usize) -> Served,
+) -> Frame {
+    let (deadline, rest) = if blocking {
+        match parse_timeout(&argv[1]) {
+            Ok(d) => (d, &argv[2..]),
+            Err(e) => return e,
+        }
+    } else {
+        (None, &argv[1..])
+    };
+    let a = match parse_mpop(rest) {
+        Ok(a) => a,
+        Err(e) => return e,
+    };
+    let s = match side(&a.side) {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
+    match serve(ctx, &a.keys, s, a.count) {
+        Ok(Some(f)) => f,
+        Ok(None) if blocking => block_on(ctx, &a.keys, deadline),
+        Ok(None) => Frame::NullArray,
+        Err(e) => e,
+    }
+}
+
+/// Pop one element from the first non-empty list: `[key, element]`, propagated as
+/// LPOP/RPOP.
+fn pop_first(ctx: &mut Ctx, keys: &[Bytes], left: bool) -> Served {
+    let Some(k) = first_nonempty(ctx, keys)? else {
+        return Ok(None);
+    };
+    let v = pop_n(ctx, &k, left, 1);
+    let name = if left { b(b"LPOP") } else { b(b"RPOP") };
+    ctx.propagate_as(vec![vec![name, k.clone()]]);
+    let mut items = vec![Frame::Bulk(k)];
+    items.extend(v.into_iter().map(Frame::Bulk));
+    Ok(Some(Frame::Array(items)))
 }
 
 /// `BLPOP key [key ...] timeout`.
 fn blpop(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    bpop_generic(ctx, argv, true)
+    blocking_pop(ctx, argv, |ctx, keys| pop_first(ctx, keys, true))
 }
 
 /// `BRPOP key [key ...] timeout`.
 fn brpop(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    bpop_generic(ctx, argv, false)
+    blocking_pop(ctx, argv, |ctx, keys| pop_first(ctx, keys, false))
 }
 
 /// Shared body of BLMOVE and BRPOPLPUSH; `prop` is the non-blocking form to propagate.
@@ -728,12 +778,7 @@ pub fn parse_mpop(args: &[Bytes]) -> Result<MpopArgs, Frame> {
 
 /// Pop from the first non-empty list: `[key, [elements]]`, propagated as
 /// `LPOP|RPOP key n`. None when every list is empty.
-fn mpop_now(
-    ctx: &mut Ctx,
-    keys: &[Bytes],
-    left: bool,
-    count: usize,
-) -> Result<Option<Frame>, Frame> {
+fn mpop_now(ctx: &mut Ctx, keys: &[Bytes], left: bool, count: usize) -> Served {
     let Some(k) = first_nonempty(ctx, keys)? else {
         return Ok(None);
     };
@@ -752,40 +797,12 @@ fn mpop_now(
 
 /// `LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]`.
 fn lmpop(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let a = match parse_mpop(&argv[1..]) {
-        Ok(a) => a,
-        Err(e) => return e,
-    };
-    let left = match parse_side(&a.side) {
-        Ok(l) => l,
-        Err(e) => return e,
-    };
-    match mpop_now(ctx, &a.keys, left, a.count) {
-        Ok(Some(f)) => f,
-        Ok(None) => Frame::NullArray,
-        Err(e) => e,
-    }
+    mpop(ctx, argv, false, parse_side, mpop_now)
 }
 
 /// `BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]`.
 fn blmpop(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let deadline = match parse_timeout(&argv[1]) {
-        Ok(d) => d,
-        Err(e) => return e,
-    };
-    let a = match parse_mpop(&argv[2..]) {
-        Ok(a) => a,
-        Err(e) => return e,
-    };
-    let left = match parse_side(&a.side) {
-        Ok(l) => l,
-        Err(e) => return e,
-    };
-    match mpop_now(ctx, &a.keys, left, a.count) {
-        Ok(Some(f)) => f,
-        Ok(None) => block_on(ctx, &a.keys, deadline),
-        Err(e) => e,
-    }
+    mpop(ctx, argv, true, parse_side, mpop_now)
 }
 
 #[cfg(test)]

@@ -33,4 +33,5 @@ pub static FAMILIES: &[&[Command]] = &[
     strings::COMMANDS,
     transactions::COMMANDS,
     zsets::COMMANDS,
+    crate::server::fencing::COMMANDS,
 ];

@@ -137,6 +137,9 @@ fn float_increments_and_pops_are_rewritten() {
     let mut h = Harness::new();
     h.run(&["HINCRBYFLOAT", "h", "f", "2.5"]);
     assert_eq!(h.stream(), ["HSET h f 2.5"]);
+    h.run(&["INCRBYFLOAT", "k", "0.1"]);
+    h.run(&["INCRBYFLOAT", "k", "0.2"]);
+    assert_eq!(h.stream(), ["SET k 0.1 KEEPTTL", "SET k 0.3 KEEPTTL"]);
     h.setup(&[
         &["RPUSH", "l", "a", "b"],
         &["ZADD", "z", "1", "m", "2", "n"],

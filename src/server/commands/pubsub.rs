@@ -7,9 +7,12 @@
 //! connections through their registry entry (`ClientEntry::push`).
 
 use crate::resp::Frame;
+use crate::server::client::Client;
 use crate::server::command::{flags::*, Command, Ctx};
 use crate::server::glob::glob_match;
+use crate::server::state::State;
 use bytes::Bytes;
+use std::collections::HashSet;
 
 pub static COMMANDS: &[Command] = &[
     Command::new(
@@ -80,97 +83,116 @@ fn emit(ctx: &mut Ctx, mut frames: Vec<Frame>) -> Frame {
     last
 }
 
-/// `SUBSCRIBE channel [channel ...]`: one confirmation per channel.
-fn subscribe(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+/// What a (un)subscribe command works on: channels (SUBSCRIBE, UNSUBSCRIBE) or
+/// patterns (PSUBSCRIBE, PUNSUBSCRIBE).
+#[derive(Clone, Copy)]
+enum Target {
+    Channels,
+    Patterns,
+}
+
+impl Target {
+    /// The confirmation word: the command's own name.
+    fn word(self, subscribe: bool) -> &'static str {
+        match (self, subscribe) {
+            (Target::Channels, true) => "subscribe",
+            (Target::Channels, false) => "unsubscribe",
+            (Target::Patterns, true) => "psubscribe",
+            (Target::Patterns, false) => "punsubscribe",
+        }
+    }
+
+    /// The connection's own set of channels or patterns.
+    fn mine(self, client: &mut Client) -> &mut HashSet<Bytes> {
+        match self {
+            Target::Channels => &mut client.channels,
+            Target::Patterns => &mut client.patterns,
+        }
+    }
+
+    /// Record `name` for client `id` in the server's registry.
+    fn register(self, state: &mut State, name: Bytes, id: u64) {
+        match self {
+            Target::Channels => state.pubsub.subscribe(name, id),
+            Target::Patterns => state.pubsub.psubscribe(name, id),
+        };
+    }
+
+    /// Forget `name` for client `id` in the server's registry.
+    fn unregister(self, state: &mut State, name: &[u8], id: u64) {
+        match self {
+            Target::Channels => state.pubsub.unsubscribe(name, id),
+            Target::Patterns => state.pubsub.punsubscribe(name, id),
+        };
+    }
+}
+
+/// Shared body of SUBSCRIBE and PSUBSCRIBE: one confirmation per argument.
+fn subscribe_to(ctx: &mut Ctx, argv: &[Bytes], target: Target) -> Frame {
     let id = ctx.client.id;
     let mut frames = Vec::with_capacity(argv.len() - 1);
-    for ch in &argv[1..] {
-        let ch = Bytes::copy_from_slice(ch);
-        if ctx.client.channels.insert(ch.clone()) {
-            ctx.state.pubsub.subscribe(ch.clone(), id);
+    for name in &argv[1..] {
+        let name = Bytes::copy_from_slice(name);
+        if target.mine(ctx.client).insert(name.clone()) {
+            target.register(ctx.state, name.clone(), id);
         }
         frames.push(confirmation(
-            "subscribe",
-            Some(ch),
+            target.word(true),
+            Some(name),
             ctx.client.subscriptions(),
         ));
     }
     emit(ctx, frames)
 }
 
-/// `PSUBSCRIBE pattern [pattern ...]`.
-fn psubscribe(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+/// Shared body of UNSUBSCRIBE and PUNSUBSCRIBE: no argument means every one the
+/// connection has; with none at all, one confirmation with a null name.
+fn unsubscribe_from(ctx: &mut Ctx, argv: &[Bytes], target: Target) -> Frame {
     let id = ctx.client.id;
-    let mut frames = Vec::with_capacity(argv.len() - 1);
-    for p in &argv[1..] {
-        let p = Bytes::copy_from_slice(p);
-        if ctx.client.patterns.insert(p.clone()) {
-            ctx.state.pubsub.psubscribe(p.clone(), id);
+    let names: Vec<Bytes> = if argv.len() > 1 {
+        argv[1..]
+            .iter()
+            .map(|c| Bytes::copy_from_slice(c))
+            .collect()
+    } else {
+        target.mine(ctx.client).iter().cloned().collect()
+    };
+    if names.is_empty() {
+        return confirmation(target.word(false), None, ctx.client.subscriptions());
+    }
+    let mut frames = Vec::with_capacity(names.len());
+    for name in names {
+        if target.mine(ctx.client).remove(&name) {
+            target.unregister(ctx.state, &name, id);
         }
         frames.push(confirmation(
-            "psubscribe",
-            Some(p),
+            target.word(false),
+            Some(name),
             ctx.client.subscriptions(),
         ));
     }
     emit(ctx, frames)
+}
+
+/// `SUBSCRIBE channel [channel ...]`: one confirmation per channel.
+fn subscribe(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    subscribe_to(ctx, argv, Target::Channels)
+}
+
+/// `PSUBSCRIBE pattern [pattern ...]`.
+fn psubscribe(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    subscribe_to(ctx, argv, Target::Patterns)
 }
 
 /// `UNSUBSCRIBE [channel ...]`: no argument means every channel; with nothing
 /// subscribed, one frame with a null name.
 fn unsubscribe(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let id = ctx.client.id;
-    let names: Vec<Bytes> = if argv.len() > 1 {
-        argv[1..]
-            .iter()
-            .map(|c| Bytes::copy_from_slice(c))
-            .collect()
-    } else {
-        ctx.client.channels.iter().cloned().collect()
-    };
-    if names.is_empty() {
-        return confirmation("unsubscribe", None, ctx.client.subscriptions());
-    }
-    let mut frames = Vec::with_capacity(names.len());
-    for ch in names {
-        if ctx.client.channels.remove(&ch) {
-            ctx.state.pubsub.unsubscribe(&ch, id);
-        }
-        frames.push(confirmation(
-            "unsubscribe",
-            Some(ch),
-            ctx.client.subscriptions(),
-        ));
-    }
-    emit(ctx, frames)
+    unsubscribe_from(ctx, argv, Target::Channels)
 }
 
 /// `PUNSUBSCRIBE [pattern ...]`.
 fn punsubscribe(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let id = ctx.client.id;
-    let names: Vec<Bytes> = if argv.len() > 1 {
-        argv[1..]
-            .iter()
-            .map(|c| Bytes::copy_from_slice(c))
-            .collect()
-    } else {
-        ctx.client.patterns.iter().cloned().collect()
-    };
-    if names.is_empty() {
-        return confirmation("punsubscribe", None, ctx.client.subscriptions());
-    }
-    let mut frames = Vec::with_capacity(names.len());
-    for p in names {
-        if ctx.client.patterns.remove(&p) {
-            ctx.state.pubsub.punsubscribe(&p, id);
-        }
-        frames.push(confirmation(
-            "punsubscribe",
-            Some(p),
-            ctx.client.subscriptions(),
-        ));
-    }
-    emit(ctx, frames)
+    unsubscribe_from(ctx, argv, Target::Patterns)
 }
 
 /// `PUBLISH channel message`: `:<receivers>` (channel subscribers plus one per
@@ -182,11 +204,7 @@ fn publish(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 
 /// Deliver a message to every subscriber of `channel` and of matching patterns.
 /// Returns the number of receivers. Also used by other parts of the server.
-pub fn publish_message(
-    state: &mut crate::server::state::State,
-    channel: &[u8],
-    message: &[u8],
-) -> usize {
+pub fn publish_message(state: &mut State, channel: &[u8], message: &[u8]) -> usize {
     let mut receivers = 0;
     let ch = Bytes::copy_from_slice(channel);
     let msg = Bytes::copy_from_slice(message);

@@ -94,8 +94,8 @@ fn sync(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
 }
 
 /// `REPLCONF option value [option value ...]`: what a replica tells its master
-/// before PSYNC (listening-port, ip-address, capa); `ack`/`getack` are handled on
-/// the replication links themselves.
+/// before PSYNC (listening-port, ip-address, capa, rdb-only); `ack`/`getack` are
+/// handled on the replication links themselves and get no reply anywhere else.
 fn replconf(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     if argv.len().is_multiple_of(2) {
         return syntax_error();
@@ -130,14 +130,26 @@ fn replconf(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
                 conf.capa_psync2 = true;
             }
         } else if is(opt, "ack") || is(opt, "getack") {
-            // From a connection that is not a replica link: nothing to do.
-            break;
+            // Meaningful only on replication links (handled there). Like Redis,
+            // from any other connection: no reply at all, later pairs ignored.
+            ctx.state.repl.pending_conf.insert(id, conf);
+            if !ctx.in_exec {
+                ctx.client.skip_replies += 1;
+            }
+            return Frame::ok();
         } else if is(opt, "rdb-only") {
             match int(val) {
-                Ok(0 | 1) => {}
+                Ok(v @ (0 | 1)) => conf.rdb_only = v == 1,
                 _ => return Frame::err("value is out of range, value must between 0 and 1"),
             }
         } else if is(opt, "rdb-filter-only") {
+            // Only "functions" is a valid filter (we have no functions: the RDB
+            // holds data either way).
+            for f in String::from_utf8_lossy(val).split_whitespace() {
+                if !f.eq_ignore_ascii_case("functions") {
+                    return Frame::err(format!("Unsupported rdb-filter-only option: {f}"));
+                }
+            }
         } else {
             return Frame::err(format!(
                 "Unrecognized REPLCONF option: {}",
@@ -307,15 +319,7 @@ fn failover(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
             return Frame::err("FAILOVER target replica is not online.");
         }
     }
-    ctx.state.repl.failover = FailoverState::WaitForSync {
-        target: to,
-        deadline: timeout.map(|t| Instant::now() + Duration::from_millis(t as u64)),
-        force,
-    };
-    // Ask for fresh ACKs so the target's position is known soon.
-    ctx.state
-        .repl
-        .emit_no_select(&[b"REPLCONF", b"GETACK", b"*"]);
+    replication::failover::begin(ctx.state, to, timeout, force);
     Frame::ok()
 }
 

@@ -6,11 +6,10 @@
 
 use super::args::{owned, parse_i64, syntax_error};
 use super::hashes::distinct_indices;
-use super::keys::{parse_cursor, parse_scan_opts, scan_reply};
+use super::keys::{scan_collection, scan_page, scan_reply};
 use crate::resp::Frame;
 use crate::server::command::{flags::*, Command, Ctx};
-use crate::server::db::{scan_indices, wrongtype, Value};
-use crate::server::glob::glob_match;
+use crate::server::db::{wrongtype, Value};
 use bytes::Bytes;
 use indexmap::IndexSet;
 use rand::Rng;
@@ -449,36 +448,17 @@ fn smove(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 
 /// `SSCAN key cursor [MATCH pattern] [COUNT count]`: intsets come back whole.
 fn sscan(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let cursor = match parse_cursor(&argv[2]) {
-        Ok(c) => c,
-        Err(e) => return e,
-    };
-    let opts = match parse_scan_opts(&argv[3..], false) {
-        Ok(o) => o,
-        Err(e) => return e,
-    };
     let limit = intset_limit(ctx);
-    let s = match read_set(ctx, &argv[1]) {
-        Ok(Some(s)) => s,
-        Ok(None) => return scan_reply(0, Vec::new()),
-        Err(e) => return e,
-    };
-    let matches = |m: &Bytes| opts.pattern.as_ref().is_none_or(|p| glob_match(p, m));
-    let compact = s.len() <= limit && s.iter().all(|m| parse_i64(m).is_some());
-    if compact {
-        let items = ordered(s.iter(), s.len(), limit)
+    scan_collection(ctx, argv, read_set, |s, cursor, opts| {
+        let compact = s.len() <= limit && s.iter().all(|m| parse_i64(m).is_some());
+        let whole = compact.then(|| ordered(s.iter(), s.len(), limit));
+        let at = |i| s.get_index(i).cloned();
+        let (next, page) = scan_page(cursor, opts.count, s.len(), whole, at);
+        let items = page
             .into_iter()
-            .filter(matches)
+            .filter(|m| opts.matches(m))
             .map(Frame::Bulk)
             .collect();
-        return scan_reply(0, items);
-    }
-    let (next, range) = scan_indices(s.len(), cursor, opts.count);
-    let items = range
-        .rev()
-        .filter_map(|i| s.get_index(i))
-        .filter(|m| matches(m))
-        .map(|m| Frame::Bulk(m.clone()))
-        .collect();
-    scan_reply(next, items)
+        scan_reply(next, items)
+    })
 }

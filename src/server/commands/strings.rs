@@ -1,9 +1,10 @@
 //! Strings (Redis's t_string.c): GET, SET and friends, counters, ranges.
 
-use super::args::{float, int, int_bytes, is, syntax_error};
+use super::args::{int, int_bytes, is, syntax_error};
 use crate::resp::Frame;
 use crate::server::command::{flags::*, Command, Ctx, Propagation};
 use crate::server::db::{wrongtype, Value};
+use crate::server::longdouble::LongDouble;
 use bytes::{Bytes, BytesMut};
 
 pub static COMMANDS: &[Command] = &[
@@ -374,32 +375,25 @@ fn decrby(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     }
 }
 
-/// Text of an INCRBYFLOAT result: plain decimal, no exponent, shortest form that
-/// reads back as the same double. (Redis prints a long double with %.17Lf, whose last
-/// digits are an artifact of 80-bit precision; clients parse either as the same value.)
-pub fn format_human_float(v: f64) -> String {
-    format!("{v}")
-}
-
-/// `INCRBYFLOAT key increment`: propagated as `SET key <result> KEEPTTL`.
+/// `INCRBYFLOAT key increment`: adds in x87 `long double` like Redis (see
+/// [`LongDouble`]), stores and answers the `%.17Lf`-style text; propagated as
+/// `SET key <result> KEEPTTL`.
 fn incrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     let cur = match get_string(ctx, &argv[1]) {
-        Ok(Some(v)) => match super::args::parse_f64(&v) {
+        Ok(Some(v)) => match LongDouble::parse(&v) {
             Some(n) => n,
             None => return Frame::err(super::args::NOT_FLOAT),
         },
-        Ok(None) => 0.0,
+        Ok(None) => LongDouble::zero(false),
         Err(e) => return e,
     };
-    let delta = match float(&argv[2]) {
-        Ok(d) => d,
-        Err(e) => return e,
+    let Some(delta) = LongDouble::parse(&argv[2]) else {
+        return Frame::err(super::args::NOT_FLOAT);
     };
-    let next = cur + delta;
-    if !next.is_finite() {
+    let Some(next) = cur.checked_add(delta) else {
         return Frame::err("increment would produce NaN or Infinity");
-    }
-    let text = Bytes::from(format_human_float(next));
+    };
+    let text = Bytes::from(next.to_human());
     ctx.db().set_keep_ttl(&argv[1], Value::Str(text.clone()));
     ctx.propagate_as(vec![vec![
         Bytes::from_static(b"SET"),
@@ -499,14 +493,4 @@ fn setrange(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     let len = b.len();
     ctx.db().set_keep_ttl(&argv[1], Value::Str(b.freeze()));
     Frame::Integer(len as i64)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn human_floats() {
-        assert_eq!(super::format_human_float(3.0), "3");
-        assert_eq!(super::format_human_float(10.5), "10.5");
-        assert_eq!(super::format_human_float(5.0e3), "5000");
-    }
 }

@@ -4,12 +4,11 @@
 
 use super::args::{int, is, owned, parse_f64, parse_i64, syntax_error, NOT_FLOAT};
 use super::hashes::{distinct_indices, pairs_reply};
-use super::keys::{parse_cursor, parse_scan_opts, scan_reply};
-use super::lists::{block_on, index_range, parse_mpop, parse_timeout};
+use super::keys::{scan_collection, scan_page, scan_reply};
+use super::lists::{blocking_pop, index_range, mpop, Served};
 use crate::resp::{format_double, Frame, Proto};
 use crate::server::command::{flags::*, Command, Ctx};
-use crate::server::db::{scan_indices, wrongtype, Score, Value, ZSet};
-use crate::server::glob::glob_match;
+use crate::server::db::{wrongtype, Score, Value, ZSet};
 use bytes::Bytes;
 use rand::Rng;
 use std::ops::Bound;
@@ -909,37 +908,30 @@ fn pop_name(max: bool) -> Bytes {
     }
 }
 
-/// `BZPOPMIN key [key ...] timeout` / `BZPOPMAX`: `[key, member, score]`.
-fn bzpop_generic(ctx: &mut Ctx, argv: &[Bytes], max: bool) -> Frame {
-    let deadline = match parse_timeout(&argv[argv.len() - 1]) {
-        Ok(d) => d,
-        Err(e) => return e,
+/// Pop one member from the first non-empty zset: `[key, member, score]`,
+/// propagated as ZPOPMIN/ZPOPMAX.
+fn pop_first(ctx: &mut Ctx, keys: &[Bytes], max: bool) -> Served {
+    let Some(k) = first_nonempty(ctx, keys)? else {
+        return Ok(None);
     };
-    let keys = &argv[1..argv.len() - 1];
-    match first_nonempty(ctx, keys) {
-        Err(e) => e,
-        Ok(Some(k)) => {
-            let popped = pop_n(ctx, &k, max, 1);
-            ctx.propagate_as(vec![vec![pop_name(max), k.clone()]]);
-            let mut items = vec![Frame::Bulk(k)];
-            for (m, s) in popped {
-                items.push(Frame::Bulk(m));
-                items.push(Frame::Double(s));
-            }
-            Frame::Array(items)
-        }
-        Ok(None) => block_on(ctx, keys, deadline),
+    let popped = pop_n(ctx, &k, max, 1);
+    ctx.propagate_as(vec![vec![pop_name(max), k.clone()]]);
+    let mut items = vec![Frame::Bulk(k)];
+    for (m, s) in popped {
+        items.push(Frame::Bulk(m));
+        items.push(Frame::Double(s));
     }
+    Ok(Some(Frame::Array(items)))
 }
 
 /// `BZPOPMIN key [key ...] timeout`.
 fn bzpopmin(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    bzpop_generic(ctx, argv, false)
+    blocking_pop(ctx, argv, |ctx, keys| pop_first(ctx, keys, false))
 }
 
 /// `BZPOPMAX key [key ...] timeout`.
 fn bzpopmax(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    bzpop_generic(ctx, argv, true)
+    blocking_pop(ctx, argv, |ctx, keys| pop_first(ctx, keys, true))
 }
 
 fn parse_minmax(arg: &[u8]) -> Result<bool, Frame> {
@@ -953,12 +945,7 @@ fn parse_minmax(arg: &[u8]) -> Result<bool, Frame> {
 }
 
 /// Pop from the first non-empty zset: `[key, [[member, score], ...]]`.
-fn zmpop_now(
-    ctx: &mut Ctx,
-    keys: &[Bytes],
-    max: bool,
-    count: usize,
-) -> Result<Option<Frame>, Frame> {
+fn zmpop_now(ctx: &mut Ctx, keys: &[Bytes], max: bool, count: usize) -> Served {
     let Some(k) = first_nonempty(ctx, keys)? else {
         return Ok(None);
     };
@@ -980,40 +967,12 @@ fn zmpop_now(
 
 /// `ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]`.
 fn zmpop(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let a = match parse_mpop(&argv[1..]) {
-        Ok(a) => a,
-        Err(e) => return e,
-    };
-    let max = match parse_minmax(&a.side) {
-        Ok(m) => m,
-        Err(e) => return e,
-    };
-    match zmpop_now(ctx, &a.keys, max, a.count) {
-        Ok(Some(f)) => f,
-        Ok(None) => Frame::NullArray,
-        Err(e) => e,
-    }
+    mpop(ctx, argv, false, parse_minmax, zmpop_now)
 }
 
 /// `BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]`.
 fn bzmpop(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let deadline = match parse_timeout(&argv[1]) {
-        Ok(d) => d,
-        Err(e) => return e,
-    };
-    let a = match parse_mpop(&argv[2..]) {
-        Ok(a) => a,
-        Err(e) => return e,
-    };
-    let max = match parse_minmax(&a.side) {
-        Ok(m) => m,
-        Err(e) => return e,
-    };
-    match zmpop_now(ctx, &a.keys, max, a.count) {
-        Ok(Some(f)) => f,
-        Ok(None) => block_on(ctx, &a.keys, deadline),
-        Err(e) => e,
-    }
+    mpop(ctx, argv, true, parse_minmax, zmpop_now)
 }
 
 // ---------------------------------------------------------------------------
@@ -1356,42 +1315,19 @@ fn zrandmember(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 /// `ZSCAN key cursor [MATCH pattern] [COUNT count]`: scores are bulk strings even in
 /// RESP3; small zsets come back whole, in order.
 fn zscan(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let cursor = match parse_cursor(&argv[2]) {
-        Ok(c) => c,
-        Err(e) => return e,
-    };
-    let opts = match parse_scan_opts(&argv[3..], false) {
-        Ok(o) => o,
-        Err(e) => return e,
-    };
     let t = super::keys::Thresholds::from_ctx(ctx);
-    let z = match read_zset(ctx, &argv[1]) {
-        Ok(Some(z)) => z,
-        Ok(None) => return scan_reply(0, Vec::new()),
-        Err(e) => return e,
-    };
-    let matches = |m: &Bytes| opts.pattern.as_ref().is_none_or(|p| glob_match(p, m));
-    let mut items = Vec::new();
-    let mut push = |m: &Bytes, s: f64| {
-        if matches(m) {
+    scan_collection(ctx, argv, read_zset, |z, cursor, opts| {
+        let compact = z.len() <= t.zset_entries && z.dict.keys().all(|m| m.len() <= t.zset_value);
+        let whole = compact.then(|| z.order.iter().map(|(s, m)| (m, s.0)).collect());
+        let at = |i| z.dict.get_index(i).map(|(m, s)| (m, *s));
+        let (next, page) = scan_page(cursor, opts.count, z.len(), whole, at);
+        let mut items = Vec::new();
+        for (m, s) in page.into_iter().filter(|(m, _)| opts.matches(m)) {
             items.push(Frame::Bulk(m.clone()));
             items.push(Frame::Bulk(Bytes::from(format_double(s))));
         }
-    };
-    let compact = z.len() <= t.zset_entries && z.dict.keys().all(|m| m.len() <= t.zset_value);
-    if compact {
-        for (s, m) in &z.order {
-            push(m, s.0);
-        }
-        return scan_reply(0, items);
-    }
-    let (next, range) = scan_indices(z.len(), cursor, opts.count);
-    for i in range.rev() {
-        if let Some((m, s)) = z.dict.get_index(i) {
-            push(m, *s);
-        }
-    }
-    scan_reply(next, items)
+        scan_reply(next, items)
+    })
 }
 
 #[cfg(test)]

@@ -1,7 +1,24 @@
 //! Master side: PSYNC decisions (partial from the backlog or full with a snapshot),
-//! the task that serves one replica connection (RDB transfer, then the stream from
-//! its backlog position, reading its REPLCONF ACKs), and the replication cron
-//! (ping replicas, time them out, backlog TTL, save points, FAILOVER progress).
+//! full-sync snapshots, the task that serves one replica connection (RDB transfer,
+//! then the stream from its backlog position, reading its REPLCONF ACKs), and the
+//! replication cron (ping replicas, time them out, backlog TTL, save points, FAILOVER
+//! progress).
+//!
+//! Full syncs as in Redis 7.0 (replication.md §1.6, §2): a replica asking for one
+//! waits in `wait_bgsave` (newline keepalives) until a snapshot starts; then it gets
+//! `+FULLRESYNC <replid> <offset>` (nothing for SYNC) and the RDB.
+//! - `repl-diskless-sync yes` (default) and every waiting replica has `capa eof`: a
+//!   forked child streams the RDB through a pipe and each replica of the batch gets
+//!   it as it is produced, framed `$EOF:<40 hex mark>\r\n<rdb><mark>`; the stream
+//!   follows only after the replica's first `REPLCONF ACK`. The snapshot starts
+//!   `repl-diskless-sync-delay` seconds after the first replica asked (0: at once),
+//!   or as soon as `repl-diskless-sync-max-replicas` are waiting, so replicas that
+//!   arrive together share one snapshot.
+//! - Otherwise (disk-based): the child writes the RDB file (`dir/dbfilename`, like
+//!   a BGSAVE), which is then sent as `$<len>\r\n<rdb>`; a replica that asks while
+//!   that file is being written attaches to it.
+//!
+//! While a snapshot child runs no other one starts; waiting replicas go next.
 
 use super::backlog::Backlog;
 use super::{ReplConf, ReplicaInfo, ReplicaState, WAIT_KEY};
@@ -9,68 +26,121 @@ use crate::resp::{Frame, RequestLimits, RequestParser};
 use crate::server::client::{Client, ClientEntry, ClientKind, ClientMsg};
 use crate::server::command::Handoff;
 use crate::server::rdb::{self, DbSnapshot, ReplInfo, SaveOptions};
-use crate::server::state::{Shared, State};
+use crate::server::state::{unix_ms, Shared, State};
 use bytes::{Bytes, BytesMut};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{oneshot, watch};
 
 /// Where a full-sync snapshot comes from.
-pub enum Source {
-    /// A clone of the dataset, serialized in a blocking thread.
+enum Source {
+    /// A clone of the dataset, serialized in a blocking thread (fork failed).
     Cloned(Vec<DbSnapshot>, SaveOptions),
-    /// A forked child writing the RDB into a pipe.
+    /// A forked child writing the RDB into a pipe or the RDB file.
     Forked(super::fork::ForkChild),
 }
 
-/// One RDB snapshot for full syncs, shared by replicas asking at the same offset.
+/// A replica that asked for a full sync and waits for its snapshot to start.
+pub struct WaitingSync {
+    pub since: Instant,
+    pub capa_eof: bool,
+    pub pre_psync: bool,
+    tx: oneshot::Sender<Arc<SnapshotJob>>,
+}
+
+/// One RDB snapshot for full syncs, produced once (by a blocking thread reading the
+/// child's pipe, or the file it wrote) and read by every replica of its batch.
 pub struct SnapshotJob {
     pub offset: i64,
-    data: parking_lot::Mutex<Option<Source>>,
-    rdb: tokio::sync::OnceCell<Result<Arc<Vec<u8>>, String>>,
+    pub replid: String,
+    /// Streamed `$EOF:`-framed (else sent as `$<len>` once complete).
+    pub diskless: bool,
+    /// The `$EOF:` mark.
+    pub mark: String,
+    chunks: parking_lot::Mutex<Vec<Bytes>>,
+    result: parking_lot::Mutex<Option<Result<(), String>>>,
+    /// Bumped on every chunk and at the end.
+    progress: watch::Sender<u64>,
 }
 
 impl SnapshotJob {
-    pub fn new(offset: i64, source: Source) -> SnapshotJob {
+    fn new(offset: i64, replid: String, diskless: bool) -> SnapshotJob {
         SnapshotJob {
             offset,
-            data: parking_lot::Mutex::new(Some(source)),
-            rdb: tokio::sync::OnceCell::new(),
+            replid,
+            diskless,
+            mark: crate::util::ids::random_hex40(),
+            chunks: parking_lot::Mutex::new(Vec::new()),
+            result: parking_lot::Mutex::new(None),
+            progress: watch::channel(0).0,
         }
     }
 
-    /// Whether another replica can still share this snapshot: its data was not taken
-    /// yet (a taken one may belong to a transfer that was cancelled).
-    pub fn reusable(&self) -> bool {
-        self.data.lock().is_some()
+    fn push(&self, chunk: Bytes) {
+        self.chunks.lock().push(chunk);
+        self.progress.send_modify(|v| *v += 1);
     }
 
-    /// The serialized RDB (built once, in a blocking thread or a child process).
-    pub async fn rdb(&self) -> Result<Arc<Vec<u8>>, String> {
-        self.rdb
-            .get_or_init(|| async {
-                let data = self.data.lock().take();
-                let task = tokio::task::spawn_blocking(move || match data {
-                    Some(Source::Cloned(dbs, opts)) => Ok(Arc::new(rdb::encode(&dbs, &opts))),
-                    Some(Source::Forked(child)) => {
-                        use std::io::Read;
-                        let mut out = Vec::new();
-                        let read = child.pipe.map(|mut p| p.read_to_end(&mut out));
-                        let ok = super::fork::wait(child.pid);
-                        match read {
-                            Some(Ok(_)) if ok => Ok(Arc::new(out)),
-                            _ => Err("the snapshot child failed".to_string()),
+    fn finish(&self, r: Result<(), String>) {
+        *self.result.lock() = Some(r);
+        self.progress.send_modify(|v| *v += 1);
+    }
+
+    /// Whether the snapshot is still being produced.
+    pub fn running(&self) -> bool {
+        self.result.lock().is_none()
+    }
+
+    /// Chunks from index `from`, and the result once finished (read first: when it
+    /// is there, every chunk is too).
+    fn poll(&self, from: usize) -> (Vec<Bytes>, Option<Result<(), String>>) {
+        let res = self.result.lock().clone();
+        let chunks = self.chunks.lock();
+        (chunks.get(from..).unwrap_or(&[]).to_vec(), res)
+    }
+
+    /// Produce the RDB (blocking: runs in a blocking thread).
+    fn produce(&self, source: Source, file: Option<std::path::PathBuf>) -> Result<(), String> {
+        use std::io::Read;
+        match source {
+            Source::Forked(child) => {
+                if let Some(mut pipe) = child.pipe {
+                    let mut buf = vec![0u8; 256 * 1024];
+                    loop {
+                        match pipe.read(&mut buf) {
+                            Ok(0) => break,
+                            Ok(n) => self.push(Bytes::copy_from_slice(&buf[..n])),
+                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                            Err(e) => {
+                                drop(pipe);
+                                super::fork::wait(child.pid);
+                                return Err(format!("reading the snapshot pipe: {e}"));
+                            }
                         }
                     }
-                    None => Err("snapshot already consumed".into()),
-                });
-                task.await
-                    .map_err(|e| format!("snapshot task failed: {e}"))
-                    .and_then(|r| r)
-            })
-            .await
-            .clone()
+                }
+                if !super::fork::wait(child.pid) {
+                    return Err("the snapshot child failed".into());
+                }
+                if let Some(path) = file {
+                    let data = std::fs::read(&path)
+                        .map_err(|e| format!("reading {}: {e}", path.display()))?;
+                    self.push(Bytes::from(data));
+                }
+                Ok(())
+            }
+            Source::Cloned(dbs, opts) => {
+                let bytes = rdb::encode(&dbs, &opts);
+                if let Some(path) = file {
+                    crate::util::fsutil::write_atomic(&path, &bytes)
+                        .map_err(|e| format!("writing {}: {e}", path.display()))?;
+                }
+                self.push(Bytes::from(bytes));
+                Ok(())
+            }
+        }
     }
 }
 
@@ -102,8 +172,10 @@ impl super::Replication {
     }
 }
 
-/// `PSYNC replid offset` / `SYNC` from connection `id`: decide partial or full resync,
-/// register the replica, and return the reply line plus the handoff that serves it.
+/// `PSYNC replid offset` / `SYNC` (`req` = None) from connection `id`: decide partial
+/// or full resync, register the replica, and return the reply line (partial only;
+/// a full sync's `+FULLRESYNC` is written when its snapshot starts) plus the handoff
+/// that serves it.
 pub fn psync(
     st: &mut State,
     id: u64,
@@ -143,7 +215,7 @@ pub fn psync(
                 conf.listening_port,
                 st.repl.master_repl_offset + 1 - off
             );
-            register(st, id, ip, conf, ReplicaState::Online, off);
+            register(st, id, ip, conf, ReplicaState::Online, off, false);
             return Ok((Some(Frame::simple(line)), handoff(shared, id, addr, None)));
         }
         if replid != "?" {
@@ -165,52 +237,212 @@ pub fn psync(
     }
     let size = st.config.get_i64("repl-backlog-size").max(0) as usize;
     st.repl.ensure_backlog(size);
+    let (tx, rx) = oneshot::channel();
+    let pre_psync = req.is_none();
+    st.repl.sync_waiting.insert(
+        id,
+        WaitingSync {
+            since: Instant::now(),
+            capa_eof: conf.capa_eof,
+            pre_psync,
+            tx,
+        },
+    );
+    register(
+        st,
+        id,
+        ip,
+        conf,
+        ReplicaState::WaitBgsave,
+        i64::MAX,
+        pre_psync,
+    );
+    maybe_start_sync(st);
+    Ok((None, handoff(shared, id, addr, Some(rx))))
+}
+
+/// Start a snapshot for the replicas waiting for one, when it is time (called on
+/// every full-sync request and 10 times a second by the cron).
+pub fn maybe_start_sync(st: &mut State) {
+    if st.repl.sync_waiting.is_empty() {
+        return;
+    }
+    st.repl.sync_waiting.retain(|_, w| !w.tx.is_closed());
+    if st.repl.sync_waiting.is_empty() {
+        return;
+    }
+    if let Some(job) = st.repl.snapshot.clone() {
+        if job.running() {
+            // A disk snapshot being written: attach (its offset is still in the
+            // backlog and the replicas want the same thing). A streamed one: wait.
+            let attach = !job.diskless
+                && job.replid == st.repl.replid
+                && st
+                    .repl
+                    .backlog
+                    .as_ref()
+                    .is_some_and(|b| b.covers(job.offset + 1));
+            if attach {
+                tracing::info!("Waiting for end of BGSAVE for SYNC");
+                assign(st, &job);
+            }
+            return;
+        }
+    }
+    if st.repl.persist.bgsave_in_progress {
+        // Another child (BGSAVE) is running: start when it is done.
+        return;
+    }
+    let c = &st.config;
+    let diskless =
+        c.get_bool("repl-diskless-sync") && st.repl.sync_waiting.values().all(|w| w.capa_eof);
+    let delay = c.get_i64("repl-diskless-sync-delay").max(0) as u64;
+    let max_replicas = c.get_i64("repl-diskless-sync-max-replicas");
+    let waiting = st.repl.sync_waiting.len() as i64;
+    let oldest = st.repl.sync_waiting.values().map(|w| w.since).min();
+    let start = !diskless
+        || delay == 0
+        || (max_replicas > 0 && waiting >= max_replicas)
+        || oldest.is_some_and(|t| t.elapsed() >= Duration::from_secs(delay));
+    if !start {
+        if st.repl.snapshot_delay_logged_for != oldest {
+            st.repl.snapshot_delay_logged_for = oldest;
+            tracing::info!("Delay next BGSAVE for diskless SYNC");
+        }
+        return;
+    }
+    match start_snapshot(st, diskless) {
+        Ok(job) => assign(st, &job),
+        Err(e) => {
+            tracing::warn!("BGSAVE for replication failed: {e}");
+            // Dropping the senders closes the waiting replicas' connections.
+            st.repl.sync_waiting.clear();
+        }
+    }
+}
+
+/// Hand `job` to every waiting replica: their stream starts after its offset.
+fn assign(st: &mut State, job: &Arc<SnapshotJob>) {
+    for (id, w) in std::mem::take(&mut st.repl.sync_waiting) {
+        if let Some(r) = st.repl.replicas.get_mut(&id) {
+            r.next = job.offset + 1;
+            let _ = w.tx.send(job.clone());
+        }
+    }
+}
+
+/// Fork the snapshot child (or clone the dataset when fork fails) and start the
+/// thread that collects its RDB.
+fn start_snapshot(st: &mut State, diskless: bool) -> Result<Arc<SnapshotJob>, String> {
+    let shared = st
+        .repl
+        .shared()
+        .ok_or_else(|| "replication is not running".to_string())?;
+    let started = Instant::now();
+    let offset = st.repl.master_repl_offset;
+    let repl = Some(ReplInfo {
+        stream_db: if st.is_replica() {
+            st.repl.link_db()
+        } else {
+            0
+        },
+        replid: st.repl.replid.clone(),
+        offset,
+    });
+    // The stream after the snapshot starts with a SELECT.
     if !st.is_replica() {
         st.repl.stream_db = -1;
     }
-    let offset = st.repl.master_repl_offset;
-    let job = match &st.repl.snapshot {
-        Some(j) if j.offset == offset && j.reusable() => j.clone(),
-        _ => {
-            let started = Instant::now();
-            let repl = Some(ReplInfo {
-                stream_db: if st.is_replica() {
-                    st.repl.link_db()
-                } else {
-                    0
-                },
-                replid: st.repl.replid.clone(),
-                offset,
-            });
-            let opts = super::persist::save_options(st, repl.clone());
-            let source = match super::fork::fork_rdb(st, &opts, super::fork::Target::Pipe) {
-                Ok(child) => Source::Forked(child),
-                Err(e) => {
-                    tracing::warn!("Can't fork for the replica sync ({e}); using a copy");
-                    let (dbs, opts) = super::persist::capture(st, repl);
-                    Source::Cloned(dbs, opts)
-                }
-            };
-            tracing::info!(
-                "Starting BGSAVE for SYNC with target: replicas sockets (snapshot took {} ms)",
-                started.elapsed().as_millis()
-            );
-            let j = Arc::new(SnapshotJob::new(offset, source));
-            st.repl.snapshot = Some(j.clone());
-            j
+    let opts = super::persist::save_options(st, repl.clone());
+    let file = (!diskless).then(|| st.config.db_path());
+    let target = match &file {
+        Some(p) => super::fork::Target::File(p.clone()),
+        None => super::fork::Target::Pipe,
+    };
+    let source = match super::fork::fork_rdb(st, &opts, target) {
+        Ok(child) => Source::Forked(child),
+        Err(e) => {
+            tracing::warn!("Can't fork for the replica sync ({e}); using a copy");
+            let (dbs, opts) = super::persist::capture(st, repl);
+            Source::Cloned(dbs, opts)
         }
     };
-    let line = format!("FULLRESYNC {} {}", st.repl.replid, offset);
-    register(st, id, ip, conf, ReplicaState::WaitBgsave, offset + 1);
-    let reply = if req.is_some() {
-        Some(Frame::simple(line))
-    } else {
-        None
-    };
-    Ok((reply, handoff(shared, id, addr, Some(job))))
+    let dirty = st.dirty();
+    let p = &mut st.repl.persist;
+    p.bgsave_in_progress = true;
+    p.bgsave_started = Some(Instant::now());
+    p.dirty_at_bgsave = dirty;
+    if !diskless {
+        p.bgsaves += 1;
+    }
+    p.last_save_attempt = unix_ms() / 1000;
+    tracing::info!(
+        "Starting BGSAVE for SYNC with target: {} (fork took {} ms)",
+        if diskless { "replicas sockets" } else { "disk" },
+        started.elapsed().as_millis()
+    );
+    let job = Arc::new(SnapshotJob::new(offset, st.repl.replid.clone(), diskless));
+    st.repl.snapshot = Some(job.clone());
+    let producer = job.clone();
+    tokio::spawn(async move {
+        let worker = producer.clone();
+        let r = tokio::task::spawn_blocking(move || worker.produce(source, file))
+            .await
+            .unwrap_or_else(|e| Err(format!("snapshot task failed: {e}")));
+        producer.finish(r.clone());
+        snapshot_done(&shared, &producer, r);
+    });
+    Ok(job)
 }
 
-fn register(st: &mut State, id: u64, ip: String, conf: ReplConf, state: ReplicaState, next: i64) {
+/// Bookkeeping when a snapshot child ends (INFO persistence), then start the next
+/// snapshot for replicas that waited.
+fn snapshot_done(shared: &Shared, job: &Arc<SnapshotJob>, r: Result<(), String>) {
+    let mut st = shared.state.lock();
+    if st
+        .repl
+        .snapshot
+        .as_ref()
+        .is_some_and(|j| Arc::ptr_eq(j, job))
+    {
+        st.repl.snapshot = None;
+    }
+    let p = &mut st.repl.persist;
+    p.bgsave_in_progress = false;
+    p.last_bgsave_secs = p
+        .bgsave_started
+        .take()
+        .map(|t| t.elapsed().as_secs() as i64)
+        .unwrap_or(-1);
+    match (&r, job.diskless) {
+        (Ok(()), true) => tracing::info!("Background RDB transfer terminated with success"),
+        (Ok(()), false) => {
+            p.last_save = unix_ms() / 1000;
+            p.last_save_ok = true;
+            p.dirty_at_save = p.dirty_at_bgsave;
+            st.lastsave = st.repl.persist.last_save;
+            tracing::info!("Background saving terminated with success");
+        }
+        (Err(e), diskless) => {
+            if !diskless {
+                p.last_save_ok = false;
+            }
+            tracing::warn!("Background RDB for replication failed: {e}");
+        }
+    }
+    maybe_start_sync(&mut st);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn register(
+    st: &mut State,
+    id: u64,
+    ip: String,
+    conf: ReplConf,
+    state: ReplicaState,
+    next: i64,
+    pre_psync: bool,
+) {
     st.repl.replicas.insert(
         id,
         ReplicaInfo {
@@ -221,7 +453,10 @@ fn register(st: &mut State, id: u64, ip: String, conf: ReplConf, state: ReplicaS
             ack_off: 0,
             ack_time: Instant::now(),
             next,
+            sent: next - 1,
             conf,
+            pre_psync,
+            acked_since_rdb: false,
         },
     );
     st.repl.no_replicas_since = None;
@@ -231,18 +466,152 @@ fn handoff(
     shared: Arc<Shared>,
     id: u64,
     addr: SocketAddr,
-    job: Option<Arc<SnapshotJob>>,
+    wait: Option<oneshot::Receiver<Arc<SnapshotJob>>>,
 ) -> Handoff {
-    Box::new(move |stream, rest| Box::pin(serve_replica(shared, id, addr, stream, rest, job)))
+    Box::new(move |stream, rest| Box::pin(serve_replica(shared, id, addr, stream, rest, wait)))
 }
 
 /// Remove a replica (its connection ended or was dropped).
 fn forget(shared: &Shared, id: u64) {
     let mut st = shared.state.lock();
+    st.repl.sync_waiting.remove(&id);
     if st.repl.replicas.remove(&id).is_some() && st.repl.replicas.is_empty() {
         st.repl.no_replicas_since = Some(Instant::now());
     }
+    // Writers waiting for this replica's socket wait for the others only.
+    st.repl.publish_sent();
     st.clients.entries.remove(&id);
+}
+
+type Writer = tokio::net::tcp::OwnedWriteHalf;
+type KillRx = tokio::sync::mpsc::UnboundedReceiver<ClientMsg>;
+
+/// A kill message (anything but a push) ends the replica.
+fn killed(m: Option<ClientMsg>) -> Result<(), String> {
+    match m {
+        Some(ClientMsg::Push(_)) => Ok(()),
+        _ => Err("killed".into()),
+    }
+}
+
+async fn write_timed(wr: &mut Writer, bytes: &[u8], timeout: Duration) -> Result<(), String> {
+    match tokio::time::timeout(timeout, wr.write_all(bytes)).await {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(_) => Err("timeout writing to the replica".into()),
+    }
+}
+
+/// The full-sync part of a replica's life: wait for the snapshot (newline
+/// keepalives), `+FULLRESYNC`, the RDB, then (EOF framing) its first ACK.
+async fn full_sync(
+    shared: &Shared,
+    id: u64,
+    wr: &mut Writer,
+    kill_rx: &mut KillRx,
+    mut wait: oneshot::Receiver<Arc<SnapshotJob>>,
+    timeout: Duration,
+) -> Result<(), String> {
+    let job = loop {
+        tokio::select! {
+            r = &mut wait => break r.map_err(|_| "no snapshot for this replica".to_string())?,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => write_timed(wr, b"\n", timeout).await?,
+            m = kill_rx.recv() => killed(m)?,
+        }
+    };
+    let (pre_psync, rdb_only) = {
+        let st = shared.state.lock();
+        let r = st.repl.replicas.get(&id).ok_or("dropped")?;
+        (r.pre_psync, r.conf.rdb_only)
+    };
+    if !pre_psync {
+        let line = format!("+FULLRESYNC {} {}\r\n", job.replid, job.offset);
+        write_timed(wr, line.as_bytes(), timeout).await?;
+    }
+    let mut progress = job.progress.subscribe();
+    let mut next = 0usize;
+    let mut header_sent = false;
+    let mut sent = 0u64;
+    if job.diskless {
+        write_timed(wr, format!("$EOF:{}\r\n", job.mark).as_bytes(), timeout).await?;
+        header_sent = true;
+    }
+    loop {
+        progress.borrow_and_update();
+        let (chunks, res) = job.poll(next);
+        if let Some(Err(e)) = &res {
+            return Err(format!("the snapshot failed: {e}"));
+        }
+        if !job.diskless && res.is_none() {
+            // The disk child is still writing the file: keepalives meanwhile.
+            tokio::select! {
+                _ = progress.changed() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => write_timed(wr, b"\n", timeout).await?,
+                m = kill_rx.recv() => killed(m)?,
+            }
+            continue;
+        }
+        if !header_sent {
+            let len: usize = chunks.iter().map(|c| c.len()).sum();
+            {
+                let mut st = shared.state.lock();
+                let r = st.repl.replicas.get_mut(&id).ok_or("dropped")?;
+                r.state = ReplicaState::SendBulk;
+            }
+            write_timed(wr, format!("${len}\r\n").as_bytes(), timeout).await?;
+            header_sent = true;
+        }
+        for c in &chunks {
+            write_timed(wr, c, timeout).await?;
+            sent += c.len() as u64;
+        }
+        next += chunks.len();
+        if res.is_some() {
+            break;
+        }
+        if chunks.is_empty() {
+            tokio::select! {
+                _ = progress.changed() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                m = kill_rx.recv() => killed(m)?,
+            }
+        }
+    }
+    if job.diskless {
+        write_timed(wr, job.mark.as_bytes(), timeout).await?;
+    }
+    {
+        let mut st = shared.state.lock();
+        st.stats.total_net_output_bytes += sent;
+        let r = st.repl.replicas.get_mut(&id).ok_or("dropped")?;
+        r.state = ReplicaState::Online;
+        r.ack_time = Instant::now();
+    }
+    tracing::info!("Synchronization with replica {id} succeeded ({sent} bytes of RDB)");
+    if rdb_only {
+        return Err("rdb-only replica: RDB sent, closing".into());
+    }
+    if job.diskless && !pre_psync {
+        // The replica finds the EOF mark only if nothing follows it: stream after
+        // its first ACK (sent once it loaded the RDB), like Redis.
+        let started = Instant::now();
+        loop {
+            let acked = {
+                let st = shared.state.lock();
+                st.repl.replicas.get(&id).ok_or("dropped")?.acked_since_rdb
+            };
+            if acked {
+                break;
+            }
+            if started.elapsed() > timeout {
+                return Err("no REPLCONF ACK after the RDB transfer".into());
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+                m = kill_rx.recv() => killed(m)?,
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Serve one replica connection until it closes or is dropped.
@@ -252,7 +621,7 @@ async fn serve_replica(
     addr: SocketAddr,
     stream: tokio::net::TcpStream,
     rest: BytesMut,
-    job: Option<Arc<SnapshotJob>>,
+    wait: Option<oneshot::Receiver<Arc<SnapshotJob>>>,
 ) {
     let laddr = stream
         .local_addr()
@@ -262,7 +631,11 @@ async fn serve_replica(
         let mut st = shared.state.lock();
         let c = Client::new(id, addr, laddr, true, tx);
         let mut e = ClientEntry::from_client(&c, ClientKind::Replica);
-        e.last_cmd = "psync".into();
+        e.last_cmd = if wait.is_some() && st.repl.replicas.get(&id).is_some_and(|r| r.pre_psync) {
+            "sync".into()
+        } else {
+            "psync".into()
+        };
         st.clients.entries.insert(id, e);
         (
             replica_hard_limit(&st),
@@ -276,6 +649,7 @@ async fn serve_replica(
         read_acks(&reader_shared, id, rd, rest).await;
         // The replica closed its side: drop it so the writer stops too.
         let mut st = reader_shared.state.lock();
+        st.repl.sync_waiting.remove(&id);
         if st.repl.replicas.remove(&id).is_some() {
             if st.repl.replicas.is_empty() {
                 st.repl.no_replicas_since = Some(Instant::now());
@@ -283,46 +657,11 @@ async fn serve_replica(
             st.repl.stream_tx.send_replace(st.repl.master_repl_offset);
         }
     });
-    let (mut rx, sent_tx) = {
-        let st = shared.state.lock();
-        (st.repl.stream_tx.subscribe(), st.repl.sent_tx.clone())
-    };
+    let mut rx = shared.state.lock().repl.stream_tx.subscribe();
     let mut sent_upto: i64 = 0;
     let result: Result<(), String> = async {
-        if let Some(job) = job {
-            let rdb_fut = job.rdb();
-            tokio::pin!(rdb_fut);
-            let rdb = loop {
-                tokio::select! {
-                    r = &mut rdb_fut => break r?,
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {
-                        wr.write_all(b"\n").await.map_err(|e| e.to_string())?;
-                    }
-                    _ = kill_rx.recv() => return Err("killed".into()),
-                }
-            };
-            {
-                let mut st = shared.state.lock();
-                match st.repl.replicas.get_mut(&id) {
-                    Some(r) => r.state = ReplicaState::SendBulk,
-                    None => return Err("dropped".into()),
-                }
-            }
-            let header = format!("${}\r\n", rdb.len());
-            wr.write_all(header.as_bytes())
-                .await
-                .map_err(|e| e.to_string())?;
-            wr.write_all(&rdb).await.map_err(|e| e.to_string())?;
-            let mut st = shared.state.lock();
-            st.stats.total_net_output_bytes += rdb.len() as u64;
-            match st.repl.replicas.get_mut(&id) {
-                Some(r) => {
-                    r.state = ReplicaState::Online;
-                    r.ack_time = Instant::now();
-                }
-                None => return Err("dropped".into()),
-            }
-            tracing::info!("Synchronization with replica {addr} succeeded");
+        if let Some(wait) = wait {
+            full_sync(&shared, id, &mut wr, &mut kill_rx, wait, timeout).await?;
         }
         loop {
             let chunk = {
@@ -363,21 +702,12 @@ async fn serve_replica(
                 r = tokio::time::timeout(timeout, wr.write_all(&chunk)) => match r {
                     Ok(Ok(())) => {
                         // Only an online replica's progress lets writers reply.
-                        let online = shared
-                            .state
-                            .lock()
-                            .repl
-                            .replicas
-                            .get(&id)
-                            .is_some_and(|r| r.state == ReplicaState::Online);
-                        if online {
-                            sent_tx.send_if_modified(|v| {
-                                let grew = sent_upto > *v;
-                                if grew {
-                                    *v = sent_upto;
-                                }
-                                grew
-                            });
+                        let mut st = shared.state.lock();
+                        if let Some(r) = st.repl.replicas.get_mut(&id) {
+                            r.sent = sent_upto;
+                            if r.state == ReplicaState::Online {
+                                st.repl.publish_sent();
+                            }
                         }
                     }
                     Ok(Err(e)) => return Err(e.to_string()),
@@ -459,11 +789,15 @@ fn on_replica_command(shared: &Shared, id: u64, argv: &[Bytes]) {
         if let Some(r) = st.repl.replicas.get_mut(&id) {
             r.ack_off = r.ack_off.max(off);
             r.ack_time = Instant::now();
+            if r.state == ReplicaState::Online {
+                r.acked_since_rdb = true;
+            }
         }
         if let Some(e) = st.clients.entries.get_mut(&id) {
             e.last_interaction = Instant::now();
             e.last_cmd = "replconf".into();
         }
+        st.repl.acks_tx.send_modify(|n| *n = n.wrapping_add(1));
         wake_waiters(&mut st);
     }
 }
@@ -489,6 +823,7 @@ pub async fn cron(shared: Arc<Shared>) {
             return;
         }
         super::failover::tick(&shared);
+        maybe_start_sync(&mut shared.state.lock());
         if last_second.elapsed() < Duration::from_secs(1) {
             continue;
         }
@@ -511,6 +846,7 @@ pub async fn cron(shared: Arc<Shared>) {
             .values()
             .filter(|r| {
                 r.state == ReplicaState::Online
+                    && !r.pre_psync
                     && now.duration_since(r.ack_time).as_secs() > timeout
             })
             .map(|r| r.id)
@@ -570,15 +906,4 @@ pub fn new_backlog(st: &State) -> Backlog {
         st.config.get_i64("repl-backlog-size").max(0) as usize,
         st.repl.master_repl_offset + 1,
     )
-}
-
-impl Drop for SnapshotJob {
-    fn drop(&mut self) {
-        // A child nobody read from: close the pipe (it exits on EPIPE) and reap it.
-        if let Some(Source::Forked(child)) = self.data.lock().take() {
-            drop(child.pipe);
-            let pid = child.pid;
-            std::thread::spawn(move || super::fork::wait(pid));
-        }
-    }
 }

@@ -57,6 +57,8 @@ pub struct ReplConf {
     pub ip_address: Option<String>,
     pub capa_eof: bool,
     pub capa_psync2: bool,
+    /// `REPLCONF rdb-only 1`: send the RDB and close (redis-cli --rdb).
+    pub rdb_only: bool,
 }
 
 /// A replica connected to us.
@@ -68,9 +70,16 @@ pub struct ReplicaInfo {
     pub state: ReplicaState,
     pub ack_off: i64,
     pub ack_time: Instant,
-    /// Next stream byte to send to it.
+    /// Next stream byte to send to it (`i64::MAX` while waiting for a snapshot).
     pub next: i64,
+    /// Stream offset up to which its socket has taken the bytes.
+    pub sent: i64,
     pub conf: ReplConf,
+    /// Came with SYNC (no PSYNC): sends no ACKs, never timed out for missing ones.
+    pub pre_psync: bool,
+    /// Sent a REPLCONF ACK since its RDB transfer ended (an EOF-framed transfer is
+    /// followed by the stream only after the first ACK, like Redis).
+    pub acked_since_rdb: bool,
 }
 
 /// Replica-side link state (ROLE / INFO strings).
@@ -147,15 +156,27 @@ pub struct Replication {
     pub pending_conf: HashMap<u64, ReplConf>,
     /// Wakes replica sender tasks when the stream grows (value: master_repl_offset).
     pub stream_tx: tokio::sync::watch::Sender<i64>,
-    /// Highest stream offset written into an online replica's socket. Connections
-    /// wait for it before replying to a write (see `conn.rs`), so a write is never
-    /// acknowledged before its bytes are on their way to a replica.
+    /// Stream offset every waited-for replica's socket has taken (see
+    /// `waited_sent`). Connections wait for it before replying to a write (see
+    /// `conn.rs`), so a write is never acknowledged before its bytes are on their way
+    /// to every replica that keeps up: whichever the sentinels promote has it.
     pub sent_tx: Arc<tokio::sync::watch::Sender<i64>>,
+    /// Bumped on every REPLCONF ACK: connections waiting for replica confirmations
+    /// (`server::sync_ack`) re-check their count.
+    pub acks_tx: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Stream offset of the last `REPLCONF GETACK *` sent for confirmations: a write
+    /// before it needs no GETACK of its own.
+    pub getack_at: i64,
     pub link: Link,
     /// Cached master for PSYNC after a broken link: (replid, applied offset).
     pub cached: Option<(String, i64)>,
-    /// A full-sync snapshot other replicas may share (same offset).
+    /// The full-sync snapshot being produced (replicas may attach to a disk one).
     pub snapshot: Option<Arc<master::SnapshotJob>>,
+    /// Replicas that asked for a full sync and wait for a snapshot to start
+    /// (WAIT_BGSAVE_START: batched by repl-diskless-sync-delay).
+    pub sync_waiting: BTreeMap<u64, master::WaitingSync>,
+    /// The wait the "Delay next BGSAVE" line was logged for (once per batch).
+    pub snapshot_delay_logged_for: Option<Instant>,
     pub failover: FailoverState,
     /// WAIT callers blocked: client id → (target offset, deadline).
     pub waits: HashMap<u64, Option<Instant>>,
@@ -168,6 +189,10 @@ pub struct Replication {
     pub shared: Option<Weak<Shared>>,
 }
 
+/// How far (bytes) a replica's socket may be behind the stream and still be waited
+/// for before a write's reply (see `Replication::waited_sent`).
+pub const SENT_LAG_LIMIT: i64 = 1 << 20;
+
 /// Sentinel key used to wake WAIT callers (never a real key lookup).
 pub const WAIT_KEY: &[u8] = b"\x00vigil-wait-acks";
 
@@ -175,6 +200,7 @@ impl Replication {
     pub fn new(config: &Config) -> Replication {
         let (stream_tx, _) = tokio::sync::watch::channel(0);
         let (sent_tx, _) = tokio::sync::watch::channel(0);
+        let (acks_tx, _) = tokio::sync::watch::channel(0);
         Replication {
             master: config
                 .replicaof()
@@ -191,6 +217,8 @@ impl Replication {
             pending_conf: HashMap::new(),
             stream_tx,
             sent_tx: Arc::new(sent_tx),
+            acks_tx: Arc::new(acks_tx),
+            getack_at: 0,
             link: Link {
                 state: LinkState::Connect,
                 has_client: false,
@@ -206,6 +234,8 @@ impl Replication {
             },
             cached: None,
             snapshot: None,
+            sync_waiting: BTreeMap::new(),
+            snapshot_delay_logged_for: None,
             failover: FailoverState::None,
             waits: HashMap::new(),
             last_ping: Instant::now(),
@@ -348,6 +378,7 @@ impl Replication {
 
     /// Drop every replica connection (their tasks notice and close).
     pub fn disconnect_replicas(&mut self) {
+        self.sync_waiting.clear();
         if self.replicas.is_empty() {
             return;
         }
@@ -356,19 +387,40 @@ impl Replication {
         self.stream_tx.send_replace(self.master_repl_offset);
     }
 
-    /// The offset a client that just wrote up to `woff` must see sent to a replica
-    /// before its reply goes out: `None` when there is nothing to wait for (no online
-    /// replica, or already sent).
+    /// The offset a client that just wrote up to `woff` must see sent to the replicas
+    /// before its reply goes out: `None` when there is nothing to wait for (no
+    /// replica keeps up, or the bytes are already sent).
     pub fn must_send_before_reply(&self, woff: i64) -> Option<i64> {
-        if *self.sent_tx.borrow() >= woff
-            || !self
-                .replicas
-                .values()
-                .any(|r| r.state == ReplicaState::Online)
-        {
-            return None;
+        match self.waited_sent() {
+            Some(sent) if sent < woff => Some(woff),
+            _ => None,
         }
-        Some(woff)
+    }
+
+    /// The lowest offset the sockets of the replicas that keep up have taken: online
+    /// replicas less than `SENT_LAG_LIMIT` bytes behind the stream. A replica further
+    /// behind is lagging (its socket is full) and writers do not wait for it, as
+    /// Redis's asynchronous replication never does.
+    pub fn waited_sent(&self) -> Option<i64> {
+        self.replicas
+            .values()
+            .filter(|r| {
+                r.state == ReplicaState::Online
+                    && self.master_repl_offset - r.sent <= SENT_LAG_LIMIT
+            })
+            .map(|r| r.sent)
+            .min()
+    }
+
+    /// Publish `waited_sent` to the connections waiting on `sent_tx`.
+    pub fn publish_sent(&self) {
+        if let Some(sent) = self.waited_sent() {
+            self.sent_tx.send_if_modified(|v| {
+                let changed = *v != sent;
+                *v = sent;
+                changed
+            });
+        }
     }
 
     /// Replicas whose last ACK is recent enough for min-replicas-max-lag.

@@ -21,6 +21,9 @@ pub struct PersistState {
     /// Dirty count when the running BGSAVE started.
     pub dirty_at_bgsave: u64,
     pub last_save_attempt: i64,
+    /// Background saves to disk started (INFO `rdb_saves`; a diskless replication
+    /// snapshot is not one, like Redis).
+    pub bgsaves: u64,
 }
 
 impl Default for PersistState {
@@ -34,6 +37,7 @@ impl Default for PersistState {
             dirty_at_save: 0,
             dirty_at_bgsave: 0,
             last_save_attempt: 0,
+            bgsaves: 0,
         }
     }
 }
@@ -129,6 +133,7 @@ pub fn bgsave(st: &mut State) -> Result<(), String> {
             }
         };
     let took = started.elapsed();
+    st.repl.persist.bgsaves += 1;
     st.repl.persist.bgsave_in_progress = true;
     st.repl.persist.bgsave_started = Some(Instant::now());
     st.repl.persist.dirty_at_bgsave = st.dirty();
