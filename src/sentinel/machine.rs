@@ -11,7 +11,7 @@ use super::state::*;
 use crate::resp::Frame;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 /// Identity of one monitored instance.
@@ -1138,19 +1138,10 @@ impl Machine {
             if self.tilt {
                 continue;
             }
-<<<<<<< HEAD
             self.check_odown(&name, now);
             super::failover::tick(self, &name, now);
+            super::fencing::tick(self, &name, now);
             self.ask_peers(&name, false, now);
-=======
-            for id in &ids {
-                self.check_sdown(id, now);
-            }
-            self.check_odown(name, now);
-            super::failover::tick(self, name, now);
-            super::fencing::tick(self, name, now);
-            self.ask_peers(name, false, now);
->>>>>>> main
         }
         super::failover::switch_finished(self, now);
     }
