@@ -401,3 +401,48 @@ fn master_stopped_for_half_of_1000ms_down_after_is_not_sdown() {
 fn master_stopped_for_half_of_2000ms_down_after_is_not_sdown() {
     stopped_for_half_down_after_is_never_sdown(2000);
 }
+
+/// With `resolve-hostnames yes` a master given as `localhost` is monitored, and
+/// when its links are killed the sentinel resolves the name again and reconnects.
+#[test]
+fn hostname_master_is_resolved_again_on_reconnect() {
+    let dir = temp_dir();
+    let master = redis_server(dir.path(), &[]);
+    let s = vigil_sentinel(
+        dir.path(),
+        &format!(
+            "sentinel resolve-hostnames yes\n\
+             sentinel monitor {NAME} localhost {} 1\n\
+             sentinel down-after-milliseconds {NAME} 1000\n",
+            master.port
+        ),
+    );
+    // The sentinel's command link (client name sentinel-<id8>-cmd) and its id.
+    let cmd_link_id = || -> Option<String> {
+        let list = master.client().text(&["CLIENT", "LIST"]);
+        list.lines()
+            .find(|l| l.contains("name=sentinel-") && l.contains("-cmd "))
+            .and_then(|l| l.split(' ').find_map(|f| f.strip_prefix("id=")))
+            .map(str::to_string)
+    };
+    let first = wait_for("sentinel connected", Duration::from_secs(10), cmd_link_id);
+    wait_for("master seen", Duration::from_secs(10), || {
+        (master_flags(s.port) == "master").then_some(())
+    });
+    let addr = Client::connect(s.port).cmd(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", NAME]);
+    assert_eq!(
+        addr,
+        Frame::Array(vec![
+            Frame::bulk_str("localhost"),
+            Frame::bulk_str(&master.port.to_string())
+        ])
+    );
+    // Drop every client connection (ours is skipped): the sentinel reconnects.
+    master.client().cmd(&["CLIENT", "KILL", "TYPE", "normal"]);
+    let second = wait_for("sentinel reconnected", Duration::from_secs(10), || {
+        cmd_link_id().filter(|id| *id != first)
+    });
+    assert_ne!(first, second);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(master_flags(s.port), "master");
+}

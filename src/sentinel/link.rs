@@ -30,6 +30,33 @@ fn encode(args: &[String], out: &mut BytesMut) {
     Frame::encode_command(args, out);
 }
 
+/// Connect to `host:port`. A hostname (accepted with `resolve-hostnames yes`) is
+/// resolved again on every connection attempt, off the reactor thread, so an
+/// instance that comes back at a new address is found on the next reconnect
+/// (Redis re-resolves when it recreates a link). Each resolved address is tried
+/// in order.
+pub async fn connect(host: &str, port: u16) -> std::io::Result<TcpStream> {
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return TcpStream::connect((ip, port)).await;
+    }
+    let mut last = None;
+    for addr in tokio::net::lookup_host((host, port)).await? {
+        match TcpStream::connect(addr).await {
+            Ok(s) => {
+                tracing::debug!(host, %addr, "connected to resolved address");
+                return Ok(s);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("can't resolve instance hostname {host}"),
+        )
+    }))
+}
+
 /// Run one link until it fails or the machine closes it (the sender is dropped).
 pub async fn run_link(
     shared: Arc<Shared>,
@@ -41,11 +68,7 @@ pub async fn run_link(
     mut rx: mpsc::UnboundedReceiver<LinkCmd>,
 ) {
     let pubsub = matches!(key, LinkKey::Pubsub(_));
-    let connect = tokio::time::timeout(
-        Duration::from_millis(2000),
-        TcpStream::connect((ip.as_str(), port)),
-    )
-    .await;
+    let connect = tokio::time::timeout(Duration::from_millis(2000), connect(&ip, port)).await;
     let stream = match connect {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
@@ -175,4 +198,22 @@ fn message_of(f: &Frame) -> Option<(Cow<'_, str>, Cow<'_, str>)> {
         f.as_bytes().map(String::from_utf8_lossy)
     }
     Some((text(&items[1])?, text(&items[2])?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `localhost` is looked up on each call and reaches a listener on loopback.
+    #[tokio::test]
+    async fn connect_resolves_hostnames_each_time() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        for _ in 0..2 {
+            let s = connect("localhost", port).await.unwrap();
+            assert!(s.peer_addr().unwrap().ip().is_loopback());
+            let _ = l.accept().await.unwrap();
+        }
+        assert!(connect("127.0.0.1", port).await.is_ok());
+    }
 }
