@@ -1,21 +1,80 @@
 //! IO for one outgoing link (command or pub/sub) to an instance or a peer sentinel:
 //! connect with a bounded timeout, write the setup commands, then pipeline commands
 //! and feed every reply back to the machine with the tag it was sent with.
+//!
+//! Commands are written by the driver itself ([`LinkOut::try_flush`] from
+//! `Shared::pump`, everything queued for a link in one write) without waking the
+//! link task; the task only reads, and finishes a write when the socket is full.
 
 use super::machine::{LinkKey, Tag};
 use super::Shared;
 use crate::resp::{parse_frame, Frame};
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
+use parking_lot::Mutex;
 use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-/// A command for a link task.
-pub type LinkCmd = (Vec<String>, Tag);
+/// The write side of a link, shared between the driver and the link task.
+#[derive(Default)]
+pub struct LinkOut {
+    wr: Option<Arc<OwnedWriteHalf>>,
+    /// Encoded commands not yet written.
+    buf: BytesMut,
+    /// Tags of the commands sent or queued on a command link, oldest first.
+    fifo: VecDeque<Tag>,
+    /// The link task is finishing a write: the driver only appends.
+    busy: bool,
+    /// Queued since the last flush (the driver flushes once per batch).
+    pub dirty: bool,
+}
+
+impl LinkOut {
+    /// Queue a command whose reply will be reported with `tag`.
+    pub fn queue(&mut self, args: &[String], tag: Tag) {
+        encode(args, &mut self.buf);
+        self.fifo.push_back(tag);
+    }
+
+    /// Write what is queued without waiting. `false`: the link task must finish
+    /// (the socket is full, the link is not up yet, or the write failed).
+    pub fn try_flush(&mut self) -> bool {
+        if self.busy {
+            return true;
+        }
+        match self.write_some() {
+            Ok(true) => true,
+            Ok(false) | Err(_) => {
+                self.busy = true;
+                false
+            }
+        }
+    }
+
+    /// Write as much as the socket takes; `Ok(true)` when everything went out.
+    fn write_some(&mut self) -> std::io::Result<bool> {
+        let Some(wr) = &self.wr else {
+            return Ok(false);
+        };
+        while !self.buf.is_empty() {
+            match wr.try_write(&self.buf) {
+                Ok(n) if n == self.buf.len() => self.buf.clear(),
+                Ok(n) => self.buf.advance(n),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => return Err(e),
+            }
+        }
+        if self.buf.capacity() > KEEP_CAPACITY {
+            self.buf = BytesMut::new();
+        }
+        Ok(true)
+    }
+}
 
 /// Largest reply buffered from an instance before the link is dropped.
 const MAX_REPLY_BUF: usize = 64 * 1024 * 1024;
@@ -62,10 +121,10 @@ pub async fn run_link(
     shared: Arc<Shared>,
     key: LinkKey,
     conn: u64,
-    ip: String,
-    port: u16,
+    (ip, port): (String, u16),
     setup: Vec<Vec<String>>,
-    mut rx: mpsc::UnboundedReceiver<LinkCmd>,
+    out: Arc<Mutex<LinkOut>>,
+    mut rx: mpsc::UnboundedReceiver<()>,
 ) {
     let pubsub = matches!(key, LinkKey::Pubsub(_));
     let connect = tokio::time::timeout(Duration::from_millis(2000), connect(&ip, port)).await;
@@ -83,20 +142,27 @@ pub async fn run_link(
     let _ = stream.set_nodelay(true);
     let local_ip = stream.local_addr().ok().map(|a| a.ip().to_string());
     let (mut rd, mut wr) = stream.into_split();
-    let mut fifo: VecDeque<Tag> = VecDeque::new();
-    let mut out = BytesMut::new();
+    let mut setup_buf = BytesMut::new();
     for cmd in &setup {
-        encode(cmd, &mut out);
-        if !pubsub {
-            fifo.push_back(Tag::Discard);
-        }
+        encode(cmd, &mut setup_buf);
     }
-    if let Err(e) = wr.write_all(&out).await {
+    if let Err(e) = wr.write_all(&setup_buf).await {
         shared.link_down(&key, conn, &e.to_string());
         return;
     }
+    let wr = Arc::new(wr);
+    {
+        let mut o = out.lock();
+        if !pubsub {
+            // The setup replies come first; commands queued meanwhile follow.
+            for _ in &setup {
+                o.fifo.push_front(Tag::Discard);
+            }
+        }
+        o.wr = Some(wr.clone());
+    }
+    drop(setup_buf);
     shared.link_up(&key, conn, local_ip);
-    out.clear();
     // Replies are read into a buffer that always starts at offset 0 and is drained
     // after parsing, so a link only ever touches as many bytes as its largest reply
     // (a hello or a PONG on most links) instead of walking through a big buffer.
@@ -106,23 +172,27 @@ pub async fn run_link(
             buf.reserve(READ_CHUNK);
         }
         tokio::select! {
-            cmd = rx.recv() => {
-                let Some((args, tag)) = cmd else { return };
-                encode(&args, &mut out);
-                fifo.push_back(tag);
-                // Drain whatever else is queued so it goes out in one write.
-                while let Ok((args, tag)) = rx.try_recv() {
-                    encode(&args, &mut out);
-                    fifo.push_back(tag);
-                }
-                let r = wr.write_all(&out).await;
-                out.clear();
-                if out.capacity() > KEEP_CAPACITY {
-                    out = BytesMut::new();
-                }
-                if let Err(e) = r {
-                    shared.link_down(&key, conn, &e.to_string());
-                    return;
+            wake = rx.recv() => {
+                // The driver could not write everything at once: finish here.
+                let Some(()) = wake else { return };
+                loop {
+                    let done = out.lock().write_some();
+                    match done {
+                        Ok(true) => {
+                            out.lock().busy = false;
+                            break;
+                        }
+                        Ok(false) => {
+                            if let Err(e) = wr.writable().await {
+                                shared.link_down(&key, conn, &e.to_string());
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            shared.link_down(&key, conn, &e.to_string());
+                            return;
+                        }
+                    }
                 }
             }
             r = rd.read_buf(&mut buf) => {
@@ -154,7 +224,7 @@ pub async fn run_link(
                                         None => m.handle_pubsub_activity(&key, conn, now),
                                     }
                                 } else {
-                                    let tag = fifo.pop_front().unwrap_or(Tag::Discard);
+                                    let tag = out.lock().fifo.pop_front().unwrap_or(Tag::Discard);
                                     m.handle_reply(&key, conn, tag, f, now);
                                 }
                             }
