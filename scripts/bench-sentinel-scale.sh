@@ -5,6 +5,9 @@
 # <= 0.5x redis-sentinel's, RSS <= 1.0x).
 #
 #   N=100 DUR=60 scripts/bench-sentinel-scale.sh
+#
+# VIGIL=path picks another vigil binary (e.g. a saved baseline); KEEP=1 keeps the
+# temporary directory (configs and logs) for inspection.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-100}
