@@ -42,3 +42,8 @@ fn wrong_types_match_redis() {
 fn edge_values_match_redis() {
     assert_same_as_redis(include_str!("data_support/scripts/edges.txt"));
 }
+
+#[test]
+fn string_encodings_match_redis() {
+    assert_same_as_redis(include_str!("data_support/scripts/encodings.txt"));
+}

@@ -339,7 +339,13 @@ impl Conn {
             last_cmd[..n].copy_from_slice(&argv[0][..n]);
             last_cmd_len = Some(n);
             let retry_deadline = self.retry_deadline.take();
-            let (woff_cmd, reply_start) = (self.client.woff, self.outbuf.len());
+            // Writes are told by the dirty counter (the offset does not move on a
+            // master that never had a replica, and every write must be confirmed).
+            let (dirty_cmd, reply_start) = if sync_writes {
+                (st.dirty(), self.outbuf.len())
+            } else {
+                (0, 0)
+            };
             let out = dispatch(&mut st, &mut self.client, argv, now_ms);
             if let Some(mut block) = out.block {
                 // A retried command that blocks again keeps its first deadline.
@@ -371,7 +377,7 @@ impl Conn {
             if self.client.take_reply_permission() && !silent {
                 out.reply.encode(self.client.proto, &mut self.outbuf);
             }
-            if sync_writes && self.client.woff > woff_cmd && self.outbuf.len() > reply_start {
+            if sync_writes && self.outbuf.len() > reply_start && st.dirty() != dirty_cmd {
                 self.write_replies.push((reply_start, self.outbuf.len()));
             }
             // SHUTDOWN (commands/server.rs) only sets `state.shutdown`: wake the main task.
@@ -390,12 +396,12 @@ impl Conn {
         if ran > 0 {
             self.update_entry(&mut st, last_cmd_len.map(|n| &last_cmd[..n]));
         }
+        if !self.write_replies.is_empty() {
+            self.await_acks = super::sync_ack::start(&mut st, self.client.woff);
+        }
         if self.client.woff > woff_before {
             if let Some(off) = st.repl.must_send_before_reply(self.client.woff) {
                 self.await_sent = Some((off, st.repl.sent_tx.subscribe()));
-            }
-            if sync_writes {
-                self.await_acks = super::sync_ack::start(&mut st, self.client.woff);
             }
         }
         end

@@ -332,6 +332,10 @@ fn divide(num: &Big, den: &Big) -> (u128, bool) {
     if num.cmp(den) == Ordering::Less {
         return (0, !num.is_zero());
     }
+    if let (Some(n), Some(d)) = (num.to_u128(), den.to_u128()) {
+        // The common case (a short decimal): machine division.
+        return (n / d, n % d != 0);
+    }
     let span = num.bit_len() - den.bit_len();
     let mut rem = num.clone();
     let mut q = 0u128;
@@ -397,6 +401,16 @@ impl Big {
         match self.limbs.last() {
             None => 0,
             Some(top) => (self.limbs.len() as u64 - 1) * 64 + 64 - u64::from(top.leading_zeros()),
+        }
+    }
+
+    /// The value, when it fits in a u128.
+    fn to_u128(&self) -> Option<u128> {
+        match self.limbs.as_slice() {
+            [] => Some(0),
+            [lo] => Some(u128::from(*lo)),
+            [lo, hi] => Some(u128::from(*lo) | (u128::from(*hi) << 64)),
+            _ => None,
         }
     }
 
@@ -675,5 +689,18 @@ mod tests {
         assert!(!Big::from_u128(1 << 100).any_below(100));
         assert!(Big::from_u128(1 << 100).any_below(101));
         assert_eq!(divide(&Big::from_u128(100), &Big::from_u128(7)), (14, true));
+        // The long division agrees with the machine one.
+        let (n, d) = (
+            Big::pow10(40).shl(9),
+            Big::pow10(39).add(&Big::from_u128(3)),
+        );
+        let (q, inexact) = divide(&n, &d);
+        assert_eq!(q, 5119);
+        assert!(inexact);
+        assert_eq!(
+            divide(&Big::pow10(45), &Big::pow10(43)),
+            (100, false),
+            "exact quotient of big operands"
+        );
     }
 }

@@ -321,53 +321,73 @@ pub fn distinct_indices(len: usize, count: usize) -> Vec<usize> {
     rand::seq::index::sample(&mut rng, len, count.min(len)).into_vec()
 }
 
-/// `HRANDFIELD key [count [WITHVALUES]]`.
-fn hrandfield(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let proto = ctx.client.proto;
-    if argv.len() > 4 || (argv.len() == 4 && !super::args::is(&argv[3], "withvalues")) {
+/// Which slots of a `len`-element collection a random-member reply takes: one when
+/// no count was given, distinct ones for a count >= 0, `|count|` that may repeat
+/// for a negative count.
+fn random_slots(len: usize, count: Option<i64>) -> Vec<usize> {
+    let mut rng = rand::thread_rng();
+    match count {
+        None => vec![rng.gen_range(0..len)],
+        Some(c) if c >= 0 => distinct_indices(len, c as usize),
+        Some(c) => (0..c.unsigned_abs())
+            .map(|_| rng.gen_range(0..len))
+            .collect(),
+    }
+}
+
+/// Shared body of HRANDFIELD, SRANDMEMBER and ZRANDMEMBER (`key [count [flag]]`,
+/// `flag` being WITHVALUES/WITHSCORES, or None for SRANDMEMBER): the options, the
+/// count, then the collection found by `read`; a missing key answers at once (an
+/// empty array with a count, null without). `pick(collection, slots, single, flag)`
+/// builds the reply from the [`random_slots`]; `single` when no count was given.
+pub fn random_members<C: ?Sized>(
+    ctx: &mut Ctx,
+    argv: &[Bytes],
+    flag: Option<&str>,
+    read: for<'c> fn(&'c mut Ctx, &[u8]) -> Result<Option<&'c C>, Frame>,
+    len: fn(&C) -> usize,
+    pick: impl FnOnce(&C, Vec<usize>, bool, bool) -> Frame,
+) -> Frame {
+    let max_args = if flag.is_some() { 4 } else { 3 };
+    let flagged = argv.len() == 4 && flag.is_some();
+    if argv.len() > max_args || (flagged && !flag.is_some_and(|f| super::args::is(&argv[3], f))) {
         return super::args::syntax_error();
     }
-    let withvalues = argv.len() == 4;
-    let count = match super::args::random_count(argv, withvalues) {
+    let count = match super::args::random_count(argv, flagged) {
         Ok(c) => c,
         Err(e) => return e,
     };
-    let h = match read_hash(ctx, &argv[1]) {
-        Ok(Some(h)) => h,
-        Ok(None) => {
-            return if count.is_some() {
-                Frame::Array(Vec::new())
-            } else {
-                Frame::Null
-            }
-        }
+    let found = match read(ctx, &argv[1]) {
+        Ok(Some(c)) => c,
+        Ok(None) if count.is_some() => return Frame::Array(Vec::new()),
+        Ok(None) => return Frame::Null,
         Err(e) => return e,
     };
-    let mut rng = rand::thread_rng();
-    let Some(count) = count else {
-        let i = rng.gen_range(0..h.len());
-        return h
-            .get_index(i)
-            .map_or(Frame::Null, |(f, _)| Frame::Bulk(f.clone()));
-    };
-    let idx: Vec<usize> = if count >= 0 {
-        distinct_indices(h.len(), count as usize)
-    } else {
-        (0..count.unsigned_abs())
-            .map(|_| rng.gen_range(0..h.len()))
-            .collect()
-    };
-    let entries = idx.into_iter().filter_map(|i| h.get_index(i));
-    if withvalues {
-        pairs_reply(
-            proto,
+    let slots = random_slots(len(found), count);
+    pick(found, slots, count.is_none(), flagged)
+}
+
+/// `HRANDFIELD key [count [WITHVALUES]]`.
+fn hrandfield(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    let proto = ctx.client.proto;
+    let pick = |h: &Hash, slots: Vec<usize>, single: bool, withvalues: bool| {
+        let mut entries = slots.into_iter().filter_map(|i| h.get_index(i));
+        if single {
             entries
-                .map(|(f, v)| (Frame::Bulk(f.clone()), Frame::Bulk(v.clone())))
-                .collect(),
-        )
-    } else {
-        Frame::Array(entries.map(|(f, _)| Frame::Bulk(f.clone())).collect())
-    }
+                .next()
+                .map_or(Frame::Null, |(f, _)| Frame::Bulk(f.clone()))
+        } else if withvalues {
+            pairs_reply(
+                proto,
+                entries
+                    .map(|(f, v)| (Frame::Bulk(f.clone()), Frame::Bulk(v.clone())))
+                    .collect(),
+            )
+        } else {
+            Frame::Array(entries.map(|(f, _)| Frame::Bulk(f.clone())).collect())
+        }
+    };
+    random_members(ctx, argv, Some("withvalues"), read_hash, Hash::len, pick)
 }
 
 /// `HSCAN key cursor [MATCH pattern] [COUNT count]`: small hashes come back whole.

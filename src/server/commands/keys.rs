@@ -4,7 +4,7 @@
 use super::args::{int, int_bytes, is, syntax_error, NOT_INTEGER};
 use crate::resp::Frame;
 use crate::server::command::{flags::*, Command, Ctx};
-use crate::server::db::{scan_indices, Db, Value};
+use crate::server::db::{self, scan_indices, Db, Value};
 use crate::server::glob::glob_match;
 use bytes::Bytes;
 
@@ -12,7 +12,7 @@ pub static COMMANDS: &[Command] = &[
     Command::new("del", -2, WRITE, del).keys(1, -1, 1),
     Command::new("unlink", -2, WRITE | FAST, del).keys(1, -1, 1),
     Command::new("exists", -2, READONLY | FAST, exists).keys(1, -1, 1),
-    Command::new("touch", -2, READONLY | FAST, exists).keys(1, -1, 1),
+    Command::new("touch", -2, READONLY | FAST, touch).keys(1, -1, 1),
     Command::new("expire", -3, WRITE | FAST, expire).keys(1, 1, 1),
     Command::new("pexpire", -3, WRITE | FAST, pexpire).keys(1, 1, 1),
     Command::new("expireat", -3, WRITE | FAST, expireat).keys(1, 1, 1),
@@ -73,11 +73,30 @@ fn del(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     Frame::Integer(n as i64)
 }
 
-/// `EXISTS key [key ...]` / `TOUCH key [key ...]`: how many exist (repeats count).
+/// `EXISTS key [key ...]`: how many exist (repeats count); keys are not touched.
 fn exists(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    count_existing(ctx, &argv[1..], false)
+}
+
+/// `TOUCH key [key ...]`: how many exist (repeats count), marking them accessed.
+fn touch(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+    count_existing(ctx, &argv[1..], true)
+}
+
+/// How many of `keys` exist; `touch` marks them accessed (OBJECT IDLETIME).
+fn count_existing(ctx: &mut Ctx, keys: &[Bytes], touch: bool) -> Frame {
     let now = ctx.now_ms;
     let db = ctx.db();
-    let n = argv[1..].iter().filter(|k| db.contains(k, now)).count();
+    let n = keys
+        .iter()
+        .filter(|k| {
+            if touch {
+                db.contains(k, now)
+            } else {
+                db.peek(k, now).is_some()
+            }
+        })
+        .count();
     Frame::Integer(n as i64)
 }
 
@@ -176,7 +195,7 @@ fn pexpireat(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 fn ttl_generic(ctx: &mut Ctx, key: &[u8], absolute: bool, ms: bool) -> Frame {
     let now = ctx.now_ms;
     let db = ctx.db();
-    if !db.contains(key, now) {
+    if db.peek(key, now).is_none() {
         return Frame::Integer(-2);
     }
     let Some(at) = db.ttl_ms(key) else {
@@ -225,7 +244,7 @@ fn type_cmd(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     let now = ctx.now_ms;
     let name = ctx
         .db()
-        .get(&argv[1], now)
+        .peek(&argv[1], now)
         .map(Value::type_name)
         .unwrap_or("none");
     Frame::simple(name)
@@ -420,12 +439,14 @@ fn rename_generic(ctx: &mut Ctx, argv: &[Bytes], nx: bool) -> Frame {
         return Frame::Integer(0);
     }
     let ttl = db.ttl_ms(src);
+    let flags = db.flags(src);
     let Some(v) = db.remove(src, now) else {
         return Frame::err("no such key");
     };
     let ready = wakes_blocked(&v);
     db.remove(dst, now);
     db.insert_with_expire(Bytes::copy_from_slice(dst), v, ttl);
+    db.set_flags(dst, flags);
     if ready {
         db.signal_ready(dst);
     }
@@ -525,8 +546,7 @@ fn swapdb(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
         let (lo, hi) = (a.min(bi), a.max(bi));
         let (left, right) = dbs.split_at_mut(hi);
         let (x, y) = (&mut left[lo], &mut right[0]);
-        std::mem::swap(&mut x.map, &mut y.map);
-        std::mem::swap(&mut x.expires, &mut y.expires);
+        x.swap_keyspace(y);
         for db in [x, y] {
             db.dirty += 1;
             let watched: Vec<Bytes> = db.watched.keys().cloned().collect();
@@ -575,12 +595,14 @@ fn move_cmd(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
         return Frame::Integer(0);
     }
     let ttl = ctx.state.dbs[src].ttl_ms(key);
+    let flags = ctx.state.dbs[src].flags(key);
     let Some(v) = ctx.state.dbs[src].remove(key, now) else {
         return Frame::Integer(0);
     };
     let ready = wakes_blocked(&v);
     let d = &mut ctx.state.dbs[dst];
     d.insert_with_expire(Bytes::copy_from_slice(key), v, ttl);
+    d.set_flags(key, flags);
     if ready {
         d.signal_ready(key);
     }
@@ -616,6 +638,7 @@ fn copy(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
         return Frame::Integer(0);
     };
     let ttl = ctx.state.dbs[src_db].ttl_ms(src);
+    let flags = ctx.state.dbs[src_db].flags(src);
     let d = &mut ctx.state.dbs[dst_db];
     if d.contains(dst, now) {
         if !replace {
@@ -625,6 +648,7 @@ fn copy(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     }
     let ready = wakes_blocked(&v);
     d.insert_with_expire(Bytes::copy_from_slice(dst), v, ttl);
+    d.set_flags(dst, flags);
     if ready {
         d.signal_ready(dst);
     }
@@ -661,7 +685,16 @@ impl Thresholds {
 /// The encoding Redis 7.0 would report for `v` under the given size thresholds
 /// (computed from the current contents).
 pub fn encoding_of(t: &Thresholds, v: &Value) -> &'static str {
+    encoding_with_flags(t, v, 0)
+}
+
+/// [`encoding_of`] for a value stored with the given [`db::flags`]: APPEND and
+/// SETRANGE leave raw strings, INCRBYFLOAT plain ones (never int).
+pub fn encoding_with_flags(t: &Thresholds, v: &Value, flags: u8) -> &'static str {
     match v {
+        Value::Str(_) if flags & db::flags::RAW != 0 => "raw",
+        Value::Str(s) if flags & db::flags::PLAIN != 0 && s.len() <= 44 => "embstr",
+        Value::Str(_) if flags & db::flags::PLAIN != 0 => "raw",
         Value::Str(s) if is_int_string(s) => "int",
         Value::Str(s) if s.len() <= 44 => "embstr",
         Value::Str(_) => "raw",
@@ -698,19 +731,32 @@ pub fn encoding_of(t: &Thresholds, v: &Value) -> &'static str {
 fn object_encoding(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     let now = ctx.now_ms;
     let t = Thresholds::from_ctx(ctx);
-    match ctx.db().get(&argv[2], now) {
-        Some(v) => Frame::bulk_str(encoding_of(&t, v)),
+    let db = ctx.db();
+    let flags = db.flags(&argv[2]);
+    match db.peek(&argv[2], now) {
+        Some(v) => Frame::bulk_str(encoding_with_flags(&t, v, flags)),
         None => Frame::Null,
     }
+}
+
+/// Whether Redis would share the integers 0..9999 between keys: not when maxmemory
+/// is set with an LRU or LFU policy (MAXMEMORY_FLAG_NO_SHARED_INTEGERS).
+fn shares_integers(ctx: &Ctx) -> bool {
+    let policy = ctx.state.config.get("maxmemory-policy");
+    ctx.state.config.get_i64("maxmemory") == 0
+        || !(policy.contains("lru") || policy.contains("lfu"))
 }
 
 /// `OBJECT REFCOUNT key`: shared small integers report INT_MAX, like Redis.
 fn object_refcount(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     let now = ctx.now_ms;
-    match ctx.db().get(&argv[2], now) {
+    let db = ctx.db();
+    let plain = db.flags(&argv[2]) != 0;
+    let shared = !plain && shares_integers(ctx);
+    match ctx.db().peek(&argv[2], now) {
         None => Frame::Null,
         Some(Value::Str(s))
-            if super::args::parse_i64(s).is_some_and(|n| (0..10000).contains(&n)) =>
+            if shared && super::args::parse_i64(s).is_some_and(|n| (0..10000).contains(&n)) =>
         {
             Frame::Integer(i32::MAX as i64)
         }
@@ -722,23 +768,24 @@ fn lfu_policy(ctx: &Ctx) -> bool {
     ctx.state.config.get("maxmemory-policy").contains("lfu")
 }
 
-/// `OBJECT IDLETIME key`: per-key access times are not tracked, so this answers
-/// Redis's error for the case where idle time is unavailable.
+/// `OBJECT IDLETIME key`: seconds since the key was last read or written (commands
+/// that only look, such as EXISTS, TYPE, TTL and OBJECT, do not count).
 fn object_idletime(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     let now = ctx.now_ms;
-    if ctx.db().get(&argv[2], now).is_none() {
+    let shared = shares_integers(ctx);
+    let Some(idle) = ctx.db().idle_secs(&argv[2], now, shared) else {
         return Frame::Null;
-    }
+    };
     if lfu_policy(ctx) {
         return Frame::err("An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
     }
-    Frame::err("idle time is not tracked by this server")
+    Frame::Integer(idle as i64)
 }
 
 /// `OBJECT FREQ key`: needs an LFU policy (access frequencies are not tracked).
 fn object_freq(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     let now = ctx.now_ms;
-    if ctx.db().get(&argv[2], now).is_none() {
+    if ctx.db().peek(&argv[2], now).is_none() {
         return Frame::Null;
     }
     if !lfu_policy(ctx) {

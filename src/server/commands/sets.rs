@@ -5,14 +5,13 @@
 //! set-max-intset-entries) are replied in numeric order, as Redis does.
 
 use super::args::{owned, parse_i64, syntax_error};
-use super::hashes::distinct_indices;
+use super::hashes::{distinct_indices, random_members};
 use super::keys::{scan_collection, scan_page, scan_reply};
 use crate::resp::Frame;
 use crate::server::command::{flags::*, Command, Ctx};
 use crate::server::db::{wrongtype, Value};
 use bytes::Bytes;
 use indexmap::IndexSet;
-use rand::Rng;
 
 pub static COMMANDS: &[Command] = &[
     Command::new("sadd", -3, WRITE | DENYOOM | FAST, sadd).keys(1, 1, 1),
@@ -225,43 +224,18 @@ fn spop(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 
 /// `SRANDMEMBER key [count]`: negative counts may repeat members.
 fn srandmember(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    if argv.len() > 3 {
-        return syntax_error();
-    }
-    let count = match super::args::random_count(argv, false) {
-        Ok(c) => c,
-        Err(e) => return e,
-    };
-    let s = match read_set(ctx, &argv[1]) {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            return if count.is_some() {
-                Frame::Array(Vec::new())
-            } else {
-                Frame::Null
-            }
+    let pick = |s: &Set, slots: Vec<usize>, single: bool, _: bool| {
+        let mut members = slots
+            .into_iter()
+            .filter_map(|i| s.get_index(i))
+            .map(|m| Frame::Bulk(m.clone()));
+        if single {
+            members.next().unwrap_or(Frame::Null)
+        } else {
+            Frame::Array(members.collect())
         }
-        Err(e) => return e,
     };
-    let mut rng = rand::thread_rng();
-    match count {
-        None => s
-            .get_index(rng.gen_range(0..s.len()))
-            .map_or(Frame::Null, |m| Frame::Bulk(m.clone())),
-        Some(c) if c >= 0 => Frame::Array(
-            distinct_indices(s.len(), c as usize)
-                .into_iter()
-                .filter_map(|i| s.get_index(i))
-                .map(|m| Frame::Bulk(m.clone()))
-                .collect(),
-        ),
-        Some(c) => Frame::Array(
-            (0..c.unsigned_abs())
-                .filter_map(|_| s.get_index(rng.gen_range(0..s.len())))
-                .map(|m| Frame::Bulk(m.clone()))
-                .collect(),
-        ),
-    }
+    random_members(ctx, argv, None, read_set, Set::len, pick)
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -277,12 +251,10 @@ fn compute(ctx: &mut Ctx, keys: &[Bytes], op: Op) -> Result<Set, Frame> {
     let now = ctx.now_ms;
     let db = ctx.db();
     let mut sets: Vec<Option<&Set>> = Vec::with_capacity(keys.len());
-    for k in keys {
-        // Lazy expiry first (needs &mut), then plain reads.
-        db.expire_if_needed(k, now);
-    }
-    for k in keys {
-        match db.map.get(k.as_ref()) {
+    // Lazy expiry and the access mark first (they need &mut), then plain reads.
+    let live: Vec<bool> = keys.iter().map(|k| db.contains(k, now)).collect();
+    for (k, live) in keys.iter().zip(live) {
+        match db.map.get(k.as_ref()).filter(|_| live) {
             None => sets.push(None),
             Some(Value::Set(s)) => sets.push(Some(s)),
             Some(_) => return Err(wrongtype()),

@@ -3,7 +3,7 @@
 use super::args::{int, int_bytes, is, syntax_error};
 use crate::resp::Frame;
 use crate::server::command::{flags::*, Command, Ctx, Propagation};
-use crate::server::db::{wrongtype, Value};
+use crate::server::db::{flags, wrongtype, Value};
 use crate::server::longdouble::LongDouble;
 use bytes::{Bytes, BytesMut};
 
@@ -394,7 +394,10 @@ fn incrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
         return Frame::err("increment would produce NaN or Infinity");
     };
     let text = Bytes::from(next.to_human());
-    ctx.db().set_keep_ttl(&argv[1], Value::Str(text.clone()));
+    let db = ctx.db();
+    db.set_keep_ttl(&argv[1], Value::Str(text.clone()));
+    // Redis stores the text as made (createStringObject): never an integer.
+    db.set_flags(&argv[1], flags::PLAIN);
     ctx.propagate_as(vec![vec![
         Bytes::from_static(b"SET"),
         argv[1].clone(),
@@ -416,8 +419,8 @@ fn check_size(ctx: &Ctx, len: usize) -> Result<(), Frame> {
 
 /// `APPEND key value`: new length.
 fn append(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let cur = match get_string(ctx, &argv[1]) {
-        Ok(v) => v.unwrap_or_default(),
+    let (cur, existed) = match get_string(ctx, &argv[1]) {
+        Ok(v) => (v.clone().unwrap_or_default(), v.is_some()),
         Err(e) => return e,
     };
     if let Err(e) = check_size(ctx, cur.len() + argv[2].len()) {
@@ -427,7 +430,12 @@ fn append(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     b.extend_from_slice(&cur);
     b.extend_from_slice(&argv[2]);
     let len = b.len();
-    ctx.db().set_keep_ttl(&argv[1], Value::Str(b.freeze()));
+    let db = ctx.db();
+    db.set_keep_ttl(&argv[1], Value::Str(b.freeze()));
+    // Appending to a string makes it raw; a new key is encoded like SET's value.
+    if existed {
+        db.set_flags(&argv[1], flags::RAW);
+    }
     Frame::Integer(len as i64)
 }
 
@@ -491,6 +499,8 @@ fn setrange(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     }
     b[offset..offset + value.len()].copy_from_slice(value);
     let len = b.len();
-    ctx.db().set_keep_ttl(&argv[1], Value::Str(b.freeze()));
+    let db = ctx.db();
+    db.set_keep_ttl(&argv[1], Value::Str(b.freeze()));
+    db.set_flags(&argv[1], flags::RAW);
     Frame::Integer(len as i64)
 }

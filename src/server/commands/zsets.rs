@@ -3,14 +3,13 @@
 //! (also blocking), removals by range, ZUNION/ZINTER/ZDIFF (+STORE), ZMPOP, ZSCAN.
 
 use super::args::{int, is, owned, parse_f64, parse_i64, syntax_error, NOT_FLOAT};
-use super::hashes::{distinct_indices, pairs_reply};
+use super::hashes::{pairs_reply, random_members};
 use super::keys::{scan_collection, scan_page, scan_reply};
 use super::lists::{blocking_pop, index_range, mpop, Served};
 use crate::resp::{format_double, Frame, Proto};
 use crate::server::command::{flags::*, Command, Ctx};
 use crate::server::db::{wrongtype, Score, Value, ZSet};
 use bytes::Bytes;
-use rand::Rng;
 use std::ops::Bound;
 
 pub static COMMANDS: &[Command] = &[
@@ -1271,45 +1270,17 @@ fn zintercard(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 /// `ZRANDMEMBER key [count [WITHSCORES]]`.
 fn zrandmember(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     let proto = ctx.client.proto;
-    if argv.len() > 4 || (argv.len() == 4 && !is(&argv[3], "withscores")) {
-        return syntax_error();
-    }
-    let withscores = argv.len() == 4;
-    let count = match super::args::random_count(argv, withscores) {
-        Ok(c) => c,
-        Err(e) => return e,
-    };
-    let z = match read_zset(ctx, &argv[1]) {
-        Ok(Some(z)) => z,
-        Ok(None) => {
-            return if count.is_some() {
-                Frame::Array(Vec::new())
-            } else {
-                Frame::Null
-            }
+    let pick = |z: &ZSet, slots: Vec<usize>, single: bool, withscores: bool| {
+        let mut entries = slots.into_iter().filter_map(|i| z.dict.get_index(i));
+        if single {
+            return entries
+                .next()
+                .map_or(Frame::Null, |(m, _)| Frame::Bulk(m.clone()));
         }
-        Err(e) => return e,
+        let entries: Vec<Entry> = entries.map(|(m, s)| (m.clone(), *s)).collect();
+        entries_reply(proto, entries, withscores)
     };
-    let mut rng = rand::thread_rng();
-    let Some(count) = count else {
-        return z
-            .dict
-            .get_index(rng.gen_range(0..z.len()))
-            .map_or(Frame::Null, |(m, _)| Frame::Bulk(m.clone()));
-    };
-    let idx: Vec<usize> = if count >= 0 {
-        distinct_indices(z.len(), count as usize)
-    } else {
-        (0..count.unsigned_abs())
-            .map(|_| rng.gen_range(0..z.len()))
-            .collect()
-    };
-    let entries: Vec<Entry> = idx
-        .into_iter()
-        .filter_map(|i| z.dict.get_index(i))
-        .map(|(m, s)| (m.clone(), *s))
-        .collect();
-    entries_reply(proto, entries, withscores)
+    random_members(ctx, argv, Some("withscores"), read_zset, ZSet::len, pick)
 }
 
 /// `ZSCAN key cursor [MATCH pattern] [COUNT count]`: scores are bulk strings even in

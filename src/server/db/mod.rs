@@ -10,6 +10,7 @@ pub mod value;
 use bytes::Bytes;
 use indexmap::IndexMap;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 pub use value::{Score, Value, ZSet};
 
 use crate::resp::Frame;
@@ -36,6 +37,61 @@ pub struct Db {
     pub watched: HashMap<Bytes, Vec<u64>>,
     /// Clients whose watched keys were touched.
     pub touched_clients: Vec<u64>,
+    /// Per key, by its index in `map`: the last access on Redis's 24-bit LRU clock
+    /// (what OBJECT IDLETIME reports) in the low bits, [`flags`] in the top byte.
+    /// Kept as long as `map`; entries that code outside `Db` added to `map` (an RDB
+    /// load, DEBUG POPULATE) count as accessed when first looked at.
+    access: Vec<u32>,
+}
+
+/// How many small integers Redis shares (OBJ_SHARED_INTEGERS).
+const SHARED_INTEGERS: usize = 10_000;
+
+/// Access times of Redis's shared integer objects: every key holding 0..9999 (set
+/// by SET, INCR...) holds the same object, so a read of any of them is an access of
+/// all. 0 = not accessed since the start.
+static SHARED_ACCESS: [AtomicU32; SHARED_INTEGERS] = [const { AtomicU32::new(0) }; SHARED_INTEGERS];
+
+/// When the shared objects were created (the first keyspace's creation).
+static STARTED: AtomicU32 = AtomicU32::new(0);
+
+/// The shared integer a value would be in Redis: a string `0`..`9999` written
+/// canonically.
+fn shared_integer(v: &Value) -> Option<usize> {
+    let Value::Str(s) = v else {
+        return None;
+    };
+    let canonical = !s.is_empty() && s.len() <= 4 && (s.len() == 1 || s[0] != b'0');
+    if !canonical || !s.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(s.iter().fold(0, |n, &d| n * 10 + usize::from(d - b'0')))
+}
+
+/// How a value was stored, where Redis's encoding depends on it (OBJECT ENCODING).
+/// Cleared whenever a new value is stored.
+pub mod flags {
+    /// A string made raw (APPEND, SETRANGE).
+    pub const RAW: u8 = 1;
+    /// A string made as a plain string, never an integer (INCRBYFLOAT): embstr up to
+    /// 44 bytes, raw beyond.
+    pub const PLAIN: u8 = 2;
+}
+
+/// Redis's LRU clock: unix seconds (LRU_CLOCK_RESOLUTION 1000 ms) on 24 bits.
+const LRU_CLOCK_MAX: u32 = (1 << 24) - 1;
+
+fn lru_clock(now_ms: i64) -> u32 {
+    ((now_ms.max(0) / 1000) as u64 & u64::from(LRU_CLOCK_MAX)) as u32
+}
+
+/// Seconds from `then` to `now` on the wrapping LRU clock (estimateObjectIdleTime).
+fn lru_elapsed(now: u32, then: u32) -> u64 {
+    if now >= then {
+        u64::from(now - then)
+    } else {
+        u64::from(now) + u64::from(LRU_CLOCK_MAX - then)
+    }
 }
 
 fn copy(b: &[u8]) -> Bytes {
@@ -44,6 +100,8 @@ fn copy(b: &[u8]) -> Bytes {
 
 impl Db {
     pub fn new(expire_deletes: bool) -> Db {
+        let now = lru_clock(Db::wall_ms());
+        let _ = STARTED.compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
         Db {
             expire_deletes,
             ..Db::default()
@@ -68,7 +126,8 @@ impl Db {
             return false;
         }
         if self.expire_deletes {
-            if let Some((k, _)) = self.map.swap_remove_entry(key) {
+            if let Some((i, k, _)) = self.map.swap_remove_full(key) {
+                self.forget_access(i);
                 self.expires.swap_remove(key);
                 self.signal_modified(&k);
                 self.expired.push(k);
@@ -77,8 +136,112 @@ impl Db {
         true
     }
 
-    /// Read access (lazy expiry applied).
+    /// The wall clock in unix ms, for the writers that are not given the call's time.
+    fn wall_ms() -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64)
+    }
+
+    /// Note an access to the key at index `i` of `map` (Redis's LRU touch in
+    /// lookupKey), which is also an access of the shared integer it may hold.
+    fn touch(&mut self, i: usize, now_ms: i64) {
+        let now = lru_clock(now_ms);
+        self.sync_access(now);
+        let Some(a) = self.access.get_mut(i) else {
+            return;
+        };
+        *a = (*a & !LRU_CLOCK_MAX) | now;
+        if *a >> 24 != 0 {
+            return;
+        }
+        if let Some(n) = self.map.get_index(i).and_then(|(_, v)| shared_integer(v)) {
+            SHARED_ACCESS[n].store(now, Ordering::Relaxed);
+        }
+    }
+
+    /// A new value was stored at index `i` of `map`: accessed now, no flags.
+    fn stamp(&mut self, i: usize, now_ms: i64) {
+        let now = lru_clock(now_ms);
+        self.sync_access(now);
+        if let Some(a) = self.access.get_mut(i) {
+            *a = now;
+        }
+    }
+
+    /// Bring `access` to the length of `map` (see the field).
+    fn sync_access(&mut self, now: u32) {
+        if self.access.len() != self.map.len() {
+            self.access.resize(self.map.len(), now);
+        }
+    }
+
+    /// The [`flags`] of `key` (0 when missing).
+    pub fn flags(&mut self, key: &[u8]) -> u8 {
+        let Some(i) = self.map.get_index_of(key) else {
+            return 0;
+        };
+        self.sync_access(lru_clock(Db::wall_ms()));
+        self.access.get(i).map_or(0, |a| (a >> 24) as u8)
+    }
+
+    /// Set the [`flags`] of an existing `key` (after storing its value).
+    pub fn set_flags(&mut self, key: &[u8], flags: u8) {
+        let Some(i) = self.map.get_index_of(key) else {
+            return;
+        };
+        self.sync_access(lru_clock(Db::wall_ms()));
+        if let Some(a) = self.access.get_mut(i) {
+            *a = (*a & LRU_CLOCK_MAX) | (u32::from(flags) << 24);
+        }
+    }
+
+    /// Drop the access time of the key that was at index `i` of `map`, after
+    /// `map.swap_remove_index(i)` (which moved the last key there).
+    fn forget_access(&mut self, i: usize) {
+        if self.access.len() == self.map.len() + 1 {
+            self.access.swap_remove(i);
+        } else {
+            self.access.truncate(self.map.len());
+        }
+    }
+
+    /// Seconds since `key` was last accessed (OBJECT IDLETIME); the key itself is
+    /// not touched. With `shared_integers` (Redis shares 0..9999 unless maxmemory
+    /// is set with an LRU/LFU policy) a key holding one reports the shared object's
+    /// time. None when missing.
+    pub fn idle_secs(&mut self, key: &[u8], now_ms: i64, shared_integers: bool) -> Option<u64> {
+        if self.expire_if_needed(key, now_ms) {
+            return None;
+        }
+        let now = lru_clock(now_ms);
+        self.sync_access(now);
+        let (i, _, v) = self.map.get_full(key)?;
+        let a = self.access.get(i).copied().unwrap_or(now);
+        let shared = shared_integer(v).filter(|_| shared_integers && a >> 24 == 0);
+        let last = match shared {
+            Some(n) => match SHARED_ACCESS[n].load(Ordering::Relaxed) {
+                0 => STARTED.load(Ordering::Relaxed),
+                t => t,
+            },
+            None => a & LRU_CLOCK_MAX,
+        };
+        Some(lru_elapsed(now, last))
+    }
+
+    /// Read access (lazy expiry applied); touches the key.
     pub fn get(&mut self, key: &[u8], now_ms: i64) -> Option<&Value> {
+        if self.expire_if_needed(key, now_ms) {
+            return None;
+        }
+        let i = self.map.get_index_of(key)?;
+        self.touch(i, now_ms);
+        self.map.get_index(i).map(|(_, v)| v)
+    }
+
+    /// Read access without touching the key (Redis's LOOKUP_NOTOUCH: EXISTS, TYPE,
+    /// TTL, OBJECT...).
+    pub fn peek(&mut self, key: &[u8], now_ms: i64) -> Option<&Value> {
         if self.expire_if_needed(key, now_ms) {
             return None;
         }
@@ -90,13 +253,14 @@ impl Db {
         if self.expire_if_needed(key, now_ms) {
             return None;
         }
-        if self.map.contains_key(key) {
-            self.dirty += 1;
-            self.signal_modified(key);
-        }
-        self.map.get_mut(key)
+        let i = self.map.get_index_of(key)?;
+        self.touch(i, now_ms);
+        self.dirty += 1;
+        self.signal_modified(key);
+        self.map.get_index_mut(i).map(|(_, v)| v)
     }
 
+    /// Whether `key` exists (touches it, like a Redis lookup).
     pub fn contains(&mut self, key: &[u8], now_ms: i64) -> bool {
         self.get(key, now_ms).is_some()
     }
@@ -113,11 +277,14 @@ impl Db {
     pub fn set_keep_ttl(&mut self, key: &[u8], value: Value) {
         self.dirty += 1;
         self.signal_modified(key);
-        if let Some(slot) = self.map.get_mut(key) {
-            *slot = value;
-        } else {
-            self.map.insert(copy(key), value);
-        }
+        let i = match self.map.get_full_mut(key) {
+            Some((i, _, slot)) => {
+                *slot = value;
+                i
+            }
+            None => self.map.insert_full(copy(key), value).0,
+        };
+        self.stamp(i, Db::wall_ms());
     }
 
     /// Get the value at `key` for writing, creating it with `make` when missing.
@@ -140,6 +307,7 @@ impl Db {
             }
             None => self.map.insert_full(copy(key), make()).0,
         };
+        self.touch(idx, now_ms);
         self.dirty += 1;
         self.signal_modified(key);
         self.map
@@ -154,7 +322,9 @@ impl Db {
         if self.expire_if_needed(key, now_ms) {
             return None;
         }
-        self.map.get_mut(key)
+        let i = self.map.get_index_of(key)?;
+        self.touch(i, now_ms);
+        self.map.get_index_mut(i).map(|(_, v)| v)
     }
 
     /// Count a modification of `key` made through [`Db::lookup_write`].
@@ -177,7 +347,8 @@ impl Db {
                 }
             }
         }
-        self.map.insert(key, value);
+        let i = self.map.insert_full(key, value).0;
+        self.stamp(i, Db::wall_ms());
     }
 
     /// Remove a key; returns its value.
@@ -185,7 +356,8 @@ impl Db {
         if self.expire_if_needed(key, now_ms) {
             return None;
         }
-        let v = self.map.swap_remove(key)?;
+        let (i, _, v) = self.map.swap_remove_full(key)?;
+        self.forget_access(i);
         if !self.expires.is_empty() {
             self.expires.swap_remove(key);
         }
@@ -196,9 +368,12 @@ impl Db {
 
     /// Delete `key` if its aggregate value became empty (after a pop or removal).
     pub fn remove_if_empty(&mut self, key: &[u8]) {
-        if self.map.get(key).is_some_and(Value::is_empty_aggregate) {
-            self.map.swap_remove(key);
-            self.expires.swap_remove(key);
+        if let Some((i, _, v)) = self.map.get_full(key) {
+            if v.is_empty_aggregate() {
+                self.map.swap_remove_index(i);
+                self.forget_access(i);
+                self.expires.swap_remove(key);
+            }
         }
     }
 
@@ -227,6 +402,14 @@ impl Db {
         had
     }
 
+    /// Exchange the whole keyspace (keys, expiries, access times) with `other`
+    /// (SWAPDB).
+    pub fn swap_keyspace(&mut self, other: &mut Db) {
+        std::mem::swap(&mut self.map, &mut other.map);
+        std::mem::swap(&mut self.expires, &mut other.expires);
+        std::mem::swap(&mut self.access, &mut other.access);
+    }
+
     /// Remove everything.
     pub fn flush(&mut self) -> usize {
         let n = self.map.len();
@@ -236,6 +419,7 @@ impl Db {
         }
         self.map = IndexMap::new();
         self.expires = IndexMap::new();
+        self.access = Vec::new();
         self.dirty += 1;
         n
     }
@@ -318,6 +502,53 @@ pub fn scan_indices(len: usize, cursor: u64, count: usize) -> (u64, std::ops::Ra
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn s(v: &str) -> Value {
+        Value::Str(Bytes::from(v.to_string()))
+    }
+
+    #[test]
+    fn access_times_follow_their_keys() {
+        let mut db = Db::new(true);
+        let t0 = 1_000_000_000;
+        for k in ["a", "b", "c", "d"] {
+            db.get_or_create(k.as_bytes(), t0, |_| true, || s(k)).ok();
+        }
+        // "b" read 5 s later; "a" removed (the last key moves into its slot).
+        assert!(db.get(b"b", t0 + 5_000).is_some());
+        db.remove(b"a", t0 + 5_000);
+        assert_eq!(db.idle_secs(b"d", t0 + 10_000, true), Some(10));
+        assert_eq!(db.idle_secs(b"b", t0 + 10_000, true), Some(5));
+        assert_eq!(db.idle_secs(b"c", t0 + 10_000, true), Some(10));
+        assert_eq!(db.idle_secs(b"a", t0 + 10_000, true), None);
+        // Looking without touching keeps the time; a write refreshes it.
+        assert!(db.peek(b"c", t0 + 20_000).is_some());
+        assert_eq!(db.idle_secs(b"c", t0 + 20_000, true), Some(20));
+        assert!(db.lookup_write(b"c", t0 + 20_000).is_some());
+        assert_eq!(db.idle_secs(b"c", t0 + 21_000, true), Some(1));
+        // Keys added behind Db's back count as accessed when first looked at.
+        db.map.insert(Bytes::from_static(b"e"), s("e"));
+        assert_eq!(db.idle_secs(b"e", t0 + 30_000, true), Some(0));
+        assert_eq!(db.idle_secs(b"e", t0 + 31_000, true), Some(1));
+        assert_eq!(db.idle_secs(b"d", t0 + 31_000, true), Some(31));
+        db.flush();
+        assert_eq!(db.idle_secs(b"d", t0 + 31_000, true), None);
+    }
+
+    #[test]
+    fn small_integers_share_one_access_time() {
+        let mut db = Db::new(true);
+        let t0 = 2_000_000_000;
+        db.set(b"x", s("4321"));
+        db.set(b"y", s("4321"));
+        db.set(b"z", s("04321"));
+        assert!(db.get(b"x", t0).is_some());
+        assert!(db.get(b"z", t0).is_some());
+        // Reading x was an access of the object y holds too.
+        assert_eq!(db.idle_secs(b"y", t0 + 3_000, true), Some(3));
+        assert!(db.idle_secs(b"y", t0 + 3_000, false) != Some(3));
+        assert_eq!(db.idle_secs(b"z", t0 + 3_000, true), Some(3));
+    }
 
     #[test]
     fn lazy_expiry_records_deletes_on_master_only() {
