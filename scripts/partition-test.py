@@ -22,11 +22,13 @@ With --fencing (Vigil server and sentinels only) the servers run with write fenc
 (`vigil-fencing yes`, quorum 2 of the 3 sentinels, lease --lease-ms): an old master cut
 off from the sentinels' majority refuses writes (-READONLY) before a new master is
 advertised. The table then also shows the longest gap between two acknowledged writes
-(the time writes were unavailable around a failover).
+(the time writes were unavailable around a failover). --ack-replicas N also sets
+`vigil-sync-replicas N`: the master answers a write only once N replicas acknowledged
+it (timeout: one lease).
 
 Root required (skips with a message otherwise). Every namespace is removed on exit.
 Usage: sudo scripts/partition-test.py [--server vigil|redis] [--sentinel vigil|redis]
-           [--runs N] [--scenarios a,b] [--vigil PATH] [--fencing [--lease-ms MS]]
+           [--runs N] [--scenarios a,b] [--vigil PATH] [--fencing [--lease-ms MS] [--ack-replicas N]]
 """
 import argparse
 import os
@@ -271,7 +273,9 @@ class Cluster:
                         "--repl-diskless-sync-delay", "0", "--repl-timeout", "5"]
         if self.args.fencing:
             cmd += ["--vigil-fencing", "yes", "--vigil-fencing-quorum", "2",
-                    "--vigil-fencing-lease-ms", str(self.args.lease_ms)]
+                    "--vigil-fencing-lease-ms", str(self.args.lease_ms),
+                    "--vigil-sync-replicas", str(self.args.ack_replicas),
+                    "--vigil-sync-timeout-ms", str(self.args.lease_ms)]
         if replicaof:
             cmd += ["--replicaof", replicaof, str(PORT)]
         log = open(os.path.join(d, "server.log"), "ab")
@@ -454,6 +458,8 @@ def main():
                     help="run the Vigil servers with write fencing (vigil-fencing yes)")
     ap.add_argument("--lease-ms", type=int, default=1000,
                     help="vigil-fencing-lease-ms with --fencing (capped at down-after/2)")
+    ap.add_argument("--ack-replicas", type=int, default=0,
+                    help="vigil-sync-replicas with --fencing (write replies wait for N replicas)")
     # Writer mode (internal: runs inside the client namespace).
     ap.add_argument("--writer", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--prefix"), ap.add_argument("--ack-file"), ap.add_argument("--probe-file")
@@ -499,7 +505,7 @@ def main():
         for i in (1, 2, 3):
             cl.start_sentinel(i, ip_of(1))
         print(f"partition-test: server={args.server} sentinel={args.sentinel} "
-              f"fencing={'on, lease %dms' % args.lease_ms if args.fencing else 'off'} seed={seed} "
+              f"fencing={'on, lease %dms, ack-replicas %d' % (args.lease_ms, args.ack_replicas) if args.fencing else 'off'} seed={seed} "
               f"down-after={DOWN_AFTER_MS}ms partition={args.partition_seconds}s rate={args.rate}/s")
         if cl.wait_converged(30) is None:
             print("partition-test: topology never converged; logs in", tmp)

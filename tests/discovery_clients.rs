@@ -114,8 +114,20 @@ fn across_failover(flavor: Flavor, clients: &[(&str, Lib, &str)]) {
             .copied()
             .filter(|i| c.text(&["GET", &format!("{prefix}:{i}")]) != i.to_string())
             .collect();
+        // redis-server replicates asynchronously and may send a write's reply before
+        // its replica has the bytes: the write acknowledged right before the SIGKILL
+        // can be lost there (seen once in many runs under load). That is Redis's
+        // behaviour, not the client's: allow it on redis-server, never on vigil server
+        // (whose replies wait for the replicas' sockets, see src/server/conn.rs).
+        let allowed = match flavor {
+            Flavor::Vigil => 0,
+            Flavor::Redis | Flavor::VigilSentinel => 1,
+        };
+        if !lost.is_empty() {
+            eprintln!("{prefix}: redis-server lost {lost:?} (acknowledged just before the kill)");
+        }
         assert!(
-            lost.is_empty(),
+            lost.len() <= allowed,
             "{prefix}: acknowledged writes lost: {lost:?}"
         );
         assert_eq!(

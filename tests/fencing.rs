@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use support::*;
 
 const NAME: &str = "fm";
-const LEASE_MS: &str = "300";
+const LEASE_MS: &str = "500";
 
 fn fenced_server(dir: &std::path::Path, extra: &[&str]) -> Proc {
     let mut args = vec![

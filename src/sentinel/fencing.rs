@@ -11,7 +11,8 @@
 //!
 //! The lease it grants is `min(vigil_fencing_lease_ms, down-after / 2)`, so a lease
 //! is always shorter than down-after (a larger server setting is clamped and logged
-//! once). All Vigil sentinels of a fenced master must use the same down-after (the
+//! once). The driver wakes the machine when a grant falls due (`next_wake`), so
+//! short leases are renewed on time too. All Vigil sentinels of a fenced master must use the same down-after (the
 //! lease cap), like they should for Redis anyway.
 //!
 //! A leader elected for a failover of a master it knows to be fenced (or whose INFO
@@ -41,6 +42,8 @@ pub struct MasterFencing {
     /// When the outstanding VIGIL-LEASE was sent.
     pub sent: Option<Instant>,
     pub last_sent: Option<Instant>,
+    /// Interval between grants (lease / 3), for the driver's next wake-up.
+    pub cadence: Duration,
     /// No grants to `hold.0` before `hold.1` (we voted in a failover of it).
     pub hold: Option<((String, u16), Instant)>,
     /// A failover we lead may not promote before this instant.
@@ -127,11 +130,23 @@ pub fn vote_hold(
         + Duration::from_secs(2)
 }
 
-fn entry<'a>(m: &'a mut Machine, name: &str) -> Option<&'a mut MasterFencing> {
+fn entry<'a>(m: &'a mut Machine, name: &str, now: Instant) -> Option<&'a mut MasterFencing> {
     let mm = m.masters.get(name)?;
-    let addr = (mm.inst.ip.clone(), mm.inst.port);
-    let f = m.fencing.entry(name.to_string()).or_default();
-    if f.addr != addr {
+    if !m.fencing.contains_key(name) {
+        // First sight of this master since we started. A vote persisted in our
+        // config (leader-epoch) for a failover we never saw complete may have been
+        // cast a moment before a restart: hold grants as if we had just voted.
+        let mut f = MasterFencing::default();
+        if mm.leader_epoch > mm.config_epoch {
+            let lease = offered_lease(u64::MAX, mm.inst.down_after);
+            let hold = vote_hold(m.t.election_timeout, mm.failover_timeout, lease);
+            f.hold = Some(((mm.inst.ip.clone(), mm.inst.port), now + hold));
+        }
+        m.fencing.insert(name.to_string(), f);
+    }
+    let f = m.fencing.get_mut(name)?;
+    if f.addr.0 != mm.inst.ip || f.addr.1 != mm.inst.port {
+        let addr = (mm.inst.ip.clone(), mm.inst.port);
         // A new master address: forget tokens and leases; keep the hold (it names
         // its address) and whether fencing was on (the new master is most likely
         // configured like the old one; its INFO corrects it).
@@ -150,7 +165,7 @@ fn entry<'a>(m: &'a mut Machine, name: &str) -> Option<&'a mut MasterFencing> {
 }
 
 /// The master's INFO arrived: learn whether it is fenced and its lease.
-pub fn on_master_info(m: &mut Machine, name: &str, text: &str) {
+pub fn on_master_info(m: &mut Machine, name: &str, text: &str, now: Instant) {
     let mut on = false;
     let mut lease_ms = 0u64;
     for line in text.split('\n') {
@@ -164,7 +179,7 @@ pub fn on_master_info(m: &mut Machine, name: &str, text: &str) {
     let Some(down_after) = m.masters.get(name).map(|mm| mm.inst.down_after) else {
         return;
     };
-    let Some(f) = entry(m, name) else { return };
+    let Some(f) = entry(m, name, now) else { return };
     let was = f.enabled;
     f.enabled = Some(on && lease_ms > 0);
     if !on || lease_ms == 0 {
@@ -207,7 +222,7 @@ pub fn on_vote(m: &mut Machine, name: &str, now: Instant) {
     else {
         return;
     };
-    let Some(f) = entry(m, name) else { return };
+    let Some(f) = entry(m, name, now) else { return };
     let lease = f.max_offered.max(offered_lease(u64::MAX, down_after));
     let until = now + vote_hold(election_timeout, failover_timeout, lease);
     f.hold = Some((f.addr.clone(), until));
@@ -220,7 +235,7 @@ pub fn on_elected(m: &mut Machine, name: &str, now: Instant) {
     let Some(down_after) = m.masters.get(name).map(|mm| mm.inst.down_after) else {
         return;
     };
-    let Some(f) = entry(m, name) else { return };
+    let Some(f) = entry(m, name, now) else { return };
     let lease = match f.enabled {
         Some(false) => return,
         Some(true) if !f.max_offered.is_zero() => f.max_offered,
@@ -249,6 +264,10 @@ pub fn may_promote(m: &Machine, name: &str, now: Instant) -> bool {
 
 /// The timer's step for master `name`: send a grant if one is due.
 pub fn tick(m: &mut Machine, name: &str, now: Instant) {
+    // Cheap exit for unfenced masters (no allocation per tick).
+    if m.fencing.get(name).and_then(|f| f.enabled) != Some(true) {
+        return;
+    }
     let tilt = m.tilt;
     let myid = m.g.myid.clone();
     let link = LinkKey::Cmd(Inst::Master(nm(name)));
@@ -264,7 +283,7 @@ pub fn tick(m: &mut Machine, name: &str, now: Instant) {
         mm.in_failover(),
     );
     let cmd_name = mm.cmd_name("VIGIL-LEASE");
-    let Some(f) = entry(m, name) else { return };
+    let Some(f) = entry(m, name, now) else { return };
     let lease = offered_lease(f.server_lease_ms, down_after);
     let cadence = (lease / 3).max(Duration::from_millis(5));
     let in_flight = f
@@ -301,8 +320,19 @@ pub fn tick(m: &mut Machine, name: &str, now: Instant) {
         if let Some(f) = m.fencing.get_mut(name) {
             f.sent = Some(now);
             f.last_sent = Some(now);
+            f.cadence = cadence;
         }
     }
+}
+
+/// The earliest time a grant falls due (two grant intervals must fit in one lease,
+/// so grants cannot wait for the ~100 ms tick).
+pub fn next_wake(m: &Machine) -> Option<Instant> {
+    m.fencing
+        .values()
+        .filter(|f| f.enabled == Some(true) && !f.cadence.is_zero())
+        .filter_map(|f| f.last_sent.map(|t| t + f.cadence))
+        .min()
 }
 
 /// The reply to a VIGIL-LEASE sent to `addr` as the master of `name`.
@@ -506,6 +536,29 @@ mod tests {
     }
 
     #[test]
+    fn a_persisted_unfinished_vote_holds_grants_after_a_restart() {
+        let t = Instant::now();
+        let text = "sentinel myid 0123456789abcdef0123456789abcdef01234567\n\
+                    sentinel current-epoch 3\n\
+                    sentinel monitor m 10.0.0.1 6379 2\n\
+                    sentinel down-after-milliseconds m 1000\n\
+                    sentinel failover-timeout m 3000\n\
+                    sentinel leader-epoch m 3\n";
+        let l = crate::sentinel::config::parse("t.conf", text, &[], &Timers::default(), t).unwrap();
+        let mut m = Machine::new(l.global, l.masters, 7);
+        on_master_info(
+            &mut m,
+            "m",
+            "role:master\r\nvigil_fencing:1\r\nvigil_fencing_lease_ms:300\r\n",
+            t,
+        );
+        let f = &m.fencing["m"];
+        let (addr, until) = f.hold.clone().expect("held");
+        assert_eq!(addr, ("10.0.0.1".to_string(), 6379));
+        assert!(until > t + Duration::from_secs(6));
+    }
+
+    #[test]
     fn elected_leader_waits_out_the_leases() {
         let t = Instant::now();
         let mut m = machine(t);
@@ -514,7 +567,7 @@ mod tests {
         assert!(!may_promote(&m, "m", t + Duration::from_millis(500)));
         assert!(may_promote(&m, "m", t + Duration::from_millis(600)));
         // Known to be unfenced: no wait.
-        on_master_info(&mut m, "m", "role:master\r\n");
+        on_master_info(&mut m, "m", "role:master\r\n", t);
         on_elected(&mut m, "m", t + Duration::from_secs(1));
         assert!(may_promote(&m, "m", t + Duration::from_secs(1)));
         // Fenced with a 200 ms lease: 200 + 20 + 50 ms.
@@ -522,6 +575,7 @@ mod tests {
             &mut m,
             "m",
             "role:master\r\nvigil_fencing:1\r\nvigil_fencing_lease_ms:200\r\n",
+            t,
         );
         let e = t + Duration::from_secs(2);
         on_elected(&mut m, "m", e);

@@ -425,7 +425,11 @@ impl Machine {
         if self.masters.values().any(|m| m.in_failover()) {
             return now + Duration::from_millis(self.rng.gen_range(20..=30));
         }
-        let next = now + Duration::from_millis(self.rng.gen_range(80..=120));
+        let mut next = now + Duration::from_millis(self.rng.gen_range(80..=120));
+        // Fencing lease grants fall due on time, not at the next tick.
+        if let Some(t) = super::fencing::next_wake(self).filter(|t| *t > now) {
+            next = next.min(t);
+        }
         // An election waiting for its small random delay starts on time.
         self.masters
             .values()
@@ -696,7 +700,7 @@ impl Machine {
     fn on_info(&mut self, id: &Inst, text: &str, now: Instant) {
         let f = parse_info(text);
         if let Inst::Master(name) = id {
-            super::fencing::on_master_info(self, name, text);
+            super::fencing::on_master_info(self, name, text, now);
         }
         let tilt = self.tilt;
         let Machine { masters, io, .. } = self;
@@ -1734,13 +1738,14 @@ impl Machine {
             FailoverState::None | FailoverState::WaitStart
         );
         let eligible = m.leader_epoch < req_epoch && cur <= req_epoch;
-        if leading && req_runid != myid && eligible {
+        let refused = eligible && leading && req_runid != myid;
+        if refused {
             io.log(
                 Level::Notice,
                 format!("{master}: no vote for {req_runid} in epoch {req_epoch}: our failover is in progress"),
             );
         }
-        let voted = eligible && !(leading && req_runid != myid);
+        let voted = eligible && !refused;
         if voted {
             m.leader = Some(req_runid.to_string());
             m.leader_epoch = cur;

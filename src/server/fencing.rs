@@ -35,13 +35,35 @@
 //! Leases are tied to the replication id under which they were granted: a master
 //! that is demoted and promoted again (new replication id) starts without leases.
 //!
-//! Not guaranteed: writes the old master acknowledged during its last lease that had
-//! not reached the promoted replica are lost when it rejoins as a replica (the window
-//! is bounded by L, not zero; use `WAIT` for acknowledged replication). A forced
+//! A sentinel restarted after a vote has lost the vote's time: when its persisted
+//! `leader-epoch` is newer than the master's config epoch (a failover it voted in and
+//! never saw complete) it holds grants from its start for the whole hold time.
+//!
+//! Configuration: `vigil-fencing yes|no` (default no), `vigil-fencing-quorum N`
+//! (default 2; the operator must set a majority of the sentinels, the server cannot
+//! know how many there are), `vigil-fencing-lease-ms MS` (default 1000, the longest
+//! lease one grant gives; sentinels cap it at down-after / 2). All are settable with
+//! CONFIG SET and kept by CONFIG REWRITE. A fenced master answers writes, and
+//! EXEC of a transaction holding a write, with [`FENCED`]; reads, admin commands and
+//! the replication stream are unaffected; replicas ignore fencing. A fresh or freshly
+//! promoted master has no lease until the sentinels grant it one (a round trip after
+//! they first see it).
+//!
+//! Not guaranteed by leases alone: writes the old master acknowledged during its last
+//! lease that had not reached the promoted replica are lost when it rejoins as a
+//! replica (the window is bounded by L, not zero). `vigil-sync-replicas N`
+//! (`server::sync_ack`) closes it for the usual case: replies to writes wait until N
+//! replicas acknowledged them, so an acknowledged write is on a replica; when the
+//! sentinels' side of a partition holds all replicas (the old master isolated with
+//! its clients), the promoted replica, the most advanced one they reach, has it. If
+//! the old master keeps an acknowledging replica on its side, up to one lease of
+//! writes can still be lost. A forced
 //! `SENTINEL FAILOVER` with an unreachable master skips the election; the leader
 //! still waits L, but other sentinels may keep granting (they never voted), so the
 //! old master stays writable if it still reaches F of them. Real `redis-sentinel`s
-//! never grant: F must be reachable with Vigil sentinels alone.
+//! never grant, and one elected leader does not wait: F must be reachable with Vigil
+//! sentinels alone, and with a `redis-sentinel` leader the old master may take writes
+//! for up to one lease after the new one is promoted.
 
 use crate::resp::Frame;
 use crate::server::command::{flags::*, Command, Ctx};
