@@ -5,6 +5,9 @@
 # <= 0.5x redis-sentinel's, RSS <= 1.0x).
 #
 #   N=100 DUR=60 scripts/bench-sentinel-scale.sh
+#
+# VIGIL=path picks another vigil binary (e.g. a saved baseline); KEEP=1 keeps the
+# temporary directory (configs and logs) for inspection.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-100}
@@ -19,7 +22,7 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$tmp"
+  if [ -n "${KEEP:-}" ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
 

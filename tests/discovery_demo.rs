@@ -193,7 +193,7 @@ fn sigkill_of_the_demo_leaves_no_child_behind() {
 
 #[test]
 fn keep_leaves_a_working_topology() {
-    let v = run_demo_json(&["--redis", "--keep"]);
+    let v = run_demo_json(&["--keep"]);
     let pids: Vec<i32> = v["pids"]
         .as_array()
         .unwrap()

@@ -348,3 +348,101 @@ fn three_sentinels_over_a_vigil_server_master() {
         });
     }
 }
+
+/// SIGSTOP the master for half of down-after, three times at different phases of
+/// the PING cadence: the pending PING is answered on SIGCONT, and no `+sdown` is
+/// ever published (Redis counts from the oldest unanswered PING, and so do we).
+fn stopped_for_half_down_after_is_never_sdown(down_after_ms: u64) {
+    let dir = temp_dir();
+    let master = redis_server(dir.path(), &[]);
+    let s = vigil_sentinel(
+        dir.path(),
+        &format!(
+            "sentinel monitor {NAME} 127.0.0.1 {} 1\n\
+             sentinel down-after-milliseconds {NAME} {down_after_ms}\n",
+            master.port
+        ),
+    );
+    wait_for("master monitored", Duration::from_secs(10), || {
+        let m = frame_map(&Client::connect(s.port).cmd(&["SENTINEL", "MASTER", NAME]));
+        let ok = m.get("flags").map(String::as_str) == Some("master")
+            && m.get("info-refresh")
+                .is_some_and(|v| v.parse::<u64>().is_ok_and(|ms| ms < 10_000));
+        ok.then_some(())
+    });
+    let mut events = Client::connect(s.port);
+    events.cmd(&["SUBSCRIBE", "+sdown"]);
+    let half = Duration::from_millis(down_after_ms / 2);
+    for extra in [0u64, 330, 670] {
+        master.stop();
+        std::thread::sleep(half);
+        master.cont();
+        assert!(
+            !master_flags(s.port).contains("s_down"),
+            "s_down after a pause of {half:?}"
+        );
+        std::thread::sleep(Duration::from_millis(down_after_ms + extra));
+    }
+    events
+        .stream
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let got = events.try_read();
+    assert!(got.is_none(), "unexpected event: {got:?}");
+    assert_eq!(master_flags(s.port), "master");
+}
+
+#[test]
+fn master_stopped_for_half_of_1000ms_down_after_is_not_sdown() {
+    stopped_for_half_down_after_is_never_sdown(1000);
+}
+
+#[test]
+fn master_stopped_for_half_of_2000ms_down_after_is_not_sdown() {
+    stopped_for_half_down_after_is_never_sdown(2000);
+}
+
+/// With `resolve-hostnames yes` a master given as `localhost` is monitored, and
+/// when its links are killed the sentinel resolves the name again and reconnects.
+#[test]
+fn hostname_master_is_resolved_again_on_reconnect() {
+    let dir = temp_dir();
+    let master = redis_server(dir.path(), &[]);
+    let s = vigil_sentinel(
+        dir.path(),
+        &format!(
+            "sentinel resolve-hostnames yes\n\
+             sentinel monitor {NAME} localhost {} 1\n\
+             sentinel down-after-milliseconds {NAME} 1000\n",
+            master.port
+        ),
+    );
+    // The sentinel's command link (client name sentinel-<id8>-cmd) and its id.
+    let cmd_link_id = || -> Option<String> {
+        let list = master.client().text(&["CLIENT", "LIST"]);
+        list.lines()
+            .find(|l| l.contains("name=sentinel-") && l.contains("-cmd "))
+            .and_then(|l| l.split(' ').find_map(|f| f.strip_prefix("id=")))
+            .map(str::to_string)
+    };
+    let first = wait_for("sentinel connected", Duration::from_secs(10), cmd_link_id);
+    wait_for("master seen", Duration::from_secs(10), || {
+        (master_flags(s.port) == "master").then_some(())
+    });
+    let addr = Client::connect(s.port).cmd(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", NAME]);
+    assert_eq!(
+        addr,
+        Frame::Array(vec![
+            Frame::bulk_str("localhost"),
+            Frame::bulk_str(&master.port.to_string())
+        ])
+    );
+    // Drop every client connection (ours is skipped): the sentinel reconnects.
+    master.client().cmd(&["CLIENT", "KILL", "TYPE", "normal"]);
+    let second = wait_for("sentinel reconnected", Duration::from_secs(10), || {
+        cmd_link_id().filter(|id| *id != first)
+    });
+    assert_ne!(first, second);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(master_flags(s.port), "master");
+}

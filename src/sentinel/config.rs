@@ -382,29 +382,7 @@ fn apply(
     Ok(())
 }
 
-/// Quote an argument for a config line when it needs it (`sdscatrepr` style).
-pub fn quote(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.bytes()
-            .all(|c| c.is_ascii_graphic() && c != b'"' && c != b'\'' && c != b'\\');
-    if plain {
-        return s.to_string();
-    }
-    let mut out = String::from("\"");
-    for c in s.bytes() {
-        match c {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            c if c.is_ascii_graphic() || c == b' ' => out.push(c as char),
-            c => out.push_str(&format!("\\x{c:02x}")),
-        }
-    }
-    out.push('"');
-    out
-}
+pub use crate::util::quote::quote;
 
 /// The `sentinel ...` lines describing the current state, in Redis's order.
 pub fn render_state(g: &Global, masters: &Map<String, Master>) -> Vec<String> {

@@ -1,26 +1,119 @@
 //! IO for one outgoing link (command or pub/sub) to an instance or a peer sentinel:
 //! connect with a bounded timeout, write the setup commands, then pipeline commands
 //! and feed every reply back to the machine with the tag it was sent with.
+//!
+//! Commands are written by the driver itself ([`LinkOut::try_flush`] from
+//! `Shared::pump`, everything queued for a link in one write) without waking the
+//! link task; the task only reads, and finishes a write when the socket is full.
 
 use super::machine::{LinkKey, Tag};
 use super::Shared;
 use crate::resp::{parse_frame, Frame};
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
+use parking_lot::Mutex;
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-/// A command for a link task.
-pub type LinkCmd = (Vec<String>, Tag);
+/// The write side of a link, shared between the driver and the link task.
+#[derive(Default)]
+pub struct LinkOut {
+    wr: Option<Arc<OwnedWriteHalf>>,
+    /// Encoded commands not yet written.
+    buf: BytesMut,
+    /// Tags of the commands sent or queued on a command link, oldest first.
+    fifo: VecDeque<Tag>,
+    /// The link task is finishing a write: the driver only appends.
+    busy: bool,
+    /// Queued since the last flush (the driver flushes once per batch).
+    pub dirty: bool,
+}
+
+impl LinkOut {
+    /// Queue a command whose reply will be reported with `tag`.
+    pub fn queue(&mut self, args: &[String], tag: Tag) {
+        encode(args, &mut self.buf);
+        self.fifo.push_back(tag);
+    }
+
+    /// Write what is queued without waiting. `false`: the link task must finish
+    /// (the socket is full, the link is not up yet, or the write failed).
+    pub fn try_flush(&mut self) -> bool {
+        if self.busy {
+            return true;
+        }
+        match self.write_some() {
+            Ok(true) => true,
+            Ok(false) | Err(_) => {
+                self.busy = true;
+                false
+            }
+        }
+    }
+
+    /// Write as much as the socket takes; `Ok(true)` when everything went out.
+    fn write_some(&mut self) -> std::io::Result<bool> {
+        let Some(wr) = &self.wr else {
+            return Ok(false);
+        };
+        while !self.buf.is_empty() {
+            match wr.try_write(&self.buf) {
+                Ok(n) if n == self.buf.len() => self.buf.clear(),
+                Ok(n) => self.buf.advance(n),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => return Err(e),
+            }
+        }
+        if self.buf.capacity() > KEEP_CAPACITY {
+            self.buf = BytesMut::new();
+        }
+        Ok(true)
+    }
+}
 
 /// Largest reply buffered from an instance before the link is dropped.
 const MAX_REPLY_BUF: usize = 64 * 1024 * 1024;
 
+/// Free room made in the read buffer before each read.
+const READ_CHUNK: usize = 512;
+
+/// Buffers grown past this by one big reply or burst are replaced when empty.
+const KEEP_CAPACITY: usize = 16 * 1024;
+
 fn encode(args: &[String], out: &mut BytesMut) {
     Frame::encode_command(args, out);
+}
+
+/// Connect to `host:port`. A hostname (accepted with `resolve-hostnames yes`) is
+/// resolved again on every connection attempt, off the reactor thread, so an
+/// instance that comes back at a new address is found on the next reconnect
+/// (Redis re-resolves when it recreates a link). Each resolved address is tried
+/// in order.
+pub async fn connect(host: &str, port: u16) -> std::io::Result<TcpStream> {
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return TcpStream::connect((ip, port)).await;
+    }
+    let mut last = None;
+    for addr in tokio::net::lookup_host((host, port)).await? {
+        match TcpStream::connect(addr).await {
+            Ok(s) => {
+                tracing::debug!(host, %addr, "connected to resolved address");
+                return Ok(s);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("can't resolve instance hostname {host}"),
+        )
+    }))
 }
 
 /// Run one link until it fails or the machine closes it (the sender is dropped).
@@ -28,17 +121,13 @@ pub async fn run_link(
     shared: Arc<Shared>,
     key: LinkKey,
     conn: u64,
-    ip: String,
-    port: u16,
+    (ip, port): (String, u16),
     setup: Vec<Vec<String>>,
-    mut rx: mpsc::UnboundedReceiver<LinkCmd>,
+    out: Arc<Mutex<LinkOut>>,
+    mut rx: mpsc::UnboundedReceiver<()>,
 ) {
     let pubsub = matches!(key, LinkKey::Pubsub(_));
-    let connect = tokio::time::timeout(
-        Duration::from_millis(2000),
-        TcpStream::connect((ip.as_str(), port)),
-    )
-    .await;
+    let connect = tokio::time::timeout(Duration::from_millis(2000), connect(&ip, port)).await;
     let stream = match connect {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
@@ -53,35 +142,57 @@ pub async fn run_link(
     let _ = stream.set_nodelay(true);
     let local_ip = stream.local_addr().ok().map(|a| a.ip().to_string());
     let (mut rd, mut wr) = stream.into_split();
-    let mut fifo: VecDeque<Tag> = VecDeque::new();
-    let mut out = BytesMut::new();
+    let mut setup_buf = BytesMut::new();
     for cmd in &setup {
-        encode(cmd, &mut out);
-        if !pubsub {
-            fifo.push_back(Tag::Discard);
-        }
+        encode(cmd, &mut setup_buf);
     }
-    if let Err(e) = wr.write_all(&out).await {
+    if let Err(e) = wr.write_all(&setup_buf).await {
         shared.link_down(&key, conn, &e.to_string());
         return;
     }
+    let wr = Arc::new(wr);
+    {
+        let mut o = out.lock();
+        if !pubsub {
+            // The setup replies come first; commands queued meanwhile follow.
+            for _ in &setup {
+                o.fifo.push_front(Tag::Discard);
+            }
+        }
+        o.wr = Some(wr.clone());
+    }
+    drop(setup_buf);
     shared.link_up(&key, conn, local_ip);
-    let mut buf = BytesMut::with_capacity(16 * 1024);
+    // Replies are read into a buffer that always starts at offset 0 and is drained
+    // after parsing, so a link only ever touches as many bytes as its largest reply
+    // (a hello or a PONG on most links) instead of walking through a big buffer.
+    let mut buf: Vec<u8> = Vec::with_capacity(if pubsub { 512 } else { 1024 });
     loop {
+        if buf.capacity() - buf.len() < READ_CHUNK {
+            buf.reserve(READ_CHUNK);
+        }
         tokio::select! {
-            cmd = rx.recv() => {
-                let Some((args, tag)) = cmd else { return };
-                let mut out = BytesMut::new();
-                encode(&args, &mut out);
-                fifo.push_back(tag);
-                // Drain whatever else is queued so it goes out in one write.
-                while let Ok((args, tag)) = rx.try_recv() {
-                    encode(&args, &mut out);
-                    fifo.push_back(tag);
-                }
-                if let Err(e) = wr.write_all(&out).await {
-                    shared.link_down(&key, conn, &e.to_string());
-                    return;
+            wake = rx.recv() => {
+                // The driver could not write everything at once: finish here.
+                let Some(()) = wake else { return };
+                loop {
+                    let done = out.lock().write_some();
+                    match done {
+                        Ok(true) => {
+                            out.lock().busy = false;
+                            break;
+                        }
+                        Ok(false) => {
+                            if let Err(e) = wr.writable().await {
+                                shared.link_down(&key, conn, &e.to_string());
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            shared.link_down(&key, conn, &e.to_string());
+                            return;
+                        }
+                    }
                 }
             }
             r = rd.read_buf(&mut buf) => {
@@ -96,46 +207,56 @@ pub async fn run_link(
                     }
                     Ok(_) => {}
                 }
-                let mut frames = Vec::new();
-                loop {
-                    match parse_frame(&buf) {
-                        Ok(Some((f, used))) => {
-                            let _ = buf.split_to(used);
-                            frames.push(f);
-                        }
-                        Ok(None) => break,
-                        Err(e) => {
-                            shared.link_down(&key, conn, &format!("protocol error: {}", e.0));
-                            return;
+                let now = Instant::now();
+                let mut used = 0;
+                let mut failed = None;
+                {
+                    let mut m = shared.machine.lock();
+                    loop {
+                        match parse_frame(&buf[used..]) {
+                            Ok(Some((f, n))) => {
+                                used += n;
+                                if pubsub {
+                                    match message_of(&f) {
+                                        Some((ch, payload)) => {
+                                            m.handle_pubsub_message(&key, conn, &ch, &payload, now)
+                                        }
+                                        None => m.handle_pubsub_activity(&key, conn, now),
+                                    }
+                                } else {
+                                    let tag = out.lock().fifo.pop_front().unwrap_or(Tag::Discard);
+                                    m.handle_reply(&key, conn, tag, f, now);
+                                }
+                            }
+                            Ok(None) => break,
+                            Err(e) => {
+                                failed = Some(format!("protocol error: {}", e.0));
+                                break;
+                            }
                         }
                     }
                 }
+                if let Some(err) = failed {
+                    shared.link_down(&key, conn, &err);
+                    return;
+                }
+                buf.drain(..used);
                 if buf.len() > MAX_REPLY_BUF {
                     shared.link_down(&key, conn, "reply too large");
                     return;
                 }
-                let now = Instant::now();
-                let mut m = shared.machine.lock();
-                for f in frames {
-                    if pubsub {
-                        match message_of(&f) {
-                            Some((ch, payload)) => m.handle_pubsub_message(&key, conn, &ch, &payload, now),
-                            None => m.handle_pubsub_activity(&key, conn, now),
-                        }
-                    } else {
-                        let tag = fifo.pop_front().unwrap_or(Tag::Discard);
-                        m.handle_reply(&key, conn, tag, f, now);
-                    }
+                if buf.is_empty() && buf.capacity() > KEEP_CAPACITY {
+                    // A big reply (INFO of a busy master) is not kept around.
+                    buf = Vec::with_capacity(READ_CHUNK);
                 }
-                drop(m);
                 shared.pump();
             }
         }
     }
 }
 
-/// `["message", channel, payload]` (array in RESP2, push in RESP3).
-fn message_of(f: &Frame) -> Option<(String, String)> {
+/// `["message", channel, payload]` (array in RESP2, push in RESP3), borrowed.
+fn message_of(f: &Frame) -> Option<(Cow<'_, str>, Cow<'_, str>)> {
     let items = match f {
         Frame::Array(v) | Frame::Push(v) => v,
         _ => return None,
@@ -143,5 +264,26 @@ fn message_of(f: &Frame) -> Option<(String, String)> {
     if items.len() != 3 || items[0].as_bytes() != Some(b"message") {
         return None;
     }
-    Some((items[1].as_text()?, items[2].as_text()?))
+    fn text(f: &Frame) -> Option<Cow<'_, str>> {
+        f.as_bytes().map(String::from_utf8_lossy)
+    }
+    Some((text(&items[1])?, text(&items[2])?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `localhost` is looked up on each call and reaches a listener on loopback.
+    #[tokio::test]
+    async fn connect_resolves_hostnames_each_time() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        for _ in 0..2 {
+            let s = connect("localhost", port).await.unwrap();
+            assert!(s.peer_addr().unwrap().ip().is_loopback());
+            let _ = l.accept().await.unwrap();
+        }
+        assert!(connect("127.0.0.1", port).await.is_ok());
+    }
 }

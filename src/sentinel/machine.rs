@@ -34,11 +34,105 @@ impl Inst {
 
 /// A connection the sentinel keeps: command and pub/sub links per master/replica,
 /// one command link per peer sentinel (shared across masters).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LinkKey {
     Cmd(Inst),
     Pubsub(Inst),
     Peer(Name),
+}
+
+/// A borrowed [`Inst`]: looks links up without touching the names' reference
+/// counts (the tick visits every instance ten times a second).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InstRef<'a> {
+    Master(&'a str),
+    Replica(&'a str, &'a str),
+    Sentinel(&'a str, &'a str),
+}
+
+/// A borrowed [`LinkKey`]; hashes exactly like the owned key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkKeyRef<'a> {
+    Cmd(InstRef<'a>),
+    Pubsub(InstRef<'a>),
+    Peer(&'a str),
+}
+
+impl Inst {
+    pub fn as_ref(&self) -> InstRef<'_> {
+        match self {
+            Inst::Master(m) => InstRef::Master(m),
+            Inst::Replica(m, k) => InstRef::Replica(m, k),
+            Inst::Sentinel(m, r) => InstRef::Sentinel(m, r),
+        }
+    }
+}
+
+impl InstRef<'_> {
+    pub fn to_owned(self) -> Inst {
+        match self {
+            InstRef::Master(m) => Inst::Master(nm(m)),
+            InstRef::Replica(m, k) => Inst::Replica(nm(m), nm(k)),
+            InstRef::Sentinel(m, r) => Inst::Sentinel(nm(m), nm(r)),
+        }
+    }
+}
+
+impl LinkKey {
+    pub fn as_ref(&self) -> LinkKeyRef<'_> {
+        match self {
+            LinkKey::Cmd(i) => LinkKeyRef::Cmd(i.as_ref()),
+            LinkKey::Pubsub(i) => LinkKeyRef::Pubsub(i.as_ref()),
+            LinkKey::Peer(r) => LinkKeyRef::Peer(r),
+        }
+    }
+}
+
+impl std::hash::Hash for LinkKeyRef<'_> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let inst = |i: &InstRef<'_>, h: &mut H| match *i {
+            InstRef::Master(m) => {
+                h.write_u8(0);
+                m.hash(h);
+            }
+            InstRef::Replica(m, k) => {
+                h.write_u8(1);
+                m.hash(h);
+                k.hash(h);
+            }
+            InstRef::Sentinel(m, r) => {
+                h.write_u8(2);
+                m.hash(h);
+                r.hash(h);
+            }
+        };
+        match self {
+            LinkKeyRef::Cmd(i) => {
+                h.write_u8(0);
+                inst(i, h);
+            }
+            LinkKeyRef::Pubsub(i) => {
+                h.write_u8(1);
+                inst(i, h);
+            }
+            LinkKeyRef::Peer(r) => {
+                h.write_u8(2);
+                r.hash(h);
+            }
+        }
+    }
+}
+
+impl std::hash::Hash for LinkKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.as_ref().hash(h)
+    }
+}
+
+impl indexmap::Equivalent<LinkKey> for LinkKeyRef<'_> {
+    fn equivalent(&self, key: &LinkKey) -> bool {
+        *self == key.as_ref()
+    }
 }
 
 /// What a reply on a command link answers.
@@ -107,11 +201,68 @@ pub struct LinkState {
 /// Most commands allowed in flight on a link before periodic ones are skipped.
 const MAX_PENDING: u32 = 100;
 
+/// How early a PING or a hello may be sent so that it shares a write with the other
+/// (a little more than one tick, so the two stay in step).
+const ALIGN: Duration = Duration::from_millis(150);
+
+/// Where an instance sits in [`Machine::masters`] during one tick: visiting an
+/// instance never adds or removes instances, so the tick reaches each one by index
+/// instead of hashing its names again and again.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Slot {
+    Master,
+    Replica(usize),
+    Sentinel(usize),
+}
+
+/// An instance's position: master index and slot.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct At {
+    master: usize,
+    slot: Slot,
+}
+
+/// What [`Machine::reconnect`] leaves behind for the rest of the visit.
+struct LinksAfter {
+    /// All the instance's links are connected.
+    all_up: bool,
+    /// The command link is connected and not backed up.
+    cmd_ready: bool,
+}
+
+/// The slot after `slot` in master `m`: the master, its replicas, then its peers.
+fn next_slot(m: &Master, slot: Slot) -> Option<Slot> {
+    let first_peer = (!m.sentinels.is_empty()).then_some(Slot::Sentinel(0));
+    match slot {
+        Slot::Master if !m.replicas.is_empty() => Some(Slot::Replica(0)),
+        Slot::Master => first_peer,
+        Slot::Replica(n) if n + 1 < m.replicas.len() => Some(Slot::Replica(n + 1)),
+        Slot::Replica(_) => first_peer,
+        Slot::Sentinel(n) => (n + 1 < m.sentinels.len()).then_some(Slot::Sentinel(n + 1)),
+    }
+}
+
+/// Append the identities of a master, its replicas and its peers to `out`.
+fn push_instance_ids(m: &Master, out: &mut Vec<Inst>) {
+    let mname = &m.inst.key;
+    out.push(Inst::Master(mname.clone()));
+    out.extend(
+        m.replicas
+            .values()
+            .map(|r| Inst::Replica(mname.clone(), r.key.clone())),
+    );
+    out.extend(
+        m.sentinels
+            .values()
+            .map(|s| Inst::Sentinel(mname.clone(), s.key.clone())),
+    );
+}
+
 /// Outgoing side: queued actions, link table, dirty-config flag.
 #[derive(Default)]
 pub struct Io {
     pub actions: VecDeque<Action>,
-    pub links: HashMap<LinkKey, LinkState, FxBuild>,
+    pub links: Map<LinkKey, LinkState>,
     next_conn: u64,
     /// Set when persistent state changed; the driver flushes the config file.
     pub dirty: bool,
@@ -187,7 +338,7 @@ impl Io {
     }
 
     pub fn close(&mut self, key: &LinkKey) {
-        if self.links.remove(key).is_some() {
+        if self.links.swap_remove(key).is_some() {
             self.actions.push_back(Action::Close { link: key.clone() });
         }
     }
@@ -963,28 +1114,62 @@ impl Machine {
 
     /// The periodic step: TILT check, then for every master the monitoring half
     /// (links, PING/INFO/hello) and, outside TILT, the acting half (SDOWN, ODOWN,
-    /// asking peers, failover).
+    /// asking peers, failover). Each instance is visited once (reconnect, periodic
+    /// commands, SDOWN); the list of instances lives in a reused buffer so a tick
+    /// over hundreds of instances allocates nothing.
     pub fn handle_tick(&mut self, now: Instant) {
         self.check_tilt(now);
-        let names: Vec<Name> = self.masters.values().map(|m| m.inst.key.clone()).collect();
-        for name in &names {
-            let ids = self.instance_ids(name);
-            for id in &ids {
-                self.reconnect(id, now);
-                self.periodic(id, now);
+        let mut mi = 0;
+        while let Some((_, m)) = self.masters.get_index(mi) {
+            let name = m.inst.key.clone();
+            let mut slot = Some(Slot::Master);
+            while let Some(sl) = slot {
+                let at = At {
+                    master: mi,
+                    slot: sl,
+                };
+                let links = self.reconnect(at, now);
+                self.periodic(at, links.cmd_ready, now);
+                if !self.tilt {
+                    self.check_sdown(at, links.all_up, now);
+                }
+                slot = self
+                    .masters
+                    .get_index(mi)
+                    .and_then(|(_, m)| next_slot(m, sl));
             }
+            mi += 1;
             if self.tilt {
                 continue;
             }
-            for id in &ids {
-                self.check_sdown(id, now);
-            }
-            self.check_odown(name, now);
-            super::failover::tick(self, name, now);
-            super::fencing::tick(self, name, now);
-            self.ask_peers(name, false, now);
+            self.check_odown(&name, now);
+            super::failover::tick(self, &name, now);
+            super::fencing::tick(self, &name, now);
+            self.ask_peers(&name, false, now);
         }
         super::failover::switch_finished(self, now);
+    }
+
+    /// The master and instance at `at`.
+    fn at_inst(&self, at: At) -> Option<(&Master, &Instance)> {
+        let (_, m) = self.masters.get_index(at.master)?;
+        let i = match at.slot {
+            Slot::Master => &m.inst,
+            Slot::Replica(n) => m.replicas.get_index(n)?.1,
+            Slot::Sentinel(n) => m.sentinels.get_index(n)?.1,
+        };
+        Some((m, i))
+    }
+
+    /// The identity of the instance at `at` (shares the names' allocations).
+    fn inst_id(&self, at: At) -> Option<Inst> {
+        let (m, i) = self.at_inst(at)?;
+        let mname = m.inst.key.clone();
+        Some(match at.slot {
+            Slot::Master => Inst::Master(mname),
+            Slot::Replica(_) => Inst::Replica(mname, i.key.clone()),
+            Slot::Sentinel(_) => Inst::Sentinel(mname, i.key.clone()),
+        })
     }
 
     fn check_tilt(&mut self, now: Instant) {
@@ -1022,19 +1207,8 @@ impl Machine {
         let Some(m) = self.masters.get(name) else {
             return vec![];
         };
-        let mname = m.inst.key.clone();
         let mut v = Vec::with_capacity(1 + m.replicas.len() + m.sentinels.len());
-        v.push(Inst::Master(mname.clone()));
-        v.extend(
-            m.replicas
-                .values()
-                .map(|r| Inst::Replica(mname.clone(), r.key.clone())),
-        );
-        v.extend(
-            m.sentinels
-                .values()
-                .map(|s| Inst::Sentinel(mname.clone(), s.key.clone())),
-        );
+        push_instance_ids(m, &mut v);
         v
     }
 
@@ -1073,74 +1247,115 @@ impl Machine {
         v
     }
 
-    /// Reconnect and send periodic commands for a master, its replicas and peers.
-    fn reconnect(&mut self, id: &Inst, now: Instant) {
-        let Some(i) = self.instance(id) else { return };
+    /// Open the links of an instance that are down (at most once per ping period)
+    /// and close links that look stuck (reference §3.3).
+    fn reconnect(&mut self, at: At, now: Instant) -> LinksAfter {
+        let down = LinksAfter {
+            all_up: false,
+            cmd_ready: false,
+        };
+        let Some((m, i)) = self.at_inst(at) else {
+            return down;
+        };
         if i.port == 0 {
-            return;
+            return down;
         }
         let ping_period = self.t.ping_period.min(i.down_after);
-        let port = i.port;
-        let (down_after, act_ping_time) = (i.down_after, i.act_ping_time);
-        let keys: [Option<(LinkKey, bool)>; 2] = match id {
-            Inst::Sentinel(_, r) => [Some((LinkKey::Peer(r.clone()), false)), None],
+        let half = i.down_after / 2;
+        // Redis closes the command link when a PING has been pending for more than
+        // down-after/2 and no PING reply of any kind came for as long.
+        let ping_stuck = i
+            .act_ping_time
+            .map(|a| now.saturating_duration_since(a) > half)
+            .unwrap_or(false)
+            && now.saturating_duration_since(i.last_pong_time.unwrap_or(i.created)) > half;
+        let id = match at.slot {
+            Slot::Master => InstRef::Master(&m.inst.key),
+            Slot::Replica(_) => InstRef::Replica(&m.inst.key, &i.key),
+            Slot::Sentinel(_) => InstRef::Sentinel(&m.inst.key, &i.key),
+        };
+        let keys: [Option<(LinkKeyRef<'_>, bool)>; 2] = match id {
+            InstRef::Sentinel(_, r) => [Some((LinkKeyRef::Peer(r), false)), None],
             other => [
-                Some((LinkKey::Cmd(other.clone()), false)),
-                Some((LinkKey::Pubsub(other.clone()), true)),
+                Some((LinkKeyRef::Cmd(other), false)),
+                Some((LinkKeyRef::Pubsub(other), true)),
             ],
         };
-        for (key, pubsub) in keys.into_iter().flatten() {
-            let need = match self.io.links.get(&key) {
-                None => true,
+        let mut after = LinksAfter {
+            all_up: true,
+            cmd_ready: false,
+        };
+        // (pub/sub link?, connect it (else drop it as stuck))
+        let mut todo: [Option<(bool, bool)>; 2] = [None, None];
+        for (n, (key, pubsub)) in keys.into_iter().flatten().enumerate() {
+            // (connect now, drop as stuck, connected and kept, commands in flight)
+            let (need, stuck, up, pending) = match self.io.links.get(&key) {
+                None => (true, false, false, 0),
+                Some(l) if !l.connected => (
+                    !l.connecting && now.saturating_duration_since(l.last_attempt) >= ping_period,
+                    false,
+                    false,
+                    0,
+                ),
                 Some(l) => {
-                    !l.connected
-                        && !l.connecting
-                        && now.saturating_duration_since(l.last_attempt) >= ping_period
+                    let old_enough = l.connected_at.is_some_and(|since| {
+                        now.saturating_duration_since(since) >= self.t.min_link_reconnect_period
+                    });
+                    let stuck = old_enough
+                        && if pubsub {
+                            now.saturating_duration_since(l.last_activity)
+                                > self.t.publish_period * 3
+                        } else {
+                            ping_stuck
+                        };
+                    (false, stuck, !stuck, l.pending)
                 }
             };
-            if need {
-                let Some(m) = self.masters.get(id.master()) else {
-                    return;
-                };
-                let setup = self.setup_cmds(m, id, pubsub);
-                let Some(ip) = self.instance(id).map(|i| i.ip.clone()) else {
-                    return;
-                };
-                self.io.connect(key, &ip, port, setup, now);
-                continue;
+            if need || stuck {
+                todo[n] = Some((pubsub, need));
             }
-            // Forced reconnects of links that look stuck (reference §3.3).
-            let Some(l) = self.io.links.get(&key) else {
-                continue;
-            };
-            let Some(since) = l.connected_at else {
-                continue;
-            };
-            if !l.connected
-                || now.saturating_duration_since(since) < self.t.min_link_reconnect_period
-            {
-                continue;
-            }
-            let stuck = if pubsub {
-                now.saturating_duration_since(l.last_activity) > self.t.publish_period * 3
-            } else {
-                let half = down_after / 2;
-                act_ping_time
-                    .map(|a| now.saturating_duration_since(a) > half)
-                    .unwrap_or(false)
-                    && now.saturating_duration_since(l.last_activity) > half
-            };
-            if stuck {
-                self.io.drop_connection(&key);
+            after.all_up &= up;
+            if !pubsub {
+                after.cmd_ready = up && pending < MAX_PENDING;
             }
         }
+        if todo.iter().all(Option::is_none) {
+            return after;
+        }
+        let Some(id) = self.inst_id(at) else {
+            return down;
+        };
+        for (pubsub, need) in todo.into_iter().flatten() {
+            let key = if pubsub {
+                LinkKey::Pubsub(id.clone())
+            } else {
+                Self::cmd_link(&id)
+            };
+            if !need {
+                self.io.drop_connection(&key);
+                continue;
+            }
+            let Some((m, i)) = self.at_inst(at) else {
+                return down;
+            };
+            let setup = self.setup_cmds(m, &id, pubsub);
+            let (ip, port) = (i.ip.clone(), i.port);
+            self.io.connect(key, &ip, port, setup, now);
+        }
+        after
     }
 
-    fn periodic(&mut self, id: &Inst, now: Instant) {
-        let Some(m) = self.masters.get(id.master()) else {
+    /// PING, INFO and hello to one instance when they are due (reference §3.4).
+    /// A PING and a hello due within [`ALIGN`] of each other go out together, in
+    /// one write, so their replies come back in one read: each is sent at most
+    /// `ALIGN` early, never late.
+    fn periodic(&mut self, at: At, cmd_ready: bool, now: Instant) {
+        if !cmd_ready {
+            return;
+        }
+        let Some((m, i)) = self.at_inst(at) else {
             return;
         };
-        let Some(i) = self.instance(id) else { return };
         let since = |t: Option<Instant>| t.map(|t| now.saturating_duration_since(t));
         // INFO to masters and replicas.
         let info_due = i.kind != Kind::Sentinel && {
@@ -1150,7 +1365,7 @@ impl Machine {
                     || m.in_failover()
                     || i.master_link_down_ms != 0);
             // During a failover, the replicas whose progress we wait for are polled
-            // every 100 ms instead of waiting for the 1 s INFO period.
+            // every 50 ms instead of waiting for the 1 s INFO period.
             let very_fast = i.kind == Kind::Replica
                 && ((i.promoted
                     && matches!(
@@ -1170,57 +1385,45 @@ impl Machine {
             let in_flight = since(i.info_sent).map(|d| d < period).unwrap_or(false);
             stale && !in_flight
         };
-        // Cheap early exit: nothing due, no link lookups.
         let ping_period = self.t.ping_period.min(i.down_after);
-        let maybe_due = info_due
-            || since(i.last_ping_time)
-                .map(|d| d > ping_period / 2)
-                .unwrap_or(true)
-            || since(i.last_pub_time)
-                .map(|d| d > self.t.publish_period)
-                .unwrap_or(true);
-        if !maybe_due {
+        let publish_period = self.t.publish_period;
+        let align = ALIGN.min(ping_period / 4).min(publish_period / 4);
+        let pong_age = since(i.last_pong_time);
+        let ping_not_recent = since(i.last_ping_time)
+            .map(|d| d > ping_period / 2)
+            .unwrap_or(true);
+        let ping_due = ping_not_recent && pong_age.map(|d| d > ping_period).unwrap_or(true);
+        let pub_age = since(i.last_pub_time);
+        // A master whose writes we paused would block our link on PUBLISH.
+        let paused = matches!(at.slot, Slot::Master) && m.coordinated && m.pause_sent.is_some();
+        let pub_due = !paused && pub_age.map(|d| d > publish_period).unwrap_or(true);
+        if !info_due && !ping_due && !pub_due {
             return;
         }
-        let link = Self::cmd_link(id);
-        if !self.io.connected(&link) || self.io.pending(&link) >= MAX_PENDING {
+        // Ride along with the other one when it is due within `align`.
+        let ping_now = ping_due
+            || (pub_due
+                && ping_not_recent
+                && pong_age.map(|d| d + align > ping_period).unwrap_or(true));
+        let pub_now = pub_due
+            || (!paused && ping_due && pub_age.map(|d| d + align > publish_period).unwrap_or(true));
+        let info_cmd = info_due.then(|| m.cmd_name("INFO"));
+        let Some(id) = self.inst_id(at) else {
             return;
-        }
-        if info_due {
-            let cmd = vec![m.cmd_name("INFO")];
-            if self.io.send(&link, cmd, Tag::Info(id.clone())) {
-                if let Some(i) = self.inst_mut(id) {
+        };
+        let link = Self::cmd_link(&id);
+        if let Some(cmd) = info_cmd {
+            if self.io.send(&link, vec![cmd], Tag::Info(id.clone())) {
+                if let Some(i) = self.inst_mut(&id) {
                     i.info_sent = Some(now);
                 }
             }
         }
-        let Some(i) = self.instance(id) else { return };
-        let ping_period = self.t.ping_period.min(i.down_after);
-        let pong_old = i
-            .last_pong_time
-            .map(|t| now.saturating_duration_since(t) > ping_period)
-            .unwrap_or(true);
-        let ping_not_recent = i
-            .last_ping_time
-            .map(|t| now.saturating_duration_since(t) > ping_period / 2)
-            .unwrap_or(true);
-        if pong_old && ping_not_recent {
-            self.send_ping(id, now);
+        if ping_now {
+            self.send_ping(&id, now);
         }
-        let Some(i) = self.instance(id) else { return };
-        // A master whose writes we paused would block our link on PUBLISH.
-        let paused = matches!(id, Inst::Master(_))
-            && self
-                .masters
-                .get(id.master())
-                .map(|m| m.coordinated && m.pause_sent.is_some())
-                .unwrap_or(false);
-        let pub_due = !paused
-            && i.last_pub_time
-                .map(|t| now.saturating_duration_since(t) > self.t.publish_period)
-                .unwrap_or(true);
-        if pub_due {
-            self.send_hello(id, now);
+        if pub_now {
+            self.send_hello(&id, now);
         }
     }
 
@@ -1283,15 +1486,26 @@ impl Machine {
 
     // ---------------------------------------------------------------- SDOWN / ODOWN
 
-    fn check_sdown(&mut self, id: &Inst, now: Instant) {
-        let disconnected = !self.is_connected(id);
+    /// SDOWN for one instance (reference §3.6), like `sentinelCheckSubjectivelyDown`:
+    /// the outage clock runs from the oldest unanswered PING (`act_ping_time`, kept
+    /// across reconnects), or, with no PING pending and a link down, from the last
+    /// valid reply. `connected`: whether all the instance's links are up.
+    fn check_sdown(&mut self, at: At, connected: bool, now: Instant) {
+        let disconnected = !connected;
         let info_period = self.t.info_period;
         let Machine { masters, io, .. } = self;
-        let Some(m) = masters.get_mut(id.master()) else {
+        let Some((_, m)) = masters.get_index_mut(at.master) else {
             return;
         };
         let reboot_after = m.master_reboot_down_after;
-        let Some(i) = inst_of(m, id) else { return };
+        let i = match at.slot {
+            Slot::Master => Some(&mut m.inst),
+            Slot::Replica(n) => m.replicas.get_index_mut(n).map(|(_, i)| i),
+            Slot::Sentinel(n) => m.sentinels.get_index_mut(n).map(|(_, i)| i),
+        };
+        let Some(i) = i else {
+            return;
+        };
         let elapsed = if let Some(a) = i.act_ping_time {
             now.saturating_duration_since(a)
         } else if disconnected {
@@ -1865,6 +2079,110 @@ mod tests {
             ev.contains(&"-odown master m 10.0.0.1 6379".to_string()),
             "{ev:?}"
         );
+    }
+
+    /// Like Redis: the outage clock starts at the oldest unanswered PING and keeps
+    /// running across a reconnect (the new link's PING does not restart it); a
+    /// valid reply within down-after stops it.
+    #[test]
+    fn sdown_clock_runs_from_the_oldest_unanswered_ping_across_reconnects() {
+        let t0 = Instant::now();
+        let mut m = machine(t0);
+        let id = Inst::Master("m".into());
+        let key = LinkKey::Cmd(id.clone());
+        let pkey = LinkKey::Pubsub(id.clone());
+        m.handle_tick(t0);
+        let conn = m.io.links[&key].conn;
+        let pconn = m.io.links[&pkey].conn;
+        m.handle_link_up(&key, conn, Some("10.0.1.1".into()), t0);
+        m.handle_link_up(&pkey, pconn, Some("10.0.1.1".into()), t0);
+        m.handle_reply(&key, conn, Tag::Ping(id.clone()), Frame::simple("PONG"), t0);
+        assert!(m.masters["m"].inst.act_ping_time.is_none());
+        // Tick until the next PING goes out; it starts the clock.
+        let mut t = t0;
+        while m.masters["m"].inst.act_ping_time.is_none() {
+            t += Duration::from_millis(100);
+            m.handle_tick(t);
+        }
+        let first = t;
+        assert_eq!(m.masters["m"].inst.act_ping_time, Some(first));
+        // The command link drops and comes back 700 ms later: the new link's PING
+        // does not restart the clock.
+        m.handle_link_down(&key, conn, "reset", first + Duration::from_millis(600));
+        let mut conn2 = conn;
+        while t < first + Duration::from_millis(700) {
+            t += Duration::from_millis(100);
+            m.handle_tick(t);
+            if let Some(l) = m.io.links.get(&key) {
+                if l.connecting {
+                    conn2 = l.conn;
+                }
+            }
+        }
+        assert_ne!(conn2, conn, "reconnected");
+        m.handle_link_up(&key, conn2, Some("10.0.1.1".into()), t);
+        assert_eq!(m.masters["m"].inst.act_ping_time, Some(first));
+        // 1 s after the first unanswered PING: SDOWN, though the new link is
+        // only 300 ms old.
+        while t <= first + Duration::from_millis(1000) {
+            t += Duration::from_millis(100);
+            m.handle_tick(t);
+        }
+        assert!(m.masters["m"].inst.sdown_since.is_some());
+        // The PONG on the new link clears it.
+        m.handle_reply(&key, conn2, Tag::Ping(id.clone()), Frame::simple("PONG"), t);
+        m.handle_tick(t + Duration::from_millis(100));
+        assert!(m.masters["m"].inst.sdown_since.is_none());
+    }
+
+    /// A master silent for half of down-after (a SIGSTOP) answers the pending
+    /// PING when it resumes and is never SDOWN, whatever the phase of the pause.
+    #[test]
+    fn silence_of_half_down_after_is_never_sdown() {
+        for down_after in [1000u64, 2000] {
+            for phase in (0..1000).step_by(50) {
+                let t0 = Instant::now();
+                let mut m = machine(t0);
+                m.masters["m"].inst.down_after = Duration::from_millis(down_after);
+                let id = Inst::Master("m".into());
+                let key = LinkKey::Cmd(id.clone());
+                let pkey = LinkKey::Pubsub(id.clone());
+                m.handle_tick(t0);
+                let conn = m.io.links[&key].conn;
+                let pconn = m.io.links[&pkey].conn;
+                m.handle_link_up(&key, conn, Some("10.0.1.1".into()), t0);
+                m.handle_link_up(&pkey, pconn, Some("10.0.1.1".into()), t0);
+                let stop = t0 + Duration::from_millis(3000 + phase);
+                let resume = stop + Duration::from_millis(down_after / 2);
+                let mut t = t0;
+                let mut answered = 0;
+                while t < resume + Duration::from_millis(3 * down_after) {
+                    t += Duration::from_millis(100);
+                    m.handle_tick(t);
+                    // The instance answers every PING at once, except while stopped,
+                    // when the PINGs wait until it resumes.
+                    let mut pings = 0;
+                    while let Some(a) = m.poll_action() {
+                        if let Action::Send {
+                            tag: Tag::Ping(_), ..
+                        } = a
+                        {
+                            pings += 1;
+                        }
+                    }
+                    answered += pings;
+                    if (t < stop || t >= resume) && m.masters["m"].inst.act_ping_time.is_some() {
+                        m.handle_reply(&key, conn, Tag::Ping(id.clone()), Frame::simple("PONG"), t);
+                    }
+                    assert!(
+                        m.masters["m"].inst.sdown_since.is_none(),
+                        "down-after {down_after} phase {phase}: SDOWN at {:?}",
+                        t - stop
+                    );
+                }
+                assert!(answered > 3);
+            }
+        }
     }
 
     #[test]

@@ -57,9 +57,15 @@ impl Logger {
     }
 }
 
+/// A link with commands queued in the current batch, and its task's wake-up.
+type LinkFlush = (Arc<Mutex<link::LinkOut>>, mpsc::UnboundedSender<()>);
+
 struct LinkHandle {
     conn: u64,
-    tx: mpsc::UnboundedSender<link::LinkCmd>,
+    /// Queued commands; written by [`Shared::pump`].
+    out: Arc<Mutex<link::LinkOut>>,
+    /// Wakes the link task to finish a write the socket did not take at once.
+    wake: mpsc::UnboundedSender<()>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -95,17 +101,42 @@ impl Shared {
     /// Drain the machine's actions and carry them out.
     pub fn pump(self: &Arc<Self>) {
         loop {
-            let (actions, dirty, loglevel) = {
+            let (mut actions, dirty, loglevel) = {
                 let mut m = self.machine.lock();
                 let dirty = m.take_dirty();
                 if m.io.actions.is_empty() && !dirty {
                     return;
                 }
-                let v: Vec<Action> = m.io.actions.drain(..).collect();
-                (v, dirty, m.g.loglevel.clone())
+                // Only events and log lines need the log level.
+                let logs =
+                    m.io.actions
+                        .iter()
+                        .any(|a| matches!(a, Action::Event(_) | Action::Log(..) | Action::Exit(_)));
+                let loglevel = if logs {
+                    m.g.loglevel.clone()
+                } else {
+                    String::new()
+                };
+                (std::mem::take(&mut m.io.actions), dirty, loglevel)
             };
-            for a in actions {
-                self.execute(a, &loglevel);
+            let mut flush = Vec::new();
+            for a in actions.drain(..) {
+                self.execute(a, &loglevel, &mut flush);
+            }
+            // Everything queued for a link in this batch goes out in one write.
+            for (out, wake) in flush {
+                let mut o = out.lock();
+                o.dirty = false;
+                if !o.try_flush() {
+                    let _ = wake.send(());
+                }
+            }
+            // Hand the (empty) queue back so its capacity is reused.
+            {
+                let mut m = self.machine.lock();
+                if m.io.actions.is_empty() {
+                    m.io.actions = actions;
+                }
             }
             if dirty {
                 self.schedule_flush();
@@ -113,7 +144,8 @@ impl Shared {
         }
     }
 
-    fn execute(self: &Arc<Self>, a: Action, loglevel: &str) {
+    /// Carry out one action; links that got commands are added to `flush`.
+    fn execute(self: &Arc<Self>, a: Action, loglevel: &str, flush: &mut Vec<LinkFlush>) {
         match a {
             Action::Connect {
                 link,
@@ -122,21 +154,24 @@ impl Shared {
                 port,
                 setup,
             } => {
-                let (tx, rx) = mpsc::unbounded_channel();
+                let (wake, rx) = mpsc::unbounded_channel();
+                let out = Arc::new(Mutex::new(link::LinkOut::default()));
                 let task = tokio::spawn(link::run_link(
                     self.clone(),
                     link.clone(),
                     conn,
-                    ip,
-                    port,
+                    (ip, port),
                     setup,
+                    out.clone(),
                     rx,
                 ));
-                if let Some(old) = self
-                    .links
-                    .lock()
-                    .insert(link, LinkHandle { conn, tx, task })
-                {
+                let handle = LinkHandle {
+                    conn,
+                    out,
+                    wake,
+                    task,
+                };
+                if let Some(old) = self.links.lock().insert(link, handle) {
                     old.task.abort();
                 }
             }
@@ -148,7 +183,12 @@ impl Shared {
             } => {
                 if let Some(h) = self.links.lock().get(&link) {
                     if h.conn == conn {
-                        let _ = h.tx.send((cmd, tag));
+                        let mut o = h.out.lock();
+                        o.queue(&cmd, tag);
+                        if !o.dirty {
+                            o.dirty = true;
+                            flush.push((h.out.clone(), h.wake.clone()));
+                        }
                     }
                 }
             }

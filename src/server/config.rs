@@ -1003,23 +1003,8 @@ impl Config {
     }
 }
 
-/// Quote a string for a config file, escaping like Redis's sdscatrepr.
-pub fn quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.bytes() {
-        match c {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            0x20..=0x7e => out.push(c as char),
-            other => out.push_str(&format!("\\x{other:02x}")),
-        }
-    }
-    out.push('"');
-    out
-}
+/// Quote a string for a config file, escaping like Redis's sdscatrepr (always quoted).
+pub use crate::util::quote::repr as quote;
 
 #[cfg(test)]
 mod tests {
