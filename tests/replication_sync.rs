@@ -115,14 +115,7 @@ fn diskless_delay_batches_replicas_into_one_snapshot() {
     fill(m.port, 200);
     let mport = m.port.to_string();
     let started = Instant::now();
-    let a = vigil_server(
-        &dir.path().join("a").tap_mkdir(),
-        &["--replicaof", "127.0.0.1", &mport],
-    );
-    let b = redis_server(
-        &dir.path().join("b").tap_mkdir(),
-        &["--replicaof", "127.0.0.1", &mport],
-    );
+    let (a, b) = vigil_and_redis_replicas(dir.path(), &mport);
     // Both wait for the same snapshot meanwhile.
     wait_for("two replicas waiting", Duration::from_secs(5), || {
         let info = Client::connect(m.port).text(&["INFO", "replication"]);
@@ -242,14 +235,7 @@ fn disk_based_sync_writes_the_file_then_sends_a_bulk() {
     let m = vigil_server(dir.path(), &["--repl-diskless-sync", "no"]);
     fill(m.port, 300);
     let mport = m.port.to_string();
-    let a = vigil_server(
-        &dir.path().join("a").tap_mkdir(),
-        &["--replicaof", "127.0.0.1", &mport],
-    );
-    let b = redis_server(
-        &dir.path().join("b").tap_mkdir(),
-        &["--replicaof", "127.0.0.1", &mport],
-    );
+    let (a, b) = vigil_and_redis_replicas(dir.path(), &mport);
     wait_link_up(a.port);
     wait_link_up(b.port);
     let log = log_of(dir.path(), &m);
@@ -422,6 +408,20 @@ fn replconf_edge_cases_match_redis() {
     assert_eq!(want.len(), script.len() - 4, "{want:?}");
 }
 
+/// A vigil replica (in DIR/a) and a redis-server replica (in DIR/b) of the master
+/// on `mport`.
+fn vigil_and_redis_replicas(dir: &std::path::Path, mport: &str) -> (Proc, Proc) {
+    let a = vigil_server(
+        &dir.join("a").tap_mkdir(),
+        &["--replicaof", "127.0.0.1", mport],
+    );
+    let b = redis_server(
+        &dir.join("b").tap_mkdir(),
+        &["--replicaof", "127.0.0.1", mport],
+    );
+    (a, b)
+}
+
 trait TapMkdir {
     fn tap_mkdir(self) -> Self;
 }
@@ -479,14 +479,7 @@ fn large_diskless_transfer_to_redis_and_vigil_replicas() {
         "OK"
     );
     let mport = m.port.to_string();
-    let a = vigil_server(
-        &dir.path().join("a").tap_mkdir(),
-        &["--replicaof", "127.0.0.1", &mport],
-    );
-    let b = redis_server(
-        &dir.path().join("b").tap_mkdir(),
-        &["--replicaof", "127.0.0.1", &mport],
-    );
+    let (a, b) = vigil_and_redis_replicas(dir.path(), &mport);
     wait_link_up(a.port);
     wait_link_up(b.port);
     for p in [a.port, b.port] {

@@ -14,28 +14,35 @@ fn link_up(port: u16) {
     });
 }
 
-/// Every acknowledged write is already on the replica when the reply arrives.
-fn acknowledged_writes_are_on_the_replica(replica_kind: &str) {
-    let dir = temp_dir();
+/// A vigil master with `vigil-sync-replicas 1` and one replica (`vigil` or `redis`)
+/// whose link is up.
+fn master_with_replica(dir: &std::path::Path, timeout_ms: &str, kind: &str) -> (Proc, Proc) {
     let m = vigil_server(
-        dir.path(),
+        dir,
         &[
             "--vigil-sync-replicas",
             "1",
             "--vigil-sync-timeout-ms",
-            "5000",
+            timeout_ms,
         ],
     );
-    let sub = dir.path().join("r");
+    let sub = dir.join("r");
     std::fs::create_dir_all(&sub).unwrap();
     let mport = m.port.to_string();
     let args = ["--replicaof", "127.0.0.1", mport.as_str()];
-    let r = if replica_kind == "redis" {
+    let r = if kind == "redis" {
         redis_server(&sub, &args)
     } else {
         vigil_server(&sub, &args)
     };
     link_up(r.port);
+    (m, r)
+}
+
+/// Every acknowledged write is already on the replica when the reply arrives.
+fn acknowledged_writes_are_on_the_replica(replica_kind: &str) {
+    let dir = temp_dir();
+    let (m, r) = master_with_replica(dir.path(), "5000", replica_kind);
     let mut mc = m.client();
     let mut rc = r.client();
     for i in 0..50 {
@@ -65,19 +72,7 @@ fn acknowledged_writes_are_on_a_redis_replica() {
 #[test]
 fn unconfirmed_writes_answer_notsynced_and_reads_pass() {
     let dir = temp_dir();
-    let m = vigil_server(
-        dir.path(),
-        &[
-            "--vigil-sync-replicas",
-            "1",
-            "--vigil-sync-timeout-ms",
-            "300",
-        ],
-    );
-    let sub = dir.path().join("r");
-    std::fs::create_dir_all(&sub).unwrap();
-    let r = vigil_server(&sub, &["--replicaof", "127.0.0.1", &m.port.to_string()]);
-    link_up(r.port);
+    let (m, r) = master_with_replica(dir.path(), "300", "vigil");
     let mut mc = m.client();
     assert_eq!(mc.text(&["SET", "before", "1"]), "OK");
     r.stop();

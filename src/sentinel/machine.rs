@@ -1950,6 +1950,20 @@ mod tests {
     use super::*;
     use crate::sentinel::config;
 
+    /// Bring master "m"'s command and pub/sub links up at `t0`: (instance, command
+    /// link, its connection id).
+    fn master_links_up(m: &mut Machine, t0: Instant) -> (Inst, LinkKey, u64) {
+        let id = Inst::Master("m".into());
+        let key = LinkKey::Cmd(id.clone());
+        let pkey = LinkKey::Pubsub(id.clone());
+        m.handle_tick(t0);
+        let conn = m.io.links[&key].conn;
+        let pconn = m.io.links[&pkey].conn;
+        m.handle_link_up(&key, conn, Some("10.0.1.1".into()), t0);
+        m.handle_link_up(&pkey, pconn, Some("10.0.1.1".into()), t0);
+        (id, key, conn)
+    }
+
     fn machine(now: Instant) -> Machine {
         let text = "sentinel myid 0123456789abcdef0123456789abcdef01234567\n\
                     sentinel monitor m 10.0.0.1 6379 1\n\
@@ -2088,14 +2102,7 @@ mod tests {
     fn sdown_clock_runs_from_the_oldest_unanswered_ping_across_reconnects() {
         let t0 = Instant::now();
         let mut m = machine(t0);
-        let id = Inst::Master("m".into());
-        let key = LinkKey::Cmd(id.clone());
-        let pkey = LinkKey::Pubsub(id.clone());
-        m.handle_tick(t0);
-        let conn = m.io.links[&key].conn;
-        let pconn = m.io.links[&pkey].conn;
-        m.handle_link_up(&key, conn, Some("10.0.1.1".into()), t0);
-        m.handle_link_up(&pkey, pconn, Some("10.0.1.1".into()), t0);
+        let (id, key, conn) = master_links_up(&mut m, t0);
         m.handle_reply(&key, conn, Tag::Ping(id.clone()), Frame::simple("PONG"), t0);
         assert!(m.masters["m"].inst.act_ping_time.is_none());
         // Tick until the next PING goes out; it starts the clock.
@@ -2144,14 +2151,7 @@ mod tests {
                 let t0 = Instant::now();
                 let mut m = machine(t0);
                 m.masters["m"].inst.down_after = Duration::from_millis(down_after);
-                let id = Inst::Master("m".into());
-                let key = LinkKey::Cmd(id.clone());
-                let pkey = LinkKey::Pubsub(id.clone());
-                m.handle_tick(t0);
-                let conn = m.io.links[&key].conn;
-                let pconn = m.io.links[&pkey].conn;
-                m.handle_link_up(&key, conn, Some("10.0.1.1".into()), t0);
-                m.handle_link_up(&pkey, pconn, Some("10.0.1.1".into()), t0);
+                let (id, key, conn) = master_links_up(&mut m, t0);
                 let stop = t0 + Duration::from_millis(3000 + phase);
                 let resume = stop + Duration::from_millis(down_after / 2);
                 let mut t = t0;

@@ -2,24 +2,32 @@
 //! sentinel state), escaping like Redis's `sdscatrepr` so that Redis's own config
 //! parser (`sdssplitargs`) reads back exactly the same bytes.
 
-/// `s` in double quotes with `\\`, `\"`, `\n`, `\r`, `\t` and `\xHH` escapes for
-/// everything outside printable ASCII (Redis's `sdscatrepr`).
+/// `s` in double quotes, escaped like Redis's `sdscatrepr` (see [`repr_bytes`]).
 pub fn repr(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
+    repr_bytes(s.as_bytes(), &mut out);
+    out
+}
+
+/// Redis's `sdscatrepr`: `arg` appended to `out` in double quotes, with `\\`, `\"`,
+/// `\n`, `\r`, `\t`, `\a`, `\b` escapes and `\xHH` for everything else outside
+/// printable ASCII. Used for config rewrites and MONITOR lines.
+pub fn repr_bytes(arg: &[u8], out: &mut String) {
     out.push('"');
-    for c in s.bytes() {
+    for &c in arg {
         match c {
             b'\\' => out.push_str("\\\\"),
             b'"' => out.push_str("\\\""),
             b'\n' => out.push_str("\\n"),
             b'\r' => out.push_str("\\r"),
             b'\t' => out.push_str("\\t"),
+            7 => out.push_str("\\a"),
+            8 => out.push_str("\\b"),
             0x20..=0x7e => out.push(c as char),
             other => out.push_str(&format!("\\x{other:02x}")),
         }
     }
     out.push('"');
-    out
 }
 
 /// `s` as a config-file argument: bare when it is a non-empty run of printable

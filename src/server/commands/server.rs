@@ -850,25 +850,6 @@ fn monitor(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
     Frame::ok()
 }
 
-/// Redis's `sdscatrepr`: a quoted, escaped argument.
-fn repr(arg: &[u8], out: &mut String) {
-    out.push('"');
-    for &c in arg {
-        match c {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            7 => out.push_str("\\a"),
-            8 => out.push_str("\\b"),
-            c if c.is_ascii_graphic() || c == b' ' => out.push(c as char),
-            c => out.push_str(&format!("\\x{c:02x}")),
-        }
-    }
-    out.push('"');
-}
-
 /// Send one executed command to every MONITOR connection:
 /// `+<secs>.<usecs> [<db> <addr>] "arg" "arg" ...`. Monitors that went away are
 /// dropped here.
@@ -889,7 +870,7 @@ pub fn feed_monitors(
     );
     for a in argv {
         line.push(' ');
-        repr(a, &mut line);
+        crate::util::quote::repr_bytes(a, &mut line);
     }
     let frame = Frame::Simple(line);
     let clients = &state.clients.entries;

@@ -409,12 +409,7 @@ fn snapshot_done(shared: &Shared, job: &Arc<SnapshotJob>, r: Result<(), String>)
         st.repl.snapshot = None;
     }
     let p = &mut st.repl.persist;
-    p.bgsave_in_progress = false;
-    p.last_bgsave_secs = p
-        .bgsave_started
-        .take()
-        .map(|t| t.elapsed().as_secs() as i64)
-        .unwrap_or(-1);
+    p.bgsave_finished();
     match (&r, job.diskless) {
         (Ok(()), true) => tracing::info!("Background RDB transfer terminated with success"),
         (Ok(()), false) => {

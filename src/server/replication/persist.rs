@@ -26,6 +26,19 @@ pub struct PersistState {
     pub bgsaves: u64,
 }
 
+impl PersistState {
+    /// A background save (to disk or for replicas) ended: not in progress any more,
+    /// its duration recorded for INFO `rdb_last_bgsave_time_sec`.
+    pub fn bgsave_finished(&mut self) {
+        self.bgsave_in_progress = false;
+        self.last_bgsave_secs = self
+            .bgsave_started
+            .take()
+            .map(|t| t.elapsed().as_secs() as i64)
+            .unwrap_or(-1);
+    }
+}
+
 impl Default for PersistState {
     fn default() -> Self {
         PersistState {
@@ -146,12 +159,7 @@ pub fn bgsave(st: &mut State) -> Result<(), String> {
         let r = tokio::task::spawn_blocking(job).await;
         let mut st = shared.state.lock();
         let p = &mut st.repl.persist;
-        p.bgsave_in_progress = false;
-        p.last_bgsave_secs = p
-            .bgsave_started
-            .take()
-            .map(|t| t.elapsed().as_secs() as i64)
-            .unwrap_or(-1);
+        p.bgsave_finished();
         match r {
             Ok(true) => {
                 p.last_save = unix_ms() / 1000;
