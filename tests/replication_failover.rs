@@ -12,24 +12,6 @@ use std::time::{Duration, Instant};
 use support::*;
 use vigil::resp::Frame;
 
-fn field(port: u16, section: &str, name: &str) -> String {
-    info_field(&Client::connect(port).text(&["INFO", section]), name).unwrap_or_default()
-}
-
-fn wait_link_up(port: u16) {
-    wait_for("master_link_status:up", Duration::from_secs(20), || {
-        (field(port, "replication", "master_link_status") == "up").then_some(())
-    });
-}
-
-fn wait_caught_up(master: u16, replica: u16) {
-    wait_for("replica caught up", Duration::from_secs(20), || {
-        let mo = field(master, "replication", "master_repl_offset");
-        let ro = field(replica, "replication", "slave_repl_offset");
-        (mo == ro && field(replica, "replication", "master_link_status") == "up").then_some(())
-    });
-}
-
 /// A writer that SETs `prefix:i = i` in a loop and remembers which SETs were
 /// acknowledged (+OK); it keeps going after errors (-READONLY) until stopped.
 fn writer(
@@ -185,11 +167,7 @@ fn assert_paused(c: &mut Client, args: &[&str]) {
 fn abort_and_timeout_release_paused_writes() {
     let dir = temp_dir();
     let m = vigil_server(dir.path(), &[]);
-    let r = vigil_server(
-        dir.path(),
-        &["--replicaof", "127.0.0.1", &m.port.to_string()],
-    );
-    wait_link_up(r.port);
+    let r = vigil_replica(dir.path(), m.port);
     let mut mc = m.client();
     mc.cmd(&["SET", "k", "v"]);
     wait_caught_up(m.port, r.port);
@@ -373,8 +351,7 @@ fn forced_failover_to_a_dead_target_then_abort() {
     let m = vigil_server(dir.path(), &[]);
     let sub = dir.path().join("r");
     std::fs::create_dir_all(&sub).unwrap();
-    let r = vigil_server(&sub, &["--replicaof", "127.0.0.1", &m.port.to_string()]);
-    wait_link_up(r.port);
+    let r = vigil_replica(&sub, m.port);
     let mut mc = m.client();
     mc.cmd(&["SET", "k", "v"]);
     wait_caught_up(m.port, r.port);

@@ -16,31 +16,11 @@ fn info(c: &mut Client, section: &str) -> String {
     c.text(&["INFO", section])
 }
 
-fn wait_link_up(port: u16) {
-    let mut c = Client::connect(port);
-    wait_for("master_link_status:up", Duration::from_secs(20), || {
-        let i = info(&mut c, "replication");
-        (info_field(&i, "master_link_status").as_deref() == Some("up")).then_some(())
-    });
-}
-
 fn offset(c: &mut Client) -> i64 {
     info_field(&info(c, "replication"), "master_repl_offset")
         .unwrap()
         .parse()
         .unwrap()
-}
-
-/// Wait until the replica applied everything the master has.
-fn wait_caught_up(master: u16, replica: u16) {
-    let mut m = Client::connect(master);
-    let mut r = Client::connect(replica);
-    wait_for("replica caught up", Duration::from_secs(20), || {
-        let mo = offset(&mut m);
-        let ri = info(&mut r, "replication");
-        let ro: i64 = info_field(&ri, "slave_repl_offset")?.parse().ok()?;
-        (ro == mo && info_field(&ri, "master_link_status").as_deref() == Some("up")).then_some(())
-    });
 }
 
 fn items(f: Frame) -> Vec<String> {

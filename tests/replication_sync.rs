@@ -12,16 +12,6 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 use support::*;
 
-fn field(port: u16, section: &str, name: &str) -> String {
-    info_field(&Client::connect(port).text(&["INFO", section]), name).unwrap_or_default()
-}
-
-fn wait_link_up(port: u16) {
-    wait_for("master_link_status:up", Duration::from_secs(20), || {
-        (field(port, "replication", "master_link_status") == "up").then_some(())
-    });
-}
-
 fn log_of(dir: &std::path::Path, p: &Proc) -> String {
     std::fs::read_to_string(dir.join(format!("vigil-server-{}.log", p.port))).unwrap_or_default()
 }

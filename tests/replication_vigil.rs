@@ -11,28 +11,6 @@ use std::net::TcpListener;
 use std::time::Duration;
 use support::*;
 
-fn info(c: &mut Client, section: &str) -> String {
-    c.text(&["INFO", section])
-}
-
-fn field(port: u16, section: &str, name: &str) -> String {
-    info_field(&info(&mut Client::connect(port), section), name).unwrap_or_default()
-}
-
-fn wait_link_up(port: u16) {
-    wait_for("master_link_status:up", Duration::from_secs(20), || {
-        (field(port, "replication", "master_link_status") == "up").then_some(())
-    });
-}
-
-fn wait_caught_up(master: u16, replica: u16) {
-    wait_for("replica caught up", Duration::from_secs(20), || {
-        let mo = field(master, "replication", "master_repl_offset");
-        let ro = field(replica, "replication", "slave_repl_offset");
-        (mo == ro && field(replica, "replication", "master_link_status") == "up").then_some(())
-    });
-}
-
 fn replicaof(port: u16, master: u16) -> String {
     Client::connect(port).text(&["REPLICAOF", "127.0.0.1", &master.to_string()])
 }
@@ -104,11 +82,7 @@ fn promotion_keeps_history_all_resync_partially() {
 fn min_replicas_and_wait() {
     let dir = temp_dir();
     let m = vigil_server(dir.path(), &["--min-replicas-max-lag", "2"]);
-    let r = vigil_server(
-        dir.path(),
-        &["--replicaof", "127.0.0.1", &m.port.to_string()],
-    );
-    wait_link_up(r.port);
+    let r = vigil_replica(dir.path(), m.port);
     let mut mc = m.client();
     assert_eq!(mc.text(&["SET", "a", "1"]), "OK");
     assert_eq!(mc.cmd(&["WAIT", "1", "2000"]).as_int(), Some(1));
@@ -147,11 +121,7 @@ fn min_replicas_and_wait() {
 fn failover_command_swaps_roles() {
     let dir = temp_dir();
     let m = vigil_server(dir.path(), &[]);
-    let r = vigil_server(
-        dir.path(),
-        &["--replicaof", "127.0.0.1", &m.port.to_string()],
-    );
-    wait_link_up(r.port);
+    let r = vigil_replica(dir.path(), m.port);
     let mut mc = m.client();
     mc.cmd(&["SET", "k", "v"]);
     wait_caught_up(m.port, r.port);
@@ -206,8 +176,7 @@ fn rdb_persistence_and_restart_with_partial_resync() {
     assert_eq!(loaded.keys, 3);
     assert!(loaded.repl_info().is_none());
     // A replica saves with repl-id/offset; restarted, it resyncs partially.
-    let r = vigil_server(&rd, &["--replicaof", "127.0.0.1", &m.port.to_string()]);
-    wait_link_up(r.port);
+    let r = vigil_replica(&rd, m.port);
     mc.cmd(&["SET", "more", "1"]);
     wait_caught_up(m.port, r.port);
     assert_eq!(r.client().text(&["SAVE"]), "OK");
@@ -217,8 +186,7 @@ fn rdb_persistence_and_restart_with_partial_resync() {
     assert_eq!(ri.replid, field(m.port, "replication", "master_replid"));
     drop(r);
     mc.cmd(&["SET", "while-down", "1"]);
-    let r = vigil_server(&rd, &["--replicaof", "127.0.0.1", &m.port.to_string()]);
-    wait_link_up(r.port);
+    let r = vigil_replica(&rd, m.port);
     wait_caught_up(m.port, r.port);
     assert_eq!(field(m.port, "stats", "sync_full"), "1");
     assert_eq!(field(m.port, "stats", "sync_partial_ok"), "1");
@@ -508,8 +476,7 @@ fn crashed_replica_restarts_from_the_received_rdb_with_a_partial_resync() {
     let m = vigil_server(dir.path(), &[]);
     let mut mc = m.client();
     mc.cmd(&["SET", "before", "1"]);
-    let r = vigil_server(&rd, &["--replicaof", "127.0.0.1", &m.port.to_string()]);
-    wait_link_up(r.port);
+    let r = vigil_replica(&rd, m.port);
     assert!(
         rd.join("dump.rdb").exists(),
         "received RDB kept as dump.rdb"
@@ -518,8 +485,7 @@ fn crashed_replica_restarts_from_the_received_rdb_with_a_partial_resync() {
     wait_caught_up(m.port, r.port);
     drop(r); // SIGKILL: no save on shutdown
     mc.cmd(&["SET", "while-down", "1"]);
-    let r = vigil_server(&rd, &["--replicaof", "127.0.0.1", &m.port.to_string()]);
-    wait_link_up(r.port);
+    let r = vigil_replica(&rd, m.port);
     wait_caught_up(m.port, r.port);
     assert_eq!(field(m.port, "stats", "sync_full"), "1");
     assert_eq!(field(m.port, "stats", "sync_partial_ok"), "1");

@@ -83,6 +83,20 @@ fn topology(dir: &std::path::Path) -> Topo {
     Topo { master, replicas }
 }
 
+/// Wait until every sentinel answers a master address other than `old_port`;
+/// returns the new master's port (as the last sentinel answered it).
+fn new_master_on_every_sentinel(ports: &[u16], old_port: u16, what: &str, secs: u64) -> u16 {
+    let mut new_port = 0;
+    for &p in ports {
+        new_port = wait_for(what, Duration::from_secs(secs), || {
+            addr_of(p)
+                .filter(|(_, port)| *port != old_port)
+                .map(|(_, port)| port)
+        });
+    }
+    new_port
+}
+
 fn conf(port: u16) -> String {
     conf_down_after(port, 1000)
 }
@@ -131,18 +145,12 @@ fn run_failover(dir: &std::path::Path, topo: Topo, sentinel_ports: &[u16]) {
     let killed_at = Instant::now();
     master.kill();
     let replica_ports: Vec<u16> = replicas.iter().map(|r| r.port).collect();
-    let mut new_port = 0;
-    for &p in sentinel_ports {
-        new_port = wait_for(
-            "new master address on every sentinel",
-            Duration::from_secs(20),
-            || {
-                addr_of(p)
-                    .filter(|(_, port)| *port != old_port)
-                    .map(|(_, port)| port)
-            },
-        );
-    }
+    let new_port = new_master_on_every_sentinel(
+        sentinel_ports,
+        old_port,
+        "new master address on every sentinel",
+        20,
+    );
     let elapsed = killed_at.elapsed();
     eprintln!("failover visible on all sentinels after {elapsed:?}");
     assert_eq!(
@@ -266,18 +274,8 @@ fn manual_failover_with_writes_running_loses_nothing() {
     assert!(c0
         .text(&["SENTINEL", "FAILOVER", "nope"])
         .starts_with("ERR No such master"));
-    let mut new_port = 0;
-    for &p in &ports {
-        new_port = wait_for(
-            "new address after SENTINEL FAILOVER",
-            Duration::from_secs(15),
-            || {
-                addr_of(p)
-                    .filter(|(_, port)| *port != old_port)
-                    .map(|(_, port)| port)
-            },
-        );
-    }
+    let new_port =
+        new_master_on_every_sentinel(&ports, old_port, "new address after SENTINEL FAILOVER", 15);
     // The old master was demoted at once (coordinated switchover).
     wait_for("old master demoted", Duration::from_secs(10), || {
         let i = info(old_port);
@@ -388,18 +386,8 @@ fn vigil_sentinels_over_vigil_servers_discover_and_fail_over() {
     let old_port = master.port;
     master.kill();
     let replica_ports: Vec<u16> = replicas.iter().map(|r| r.port).collect();
-    let mut new_port = 0;
-    for &p in &ports {
-        new_port = wait_for(
-            "new master on every sentinel",
-            Duration::from_secs(20),
-            || {
-                addr_of(p)
-                    .filter(|(_, port)| *port != old_port)
-                    .map(|(_, port)| port)
-            },
-        );
-    }
+    let new_port =
+        new_master_on_every_sentinel(&ports, old_port, "new master on every sentinel", 20);
     assert!(replica_ports.contains(&new_port));
     wait_for(
         "promoted vigil server is master",

@@ -7,13 +7,6 @@ mod support;
 use std::time::{Duration, Instant};
 use support::*;
 
-fn link_up(port: u16) {
-    wait_for("replica link up", Duration::from_secs(15), || {
-        let info = Client::connect(port).text(&["INFO", "replication"]);
-        (info_field(&info, "master_link_status").as_deref() == Some("up")).then_some(())
-    });
-}
-
 /// A vigil master with `vigil-sync-replicas 1` and one replica (`vigil` or `redis`)
 /// whose link is up.
 fn master_with_replica(dir: &std::path::Path, timeout_ms: &str, kind: &str) -> (Proc, Proc) {
@@ -35,7 +28,7 @@ fn master_with_replica(dir: &std::path::Path, timeout_ms: &str, kind: &str) -> (
     } else {
         vigil_server(&sub, &args)
     };
-    link_up(r.port);
+    wait_link_up(r.port);
     (m, r)
 }
 

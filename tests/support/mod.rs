@@ -373,3 +373,39 @@ pub fn assert_one_config_epoch(ports: &[u16], name: &str) -> String {
     );
     epochs[0].clone()
 }
+
+/// One INFO field of the server on `port` ("" when absent).
+pub fn field(port: u16, section: &str, name: &str) -> String {
+    info_field(&Client::connect(port).text(&["INFO", section]), name).unwrap_or_default()
+}
+
+/// Wait (20 s at most) until the replica on `port` reports `master_link_status:up`
+/// (polling INFO on one connection).
+pub fn wait_link_up(port: u16) {
+    let mut c = Client::connect(port);
+    wait_for("master_link_status:up", Duration::from_secs(20), || {
+        let i = c.text(&["INFO", "replication"]);
+        (info_field(&i, "master_link_status").as_deref() == Some("up")).then_some(())
+    });
+}
+
+/// Wait (20 s at most) until the replica applied everything the master has
+/// (polling INFO on one connection to each).
+pub fn wait_caught_up(master: u16, replica: u16) {
+    let mut m = Client::connect(master);
+    let mut r = Client::connect(replica);
+    wait_for("replica caught up", Duration::from_secs(20), || {
+        let mi = m.text(&["INFO", "replication"]);
+        let ri = r.text(&["INFO", "replication"]);
+        let mo = info_field(&mi, "master_repl_offset")?;
+        let ro = info_field(&ri, "slave_repl_offset")?;
+        (mo == ro && info_field(&ri, "master_link_status").as_deref() == Some("up")).then_some(())
+    });
+}
+
+/// A `vigil server` replica (in `dir`) of the master on `master_port`, its link up.
+pub fn vigil_replica(dir: &Path, master_port: u16) -> Proc {
+    let r = vigil_server(dir, &["--replicaof", "127.0.0.1", &master_port.to_string()]);
+    wait_link_up(r.port);
+    r
+}
