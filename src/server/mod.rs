@@ -47,7 +47,7 @@ pub fn main(args: Vec<String>) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("can't start the runtime: {e}"))?;
-    runtime.block_on(run(config))
+    runtime.block_on(run(config, supervision))
 }
 
 fn init_logging(config: &Config) -> Result<(), String> {
@@ -103,8 +103,9 @@ fn listen_addrs(config: &Config) -> Vec<(SocketAddr, bool)> {
         .collect()
 }
 
-/// Run the server until SHUTDOWN or a signal.
-pub async fn run(config: Config) -> Result<(), String> {
+/// Run the server until SHUTDOWN or a signal, telling the supervisor (if any) when
+/// it is ready and when it stops.
+pub async fn run(config: Config, supervision: Supervision) -> Result<(), String> {
     let addrs = listen_addrs(&config);
     let shared = Shared::new(config);
     let mut listeners = Vec::new();
@@ -139,7 +140,6 @@ pub async fn run(config: Config) -> Result<(), String> {
         tokio::spawn(accept_loop(shared.clone(), l));
     }
     tokio::spawn(cron(shared.clone()));
-    let supervision = Supervision::resolve(shared.state.lock().config.get("supervised"));
     supervision.ready();
     let reason = wait_for_shutdown(&shared).await;
     supervision.stopping();
