@@ -194,6 +194,9 @@ pub fn execute(cx: &mut Ctx, args: &[Bytes]) -> Outcome {
     };
     let name = s(first).to_ascii_lowercase();
     cx.reg.total_commands += 1;
+    // A command may change anything (timers, addresses, links): the timer visits
+    // every instance again.
+    cx.m.invalidate_quiet();
     let (authenticated, subscribed, proto) = match cx.reg.clients.get_mut(&cx.client) {
         Some(c) => {
             c.last_cmd = name.clone();

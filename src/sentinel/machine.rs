@@ -183,6 +183,16 @@ pub enum Action {
     Exit(i32),
 }
 
+/// A master with nothing unusual going on: not down (subjectively or objectively),
+/// no failover, writes not paused. Only the instances of a steady master may be
+/// passed over by the timer; the rest are visited on every tick.
+fn steady(m: &Master) -> bool {
+    m.inst.sdown_since.is_none()
+        && m.inst.odown_since.is_none()
+        && !m.in_failover()
+        && m.pause_sent.is_none()
+}
+
 /// Bookkeeping of one link.
 #[derive(Clone, Debug)]
 pub struct LinkState {
@@ -266,6 +276,10 @@ pub struct Io {
     next_conn: u64,
     /// Set when persistent state changed; the driver flushes the config file.
     pub dirty: bool,
+    /// Bumped whenever a link is opened, lost or closed, or anything else happens
+    /// that may bring an instance's work forward: every [`Instance::quiet_until`]
+    /// mark taken under an older generation is void.
+    pub gen: u64,
 }
 
 impl Io {
@@ -312,6 +326,7 @@ impl Io {
         now: Instant,
     ) {
         self.next_conn += 1;
+        self.gen += 1;
         let conn = self.next_conn;
         self.links.insert(
             key.clone(),
@@ -339,6 +354,7 @@ impl Io {
 
     pub fn close(&mut self, key: &LinkKey) {
         if self.links.swap_remove(key).is_some() {
+            self.gen += 1;
             self.actions.push_back(Action::Close { link: key.clone() });
         }
     }
@@ -351,6 +367,7 @@ impl Io {
                 l.connecting = false;
                 l.pending = 0;
                 self.next_conn += 1;
+                self.gen += 1;
                 l.conn = self.next_conn;
                 self.actions.push_back(Action::Close { link: key.clone() });
             }
@@ -373,6 +390,9 @@ pub struct Machine {
     pub simfail_after_promotion: bool,
     /// Write-fencing lease state per master name (`fencing.rs`).
     pub fencing: HashMap<String, super::fencing::MasterFencing>,
+    /// Let the timer skip instances with nothing due ([`Instance::quiet_until`]);
+    /// off only to check that skipping changes nothing.
+    pub skip_quiet: bool,
 }
 
 /// Whether a PING reply proves the instance alive (reference §3.5).
@@ -402,6 +422,7 @@ impl Machine {
             simfail_after_election: false,
             simfail_after_promotion: false,
             fencing: HashMap::new(),
+            skip_quiet: true,
         }
     }
 
@@ -491,6 +512,7 @@ impl Machine {
         local_ip: Option<String>,
         now: Instant,
     ) {
+        self.io.gen += 1;
         let Some(l) = self.io.links.get_mut(key) else {
             return;
         };
@@ -521,6 +543,7 @@ impl Machine {
 
     /// A link failed to connect or was lost.
     pub fn handle_link_down(&mut self, key: &LinkKey, conn: u64, error: &str, _now: Instant) {
+        self.io.gen += 1;
         let Some(l) = self.io.links.get_mut(key) else {
             return;
         };
@@ -566,7 +589,11 @@ impl Machine {
     ) {
         self.handle_pubsub_activity(key, conn, now);
         if channel == "__sentinel__:hello" {
+            let (queued, dirty) = (self.io.actions.len(), self.io.dirty);
             self.handle_hello(payload, now);
+            if self.io.actions.len() != queued || self.io.dirty != dirty {
+                self.io.gen += 1;
+            }
         }
     }
 
@@ -581,10 +608,17 @@ impl Machine {
         } else {
             return;
         }
+        let (queued, dirty) = (self.io.actions.len(), self.io.dirty);
         match tag {
             Tag::Discard => {}
+            // A PING reply only moves the instance's work later.
             Tag::Ping(id) => self.on_ping_reply(&id, &reply, now),
             Tag::Info(id) => {
+                // INFO may change the role, the replication link, the INFO period:
+                // the instance's next visit is worked out again.
+                if let Some(i) = self.inst_mut(&id) {
+                    i.quiet_until = None;
+                }
                 if let Some(text) = match &reply {
                     Frame::Bulk(_) | Frame::Verbatim(_) => reply.as_text(),
                     _ => None,
@@ -598,6 +632,7 @@ impl Machine {
                 if reply.is_error() {
                     if let Some(i) = self.inst_mut(&id) {
                         i.last_pub_time = None;
+                        i.quiet_until = None;
                     }
                 }
             }
@@ -617,6 +652,17 @@ impl Machine {
                 super::failover::tick(self, &master, now);
             }
         }
+        // Anything out of the ordinary (an event, a command sent, a config change)
+        // voids every instance's quiet mark.
+        if self.io.actions.len() != queued || self.io.dirty != dirty {
+            self.io.gen += 1;
+        }
+    }
+
+    /// Void every instance's quiet mark (the next tick visits all of them): for
+    /// changes made from outside the machine's own handlers (client commands).
+    pub fn invalidate_quiet(&mut self) {
+        self.io.gen += 1;
     }
 
     fn inst_mut(&mut self, id: &Inst) -> Option<&mut Instance> {
@@ -1115,8 +1161,10 @@ impl Machine {
     /// The periodic step: TILT check, then for every master the monitoring half
     /// (links, PING/INFO/hello) and, outside TILT, the acting half (SDOWN, ODOWN,
     /// asking peers, failover). Each instance is visited once (reconnect, periodic
-    /// commands, SDOWN); the list of instances lives in a reused buffer so a tick
-    /// over hundreds of instances allocates nothing.
+    /// commands, SDOWN), by index, so a tick over hundreds of instances allocates
+    /// nothing. An instance whose quiet mark says nothing can fall due before a
+    /// later time is passed over (most ticks, for most instances: a PING is due once
+    /// a second, the tick runs ten times a second).
     pub fn handle_tick(&mut self, now: Instant) {
         self.check_tilt(now);
         let mut mi = 0;
@@ -1128,10 +1176,16 @@ impl Machine {
                     master: mi,
                     slot: sl,
                 };
-                let links = self.reconnect(at, now);
-                self.periodic(at, links.cmd_ready, now);
-                if !self.tilt {
-                    self.check_sdown(at, links.all_up, now);
+                if !self.is_quiet(at, now) {
+                    let links = self.reconnect(at, now);
+                    self.periodic(at, links.cmd_ready, now);
+                    if !self.tilt {
+                        self.check_sdown(at, links.all_up, now);
+                    }
+                    let mark = self.quiet_mark(at, now).map(|t| (t, self.io.gen));
+                    if let Some(i) = self.at_inst_mut(at) {
+                        i.quiet_until = mark;
+                    }
                 }
                 slot = self
                     .masters
@@ -1161,6 +1215,94 @@ impl Machine {
         Some((m, i))
     }
 
+    fn at_inst_mut(&mut self, at: At) -> Option<&mut Instance> {
+        let (_, m) = self.masters.get_index_mut(at.master)?;
+        match at.slot {
+            Slot::Master => Some(&mut m.inst),
+            Slot::Replica(n) => m.replicas.get_index_mut(n).map(|(_, i)| i),
+            Slot::Sentinel(n) => m.sentinels.get_index_mut(n).map(|(_, i)| i),
+        }
+    }
+
+    /// Whether the tick may pass over the instance at `at`: its quiet mark is
+    /// current (same link generation, not yet reached) and its master is steady.
+    fn is_quiet(&self, at: At, now: Instant) -> bool {
+        if !self.skip_quiet || self.tilt {
+            return false;
+        }
+        let Some((m, i)) = self.at_inst(at) else {
+            return false;
+        };
+        matches!(i.quiet_until, Some((t, g)) if g == self.io.gen && now < t) && steady(m)
+    }
+
+    /// After a visit: the earliest time at which visiting the instance at `at`
+    /// could do anything (open or drop a link, send a PING, INFO or hello, change
+    /// SDOWN), assuming nothing else happens meanwhile; `None` when every tick must
+    /// visit it (not steady, a link down, a failover, TILT...). Each bound below is
+    /// the moment the matching test in `reconnect`, `periodic` or `check_sdown`
+    /// can first pass, or earlier; events that bring work forward void the mark
+    /// (they bump [`Io::gen`] or clear the instance's mark).
+    fn quiet_mark(&self, at: At, now: Instant) -> Option<Instant> {
+        if !self.skip_quiet || self.tilt {
+            return None;
+        }
+        let (m, i) = self.at_inst(at)?;
+        let odd = i.port == 0
+            || i.sdown_since.is_some()
+            || i.master_reboot_since.is_some()
+            || i.promoted
+            || i.reconf != Reconf::None
+            || i.master_link_down_ms != 0
+            || (i.kind == Kind::Master && i.role_reported != Role::Master);
+        if odd || !steady(m) {
+            return None;
+        }
+        let id = match at.slot {
+            Slot::Master => InstRef::Master(&m.inst.key),
+            Slot::Replica(_) => InstRef::Replica(&m.inst.key, &i.key),
+            Slot::Sentinel(_) => InstRef::Sentinel(&m.inst.key, &i.key),
+        };
+        let cmd = match id {
+            InstRef::Sentinel(_, r) => LinkKeyRef::Peer(r),
+            other => LinkKeyRef::Cmd(other),
+        };
+        let l = self.io.links.get(&cmd)?;
+        if !l.connected || l.pending >= MAX_PENDING {
+            return None;
+        }
+        let ping_period = self.t.ping_period.min(i.down_after);
+        let half = i.down_after / 2;
+        // Never further than the shortest period below, so that a PING sent meanwhile
+        // through a shared peer link (which starts the SDOWN clock of this instance
+        // too) is seen in time.
+        let mut due = now + ping_period.min(half);
+        if !matches!(at.slot, Slot::Sentinel(_)) {
+            let p = self.io.links.get(&LinkKeyRef::Pubsub(id))?;
+            if !p.connected {
+                return None;
+            }
+            // A silent pub/sub link is dropped after three publish periods.
+            due = due.min(p.last_activity + self.t.publish_period * 3);
+            // INFO: stale and none in flight.
+            let mut info = i.info_refresh? + self.t.info_period;
+            if let Some(sent) = i.info_sent {
+                info = info.max(sent + self.t.info_period);
+            }
+            due = due.min(info);
+        }
+        // PING: none sent in the last half period and no reply for a period.
+        due = due.min((i.last_ping_time? + ping_period / 2).max(i.last_pong_time? + ping_period));
+        // Hello.
+        due = due.min(i.last_pub_time? + self.t.publish_period);
+        // An unanswered PING: the command link may look stuck after down-after/2,
+        // SDOWN after down-after.
+        if let Some(a) = i.act_ping_time {
+            due = due.min(a + half);
+        }
+        Some(due)
+    }
+
     /// The identity of the instance at `at` (shares the names' allocations).
     fn inst_id(&self, at: At) -> Option<Inst> {
         let (m, i) = self.at_inst(at)?;
@@ -1178,6 +1320,7 @@ impl Machine {
             if gap > self.t.tilt_trigger {
                 self.tilt_start = Some(now);
                 if !self.tilt {
+                    self.io.gen += 1;
                     self.tilt = true;
                     self.io.event(plain_event(
                         Level::Warning,
@@ -1191,6 +1334,7 @@ impl Machine {
         if self.tilt {
             if let Some(start) = self.tilt_start {
                 if now.saturating_duration_since(start) > self.t.tilt_period {
+                    self.io.gen += 1;
                     self.tilt = false;
                     self.tilt_start = None;
                     self.io.event(plain_event(
@@ -1980,6 +2124,68 @@ mod tests {
             }
         }
         v
+    }
+
+    /// The quiet mark never delays periodic work: with every command answered at
+    /// once, the timer still sends PING every second, hello every two seconds and
+    /// INFO every ten (each at most one tick late, PING/hello at most ALIGN early),
+    /// while most ticks pass the instance over.
+    #[test]
+    fn quiet_instances_still_get_ping_hello_and_info_on_time() {
+        let t0 = Instant::now();
+        let mut m = machine(t0);
+        let (id, key, conn) = master_links_up(&mut m, t0);
+        let pkey = LinkKey::Pubsub(id);
+        let pconn = m.io.links[&pkey].conn;
+        let info = "run_id:0123456789abcdef0123456789abcdef01234567\r\nrole:master\r\n";
+        let mut sent: HashMap<&str, Vec<Instant>> = HashMap::new();
+        let (mut ticks, mut quiet) = (0, 0);
+        let mut t = t0;
+        while t < t0 + Duration::from_secs(30) {
+            t += Duration::from_millis(100);
+            // Our own hellos come back on the pub/sub link.
+            m.handle_pubsub_activity(&pkey, pconn, t);
+            m.handle_tick(t);
+            ticks += 1;
+            if matches!(m.masters["m"].inst.quiet_until, Some((q, g)) if g == m.io.gen && q > t) {
+                quiet += 1;
+            }
+            while let Some(a) = m.poll_action() {
+                let Action::Send { link, tag, .. } = a else {
+                    continue;
+                };
+                assert_eq!(link, key);
+                let (kind, reply) = match &tag {
+                    Tag::Ping(_) => ("ping", Frame::simple("PONG")),
+                    Tag::Info(_) => ("info", Frame::bulk(info)),
+                    Tag::Hello(_) => ("hello", Frame::Integer(1)),
+                    _ => ("other", Frame::ok()),
+                };
+                sent.entry(kind).or_default().push(t);
+                m.handle_reply(&key, conn, tag, reply, t + Duration::from_millis(1));
+            }
+        }
+        let tick = Duration::from_millis(100);
+        for (kind, period, early) in [
+            ("ping", Duration::from_secs(1), ALIGN),
+            ("hello", Duration::from_secs(2), ALIGN),
+            ("info", Duration::from_secs(10), Duration::ZERO),
+        ] {
+            let times = &sent[kind];
+            assert!(
+                times.len() as u64 >= 30 / period.as_secs() - 1,
+                "{kind}: {times:?}"
+            );
+            for w in times.windows(2) {
+                let gap = w[1] - w[0];
+                assert!(gap <= period + tick + tick, "{kind} late: {gap:?}");
+                assert!(gap + early >= period, "{kind} early: {gap:?}");
+            }
+        }
+        assert!(
+            quiet * 2 > ticks,
+            "only {quiet} of {ticks} ticks passed over"
+        );
     }
 
     #[test]

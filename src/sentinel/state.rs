@@ -278,6 +278,11 @@ pub struct Instance {
     pub ask_sent: Option<Instant>,
     pub leader: Option<String>,
     pub leader_epoch: u64,
+
+    /// The timer's "nothing due before" mark: `(t, gen)` says that, as long as the
+    /// machine's link generation is still `gen` and the master is steady, visiting
+    /// this instance before `t` would do nothing (see `Machine::handle_tick`).
+    pub quiet_until: Option<(Instant, u64)>,
 }
 
 impl Instance {
@@ -328,6 +333,7 @@ impl Instance {
             ask_sent: None,
             leader: None,
             leader_epoch: 0,
+            quiet_until: None,
         }
     }
 
