@@ -187,16 +187,52 @@ const COMMANDS: [(&str, i64); 15] = [
     ("shutdown", -1),
 ];
 
-/// Execute one command.
+/// Commands that change nothing the timer's quiet marks depend on (peers send
+/// PING and PUBLISH all the time; a PUBLISHed hello that changes something queues an
+/// event or dirties the config, which voids the marks anyway).
+fn leaves_marks(name: &str, args: &[Bytes]) -> bool {
+    match name {
+        "ping" | "publish" | "info" | "role" | "client" | "hello" | "auth" | "command"
+        | "subscribe" | "psubscribe" | "unsubscribe" | "punsubscribe" => true,
+        "sentinel" => args.get(1).is_some_and(|sub| {
+            matches!(
+                s(sub).to_ascii_lowercase().as_str(),
+                "masters"
+                    | "master"
+                    | "replicas"
+                    | "slaves"
+                    | "sentinels"
+                    | "get-master-addr-by-name"
+                    | "is-master-down-by-addr"
+                    | "myid"
+                    | "ckquorum"
+                    | "info-cache"
+            )
+        }),
+        _ => false,
+    }
+}
+
+/// Execute one command. Any command that may change what the timer has to do
+/// (timers, addresses, links, failover) voids the instances' quiet marks.
 pub fn execute(cx: &mut Ctx, args: &[Bytes]) -> Outcome {
+    let keep = args
+        .first()
+        .is_some_and(|c| leaves_marks(&s(c).to_ascii_lowercase(), args));
+    let before = (cx.m.io.actions.len(), cx.m.io.dirty);
+    let out = execute_command(cx, args);
+    if !keep || before != (cx.m.io.actions.len(), cx.m.io.dirty) {
+        cx.m.invalidate_quiet();
+    }
+    out
+}
+
+fn execute_command(cx: &mut Ctx, args: &[Bytes]) -> Outcome {
     let Some(first) = args.first() else {
         return Outcome::default();
     };
     let name = s(first).to_ascii_lowercase();
     cx.reg.total_commands += 1;
-    // A command may change anything (timers, addresses, links): the timer visits
-    // every instance again.
-    cx.m.invalidate_quiet();
     let (authenticated, subscribed, proto) = match cx.reg.clients.get_mut(&cx.client) {
         Some(c) => {
             c.last_cmd = name.clone();

@@ -211,8 +211,8 @@ pub struct LinkState {
 /// Most commands allowed in flight on a link before periodic ones are skipped.
 const MAX_PENDING: u32 = 100;
 
-/// How early a PING or a hello may be sent so that it shares a write with the other
-/// (a little more than one tick, so the two stay in step).
+/// How early a PING, a hello or an INFO may be sent so that it shares a write with
+/// another one that is due (a little more than one tick, so they stay in step).
 const ALIGN: Duration = Duration::from_millis(150);
 
 /// Where an instance sits in [`Machine::masters`] during one tick: visiting an
@@ -1196,8 +1196,15 @@ impl Machine {
             if self.tilt {
                 continue;
             }
-            self.check_odown(&name, now);
-            super::failover::tick(self, &name, now);
+            // A steady master with no election pending or forced has no ODOWN to
+            // change and no failover to start or advance.
+            let idle = self.masters.get_index(mi - 1).is_some_and(|(_, m)| {
+                steady(m) && m.force_until.is_none() && m.next_election.is_none()
+            });
+            if !idle {
+                self.check_odown(&name, now);
+                super::failover::tick(self, &name, now);
+            }
             super::fencing::tick(self, &name, now);
             self.ask_peers(&name, false, now);
         }
@@ -1490,7 +1497,7 @@ impl Machine {
     }
 
     /// PING, INFO and hello to one instance when they are due (reference §3.4).
-    /// A PING and a hello due within [`ALIGN`] of each other go out together, in
+    /// When one of them is due, the others due within [`ALIGN`] go out with it, in
     /// one write, so their replies come back in one read: each is sent at most
     /// `ALIGN` early, never late.
     fn periodic(&mut self, at: At, cmd_ready: bool, now: Instant) {
@@ -1501,8 +1508,13 @@ impl Machine {
             return;
         };
         let since = |t: Option<Instant>| t.map(|t| now.saturating_duration_since(t));
-        // INFO to masters and replicas.
-        let info_due = i.kind != Kind::Sentinel && {
+        let ping_period = self.t.ping_period.min(i.down_after);
+        let publish_period = self.t.publish_period;
+        let align = ALIGN.min(ping_period / 4).min(publish_period / 4);
+        // INFO to masters and replicas: (due now, due within `align`).
+        let (info_due, info_soon) = if i.kind == Kind::Sentinel {
+            (false, false)
+        } else {
             let fast = i.kind == Kind::Replica
                 && (m.inst.sdown_since.is_some()
                     || m.inst.odown_since.is_some()
@@ -1527,11 +1539,15 @@ impl Machine {
             };
             let stale = since(i.info_refresh).map(|d| d > period).unwrap_or(true);
             let in_flight = since(i.info_sent).map(|d| d < period).unwrap_or(false);
-            stale && !in_flight
+            let align = align.min(period / 4);
+            let stale_soon = since(i.info_refresh)
+                .map(|d| d + align > period)
+                .unwrap_or(true);
+            let in_flight_soon = since(i.info_sent)
+                .map(|d| d + align < period)
+                .unwrap_or(false);
+            (stale && !in_flight, stale_soon && !in_flight_soon)
         };
-        let ping_period = self.t.ping_period.min(i.down_after);
-        let publish_period = self.t.publish_period;
-        let align = ALIGN.min(ping_period / 4).min(publish_period / 4);
         let pong_age = since(i.last_pong_time);
         let ping_not_recent = since(i.last_ping_time)
             .map(|d| d > ping_period / 2)
@@ -1544,14 +1560,17 @@ impl Machine {
         if !info_due && !ping_due && !pub_due {
             return;
         }
-        // Ride along with the other one when it is due within `align`.
+        // Ride along with another one when it is due within `align`.
         let ping_now = ping_due
-            || (pub_due
+            || ((pub_due || info_due)
                 && ping_not_recent
                 && pong_age.map(|d| d + align > ping_period).unwrap_or(true));
         let pub_now = pub_due
-            || (!paused && ping_due && pub_age.map(|d| d + align > publish_period).unwrap_or(true));
-        let info_cmd = info_due.then(|| m.cmd_name("INFO"));
+            || (!paused
+                && (ping_due || info_due)
+                && pub_age.map(|d| d + align > publish_period).unwrap_or(true));
+        let info_now = info_due || (info_soon && (ping_due || pub_due));
+        let info_cmd = info_now.then(|| m.cmd_name("INFO"));
         let Some(id) = self.inst_id(at) else {
             return;
         };
@@ -1722,16 +1741,29 @@ impl Machine {
     /// failover, for their vote). `force` skips the ask-period gate.
     pub fn ask_peers(&mut self, name: &str, force: bool, now: Instant) {
         let ask_period = self.t.ask_period;
-        let myid = self.g.myid.clone();
         let epoch = self.g.current_epoch;
-        let Machine { masters, io, .. } = self;
+        let Machine { masters, io, g, .. } = self;
         let Some(m) = masters.get_mut(name) else {
             return;
         };
-        let (ip, port) = (m.inst.ip.clone(), m.inst.port);
         let sdown = m.inst.sdown_since.is_some();
         let candidate = m.in_failover();
         let electing = m.failover_state == FailoverState::WaitStart;
+        if !sdown && !electing {
+            // Nothing to ask: only forget answers that are too old.
+            for s in m.sentinels.values_mut() {
+                let stale = s
+                    .last_master_down_reply
+                    .is_none_or(|t| now.saturating_duration_since(t) > ask_period * 5);
+                if stale {
+                    s.master_down = false;
+                    s.leader = None;
+                }
+            }
+            return;
+        }
+        let myid = g.myid.clone();
+        let (ip, port) = (m.inst.ip.clone(), m.inst.port);
         // Until ODOWN is reached, peers that said "not down" are asked again every
         // 100 ms (they may reach SDOWN a moment after us), not once per second.
         let interval = if m.inst.odown_since.is_none() && !candidate {
@@ -2128,7 +2160,7 @@ mod tests {
 
     /// The quiet mark never delays periodic work: with every command answered at
     /// once, the timer still sends PING every second, hello every two seconds and
-    /// INFO every ten (each at most one tick late, PING/hello at most ALIGN early),
+    /// INFO every ten (each at most one tick late and at most ALIGN early),
     /// while most ticks pass the instance over.
     #[test]
     fn quiet_instances_still_get_ping_hello_and_info_on_time() {
@@ -2169,7 +2201,7 @@ mod tests {
         for (kind, period, early) in [
             ("ping", Duration::from_secs(1), ALIGN),
             ("hello", Duration::from_secs(2), ALIGN),
-            ("info", Duration::from_secs(10), Duration::ZERO),
+            ("info", Duration::from_secs(10), ALIGN),
         ] {
             let times = &sent[kind];
             assert!(
