@@ -193,6 +193,12 @@ fn steady(m: &Master) -> bool {
         && m.pause_sent.is_none()
 }
 
+/// A steady master with no election pending and none forced: the timer's ODOWN
+/// and failover steps have nothing to do for it.
+fn idle(m: &Master) -> bool {
+    steady(m) && m.force_until.is_none() && m.next_election.is_none()
+}
+
 /// Bookkeeping of one link.
 #[derive(Clone, Debug)]
 pub struct LinkState {
@@ -1167,26 +1173,43 @@ impl Machine {
     /// a second, the tick runs ten times a second).
     pub fn handle_tick(&mut self, now: Instant) {
         self.check_tilt(now);
+        // Write fencing runs its own per-master step: no master is passed over whole
+        // while any is fenced.
+        let fencing = self.fencing.values().any(|f| f.enabled == Some(true));
         let mut mi = 0;
         while let Some((_, m)) = self.masters.get_index(mi) {
+            if !fencing && self.is_quiet_master(m, now) {
+                mi += 1;
+                continue;
+            }
             let name = m.inst.key.clone();
+            let gen = self.io.gen;
+            // The earliest of the instances' marks, while all are current.
+            let mut mark = Some(now + Duration::from_secs(3600));
             let mut slot = Some(Slot::Master);
             while let Some(sl) = slot {
                 let at = At {
                     master: mi,
                     slot: sl,
                 };
-                if !self.is_quiet(at, now) {
+                let q = if self.is_quiet(at, now) {
+                    self.at_inst(at).and_then(|(_, i)| i.quiet_until)
+                } else {
                     let links = self.reconnect(at, now);
                     self.periodic(at, links.cmd_ready, now);
                     if !self.tilt {
                         self.check_sdown(at, links.all_up, now);
                     }
-                    let mark = self.quiet_mark(at, now).map(|t| (t, self.io.gen));
+                    let q = self.quiet_mark(at, now).map(|t| (t, self.io.gen));
                     if let Some(i) = self.at_inst_mut(at) {
-                        i.quiet_until = mark;
+                        i.quiet_until = q;
                     }
-                }
+                    q
+                };
+                mark = match (mark, q) {
+                    (Some(a), Some((t, g))) if g == gen => Some(a.min(t)),
+                    _ => None,
+                };
                 slot = self
                     .masters
                     .get_index(mi)
@@ -1198,17 +1221,41 @@ impl Machine {
             }
             // A steady master with no election pending or forced has no ODOWN to
             // change and no failover to start or advance.
-            let idle = self.masters.get_index(mi - 1).is_some_and(|(_, m)| {
-                steady(m) && m.force_until.is_none() && m.next_election.is_none()
-            });
+            let idle = self.masters.get_index(mi - 1).is_some_and(|(_, m)| idle(m));
             if !idle {
                 self.check_odown(&name, now);
                 super::failover::tick(self, &name, now);
             }
             super::fencing::tick(self, &name, now);
             self.ask_peers(&name, false, now);
+            let gen_now = self.io.gen;
+            let ask_stale = self.t.ask_period * 5;
+            if let Some((_, m)) = self.masters.get_index_mut(mi - 1) {
+                // Peers' answers are forgotten once stale (`ask_peers`).
+                for s in m.sentinels.values() {
+                    if s.master_down || s.leader.is_some() {
+                        mark = match (mark, s.last_master_down_reply) {
+                            (Some(a), Some(r)) => Some(a.min(r + ask_stale)),
+                            _ => None,
+                        };
+                    }
+                }
+                m.quiet_until = mark
+                    .filter(|_| gen_now == gen && self.skip_quiet && !self.tilt)
+                    .map(|t| (t, gen));
+            }
         }
         super::failover::switch_finished(self, now);
+    }
+
+    /// Whether the tick may pass over master `m` and all its instances: every one
+    /// of them is quiet until a later time, under the current link generation,
+    /// and the master is steady with no election pending.
+    fn is_quiet_master(&self, m: &Master, now: Instant) -> bool {
+        self.skip_quiet
+            && !self.tilt
+            && matches!(m.quiet_until, Some((t, g)) if g == self.io.gen && now < t)
+            && idle(m)
     }
 
     /// The master and instance at `at`.

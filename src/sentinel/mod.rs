@@ -73,7 +73,7 @@ struct LinkHandle {
 pub struct Shared {
     pub machine: Mutex<Machine>,
     pub reg: Mutex<Registry>,
-    links: Mutex<HashMap<LinkKey, LinkHandle>>,
+    links: Mutex<HashMap<LinkKey, LinkHandle, state::FxBuild>>,
     config_path: PathBuf,
     flush_lock: tokio::sync::Mutex<()>,
     flush_scheduled: AtomicBool,
@@ -451,7 +451,7 @@ pub fn main(args: Vec<String>) -> Result<(), String> {
     let shared = Arc::new(Shared {
         machine: Mutex::new(machine),
         reg: Mutex::new(Registry::new(proc)),
-        links: Mutex::new(HashMap::new()),
+        links: Mutex::new(HashMap::default()),
         config_path,
         flush_lock: tokio::sync::Mutex::new(()),
         flush_scheduled: AtomicBool::new(false),

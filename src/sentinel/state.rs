@@ -386,6 +386,10 @@ pub struct Master {
     pub promoted: Option<String>,
     /// Earliest time a new election may start (randomized backoff).
     pub next_election: Option<Instant>,
+    /// The timer's quiet mark for the whole master (the earliest of its instances'
+    /// marks and of its peers' answers going stale), with the link generation it was
+    /// taken under (see `Machine::handle_tick`).
+    pub quiet_until: Option<(Instant, u64)>,
     pub election_attempts: u32,
     /// Last time we asked the promoted replica for its role (fast promotion check).
     pub last_promotion_poll: Option<Instant>,
@@ -428,6 +432,7 @@ impl Master {
             force_until: None,
             promoted: None,
             next_election: None,
+            quiet_until: None,
             election_attempts: 0,
             last_promotion_poll: None,
             coordinated: false,
