@@ -193,6 +193,27 @@ fn steady(m: &Master) -> bool {
         && m.pause_sent.is_none()
 }
 
+/// When `periodic` sends the next PING to `i` (none sent in the last half period
+/// and no reply for a whole one), unless something else falls due first.
+fn next_ping(i: &Instance, ping_period: Duration) -> Option<Instant> {
+    Some((i.last_ping_time? + ping_period / 2).max(i.last_pong_time? + ping_period))
+}
+
+/// After a valid PING reply (`last_pong_time` just set, no PING outstanding):
+/// the instance's current quiet mark moves to its next PING at once, instead of
+/// the tick visiting it only to find nothing due.
+fn quiet_after_pong(i: &mut Instance, gen: u64, ping_period: Duration) {
+    let mark = match (i.quiet_until, i.quiet_rest) {
+        (Some((_, g)), Some(rest)) if g == gen && i.act_ping_time.is_none() => {
+            next_ping(i, ping_period.min(i.down_after)).map(|p| (rest.min(p), g))
+        }
+        _ => None,
+    };
+    if mark.is_some() {
+        i.quiet_until = mark;
+    }
+}
+
 /// A steady master with no election pending and none forced: the timer's ODOWN
 /// and failover steps have nothing to do for it.
 fn idle(m: &Master) -> bool {
@@ -679,18 +700,21 @@ impl Machine {
         if let Inst::Sentinel(_, r) = id {
             // One PING per peer link answers for every master that peer watches.
             let valid = valid_ping_reply(reply);
+            let (gen, ping_period) = (self.io.gen, self.t.ping_period);
             for m in self.masters.values_mut() {
                 if let Some(i) = m.sentinels.get_mut(&**r) {
                     i.last_pong_time = Some(now);
                     if valid {
                         i.last_avail_time = now;
                         i.act_ping_time = None;
+                        quiet_after_pong(i, gen, ping_period);
                     }
                 }
             }
             return;
         }
         let busy = matches!(reply, Frame::Error(e) if e.starts_with("BUSY"));
+        let (gen, ping_period) = (self.io.gen, self.t.ping_period);
         let Some(i) = self.inst_mut(id) else { return };
         i.last_pong_time = Some(now);
         if valid_ping_reply(reply) {
@@ -699,6 +723,7 @@ impl Machine {
             if matches!(reply, Frame::Simple(_)) {
                 i.master_reboot_since = None;
             }
+            quiet_after_pong(i, gen, ping_period);
         } else if busy && i.sdown_since.is_some() && !i.script_kill_sent {
             i.script_kill_sent = true;
             let cmd = self
@@ -1200,11 +1225,13 @@ impl Machine {
                     if !self.tilt {
                         self.check_sdown(at, links.all_up, now);
                     }
-                    let q = self.quiet_mark(at, now).map(|t| (t, self.io.gen));
+                    let q = self.quiet_mark(at, now);
+                    let gen = self.io.gen;
                     if let Some(i) = self.at_inst_mut(at) {
-                        i.quiet_until = q;
+                        i.quiet_until = q.map(|(t, _)| (t, gen));
+                        i.quiet_rest = q.map(|(_, rest)| rest);
                     }
-                    q
+                    q.map(|(t, _)| (t, gen))
                 };
                 mark = match (mark, q) {
                     (Some(a), Some((t, g))) if g == gen => Some(a.min(t)),
@@ -1296,8 +1323,9 @@ impl Machine {
     /// visit it (not steady, a link down, a failover, TILT...). Each bound below is
     /// the moment the matching test in `reconnect`, `periodic` or `check_sdown`
     /// can first pass, or earlier; events that bring work forward void the mark
-    /// (they bump [`Io::gen`] or clear the instance's mark).
-    fn quiet_mark(&self, at: At, now: Instant) -> Option<Instant> {
+    /// (they bump [`Io::gen`] or clear the instance's mark). Returns the mark and
+    /// its part that does not depend on the PING in flight ([`Instance::quiet_rest`]).
+    fn quiet_mark(&self, at: At, now: Instant) -> Option<(Instant, Instant)> {
         if !self.skip_quiet || self.tilt {
             return None;
         }
@@ -1327,11 +1355,14 @@ impl Machine {
         }
         let ping_period = self.t.ping_period.min(i.down_after);
         let half = i.down_after / 2;
-        // Never further than the shortest period below, so that a PING sent meanwhile
-        // through a shared peer link (which starts the SDOWN clock of this instance
-        // too) is seen in time.
-        let mut due = now + ping_period.min(half);
-        if !matches!(at.slot, Slot::Sentinel(_)) {
+        // A peer's link is shared by all the masters it watches: a PING sent through
+        // it for another master starts this instance's SDOWN clock too. Such a mark
+        // goes no further than that clock's shortest step, so the PING is seen in
+        // time. (A master's or replica's PING is only ever sent by its own visit.)
+        let mut due = now + Duration::from_secs(3600);
+        if matches!(at.slot, Slot::Sentinel(_)) {
+            due = now + ping_period.min(half);
+        } else {
             let p = self.io.links.get(&LinkKeyRef::Pubsub(id))?;
             if !p.connected {
                 return None;
@@ -1345,16 +1376,17 @@ impl Machine {
             }
             due = due.min(info);
         }
-        // PING: none sent in the last half period and no reply for a period.
-        due = due.min((i.last_ping_time? + ping_period / 2).max(i.last_pong_time? + ping_period));
         // Hello.
         due = due.min(i.last_pub_time? + self.t.publish_period);
+        let rest = due;
+        // PING: none sent in the last half period and no reply for a period.
+        due = due.min(next_ping(i, ping_period)?);
         // An unanswered PING: the command link may look stuck after down-after/2,
         // SDOWN after down-after.
         if let Some(a) = i.act_ping_time {
             due = due.min(a + half);
         }
-        Some(due)
+        Some((due, rest))
     }
 
     /// The identity of the instance at `at` (shares the names' allocations).

@@ -283,6 +283,9 @@ pub struct Instance {
     /// machine's link generation is still `gen` and the master is steady, visiting
     /// this instance before `t` would do nothing (see `Machine::handle_tick`).
     pub quiet_until: Option<(Instant, u64)>,
+    /// The part of `quiet_until` that a PING reply leaves as it is (everything but
+    /// the PING terms), so a reply can push the mark to the next PING at once.
+    pub quiet_rest: Option<Instant>,
 }
 
 impl Instance {
@@ -334,6 +337,7 @@ impl Instance {
             leader: None,
             leader_epoch: 0,
             quiet_until: None,
+            quiet_rest: None,
         }
     }
 
