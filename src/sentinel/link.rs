@@ -4,7 +4,8 @@
 //!
 //! Commands are written by the driver itself ([`LinkOut::try_flush`] from
 //! `Shared::pump`, everything queued for a link in one write) without waking the
-//! link task; the task only reads, and finishes a write when the socket is full.
+//! link task; the task only reads. A write the socket does not take at once is
+//! finished by a short-lived task ([`finish_write`]).
 
 use super::machine::{LinkKey, Tag};
 use super::Shared;
@@ -13,16 +14,27 @@ use bytes::{Buf, BytesMut};
 use parking_lot::Mutex;
 use std::borrow::Cow;
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+
+/// What [`LinkOut::try_flush`] left to do.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Flush {
+    /// Everything was written (or a write is being finished already).
+    Done,
+    /// The socket is full: spawn [`finish_write`].
+    Blocked,
+    /// The link is not connected yet: its task writes once it is.
+    NotUp,
+}
 
 /// The write side of a link, shared between the driver and the link task.
-#[derive(Default)]
 pub struct LinkOut {
+    key: LinkKey,
+    conn: u64,
     wr: Option<Arc<OwnedWriteHalf>>,
     /// Encoded commands not yet written.
     buf: BytesMut,
@@ -35,23 +47,41 @@ pub struct LinkOut {
 }
 
 impl LinkOut {
+    /// The write side of connection `conn` of link `key` (not connected yet).
+    pub fn new(key: LinkKey, conn: u64) -> LinkOut {
+        LinkOut {
+            key,
+            conn,
+            wr: None,
+            buf: BytesMut::new(),
+            fifo: VecDeque::new(),
+            busy: false,
+            dirty: false,
+        }
+    }
+
     /// Queue a command whose reply will be reported with `tag`.
     pub fn queue(&mut self, args: &[String], tag: Tag) {
         encode(args, &mut self.buf);
         self.fifo.push_back(tag);
     }
 
-    /// Write what is queued without waiting. `false`: the link task must finish
-    /// (the socket is full, the link is not up yet, or the write failed).
-    pub fn try_flush(&mut self) -> bool {
+    /// Write what is queued without waiting (a failed write is reported by
+    /// [`finish_write`] too).
+    pub fn try_flush(&mut self) -> Flush {
         if self.busy {
-            return true;
+            return Flush::Done;
         }
+        let up = self.wr.is_some();
         match self.write_some() {
-            Ok(true) => true,
-            Ok(false) | Err(_) => {
+            Ok(true) => Flush::Done,
+            _ => {
                 self.busy = true;
-                false
+                if up {
+                    Flush::Blocked
+                } else {
+                    Flush::NotUp
+                }
             }
         }
     }
@@ -116,7 +146,38 @@ pub async fn connect(host: &str, port: u16) -> std::io::Result<TcpStream> {
     }))
 }
 
-/// Run one link until it fails or the machine closes it (the sender is dropped).
+/// Finish writing what a link has queued once the socket takes it; report the
+/// link down if the write fails. Ends when everything is written, or when the link
+/// is gone (its queue dropped: checked every second while the socket is full).
+pub async fn finish_write(shared: Arc<Shared>, out: Weak<Mutex<LinkOut>>) {
+    loop {
+        let Some(o) = out.upgrade() else { return };
+        let (done, wr, key, conn) = {
+            let mut g = o.lock();
+            let done = g.write_some();
+            if matches!(done, Ok(true)) {
+                g.busy = false;
+            }
+            (done, g.wr.clone(), g.key.clone(), g.conn)
+        };
+        drop(o);
+        let err = match (done, wr) {
+            (Ok(true), _) => return,
+            (Ok(false), Some(wr)) => {
+                match tokio::time::timeout(Duration::from_secs(1), wr.writable()).await {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => continue,
+                }
+            }
+            (Ok(false), None) => return,
+            (Err(e), _) => e.to_string(),
+        };
+        shared.link_down(&key, conn, &err);
+        return;
+    }
+}
+
+/// Run one link until it fails or the machine closes it (the task is aborted).
 pub async fn run_link(
     shared: Arc<Shared>,
     key: LinkKey,
@@ -124,7 +185,6 @@ pub async fn run_link(
     (ip, port): (String, u16),
     setup: Vec<Vec<String>>,
     out: Arc<Mutex<LinkOut>>,
-    mut rx: mpsc::UnboundedReceiver<()>,
 ) {
     let pubsub = matches!(key, LinkKey::Pubsub(_));
     let connect = tokio::time::timeout(Duration::from_millis(2000), connect(&ip, port)).await;
@@ -159,7 +219,14 @@ pub async fn run_link(
                 o.fifo.push_front(Tag::Discard);
             }
         }
-        o.wr = Some(wr.clone());
+        o.wr = Some(wr);
+        // Commands queued before the link was up.
+        if o.busy {
+            o.busy = false;
+            if o.try_flush() == Flush::Blocked {
+                tokio::spawn(finish_write(shared.clone(), Arc::downgrade(&out)));
+            }
+        }
     }
     drop(setup_buf);
     shared.link_up(&key, conn, local_ip);
@@ -171,87 +238,61 @@ pub async fn run_link(
         if buf.capacity() - buf.len() < READ_CHUNK {
             buf.reserve(READ_CHUNK);
         }
-        tokio::select! {
-            wake = rx.recv() => {
-                // The driver could not write everything at once: finish here.
-                let Some(()) = wake else { return };
-                loop {
-                    let done = out.lock().write_some();
-                    match done {
-                        Ok(true) => {
-                            out.lock().busy = false;
-                            break;
-                        }
-                        Ok(false) => {
-                            if let Err(e) = wr.writable().await {
-                                shared.link_down(&key, conn, &e.to_string());
-                                return;
-                            }
-                        }
-                        Err(e) => {
-                            shared.link_down(&key, conn, &e.to_string());
-                            return;
-                        }
-                    }
-                }
+        let r = rd.read_buf(&mut buf).await;
+        match r {
+            Ok(0) => {
+                shared.link_down(&key, conn, "connection closed");
+                return;
             }
-            r = rd.read_buf(&mut buf) => {
-                match r {
-                    Ok(0) => {
-                        shared.link_down(&key, conn, "connection closed");
-                        return;
-                    }
-                    Err(e) => {
-                        shared.link_down(&key, conn, &e.to_string());
-                        return;
-                    }
-                    Ok(_) => {}
-                }
-                let now = Instant::now();
-                let mut used = 0;
-                let mut failed = None;
-                {
-                    let mut m = shared.machine.lock();
-                    loop {
-                        match parse_frame(&buf[used..]) {
-                            Ok(Some((f, n))) => {
-                                used += n;
-                                if pubsub {
-                                    match message_of(&f) {
-                                        Some((ch, payload)) => {
-                                            m.handle_pubsub_message(&key, conn, &ch, &payload, now)
-                                        }
-                                        None => m.handle_pubsub_activity(&key, conn, now),
-                                    }
-                                } else {
-                                    let tag = out.lock().fifo.pop_front().unwrap_or(Tag::Discard);
-                                    m.handle_reply(&key, conn, tag, f, now);
+            Err(e) => {
+                shared.link_down(&key, conn, &e.to_string());
+                return;
+            }
+            Ok(_) => {}
+        }
+        let now = Instant::now();
+        let mut used = 0;
+        let mut failed = None;
+        {
+            let mut m = shared.machine.lock();
+            loop {
+                match parse_frame(&buf[used..]) {
+                    Ok(Some((f, n))) => {
+                        used += n;
+                        if pubsub {
+                            match message_of(&f) {
+                                Some((ch, payload)) => {
+                                    m.handle_pubsub_message(&key, conn, &ch, &payload, now)
                                 }
+                                None => m.handle_pubsub_activity(&key, conn, now),
                             }
-                            Ok(None) => break,
-                            Err(e) => {
-                                failed = Some(format!("protocol error: {}", e.0));
-                                break;
-                            }
+                        } else {
+                            let tag = out.lock().fifo.pop_front().unwrap_or(Tag::Discard);
+                            m.handle_reply(&key, conn, tag, f, now);
                         }
                     }
+                    Ok(None) => break,
+                    Err(e) => {
+                        failed = Some(format!("protocol error: {}", e.0));
+                        break;
+                    }
                 }
-                if let Some(err) = failed {
-                    shared.link_down(&key, conn, &err);
-                    return;
-                }
-                buf.drain(..used);
-                if buf.len() > MAX_REPLY_BUF {
-                    shared.link_down(&key, conn, "reply too large");
-                    return;
-                }
-                if buf.is_empty() && buf.capacity() > KEEP_CAPACITY {
-                    // A big reply (INFO of a busy master) is not kept around.
-                    buf = Vec::with_capacity(READ_CHUNK);
-                }
-                shared.pump();
             }
         }
+        if let Some(err) = failed {
+            shared.link_down(&key, conn, &err);
+            return;
+        }
+        buf.drain(..used);
+        if buf.len() > MAX_REPLY_BUF {
+            shared.link_down(&key, conn, "reply too large");
+            return;
+        }
+        if buf.is_empty() && buf.capacity() > KEEP_CAPACITY {
+            // A big reply (INFO of a busy master) is not kept around.
+            buf = Vec::with_capacity(READ_CHUNK);
+        }
+        shared.pump();
     }
 }
 

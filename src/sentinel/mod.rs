@@ -57,15 +57,13 @@ impl Logger {
     }
 }
 
-/// A link with commands queued in the current batch, and its task's wake-up.
-type LinkFlush = (Arc<Mutex<link::LinkOut>>, mpsc::UnboundedSender<()>);
+/// A link with commands queued in the current batch.
+type LinkFlush = Arc<Mutex<link::LinkOut>>;
 
 struct LinkHandle {
     conn: u64,
     /// Queued commands; written by [`Shared::pump`].
     out: Arc<Mutex<link::LinkOut>>,
-    /// Wakes the link task to finish a write the socket did not take at once.
-    wake: mpsc::UnboundedSender<()>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -124,11 +122,14 @@ impl Shared {
                 self.execute(a, &loglevel, &mut flush);
             }
             // Everything queued for a link in this batch goes out in one write.
-            for (out, wake) in flush {
-                let mut o = out.lock();
-                o.dirty = false;
-                if !o.try_flush() {
-                    let _ = wake.send(());
+            for out in flush {
+                let blocked = {
+                    let mut o = out.lock();
+                    o.dirty = false;
+                    o.try_flush() == link::Flush::Blocked
+                };
+                if blocked {
+                    tokio::spawn(link::finish_write(self.clone(), Arc::downgrade(&out)));
                 }
             }
             // Hand the (empty) queue back so its capacity is reused.
@@ -154,8 +155,7 @@ impl Shared {
                 port,
                 setup,
             } => {
-                let (wake, rx) = mpsc::unbounded_channel();
-                let out = Arc::new(Mutex::new(link::LinkOut::default()));
+                let out = Arc::new(Mutex::new(link::LinkOut::new(link.clone(), conn)));
                 let task = tokio::spawn(link::run_link(
                     self.clone(),
                     link.clone(),
@@ -163,14 +163,8 @@ impl Shared {
                     (ip, port),
                     setup,
                     out.clone(),
-                    rx,
                 ));
-                let handle = LinkHandle {
-                    conn,
-                    out,
-                    wake,
-                    task,
-                };
+                let handle = LinkHandle { conn, out, task };
                 if let Some(old) = self.links.lock().insert(link, handle) {
                     old.task.abort();
                 }
@@ -187,7 +181,7 @@ impl Shared {
                         o.queue(&cmd, tag);
                         if !o.dirty {
                             o.dirty = true;
-                            flush.push((h.out.clone(), h.wake.clone()));
+                            flush.push(h.out.clone());
                         }
                     }
                 }
