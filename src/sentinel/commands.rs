@@ -190,25 +190,37 @@ const COMMANDS: [(&str, i64); 15] = [
 /// Commands that change nothing the timer's quiet marks depend on (peers send
 /// PING and PUBLISH all the time; a PUBLISHed hello that changes something queues an
 /// event or dirties the config, which voids the marks anyway).
-fn leaves_marks(name: &str, args: &[Bytes]) -> bool {
-    match name {
-        "ping" | "publish" | "info" | "role" | "client" | "hello" | "auth" | "command"
-        | "subscribe" | "psubscribe" | "unsubscribe" | "punsubscribe" => true,
-        "sentinel" => args.get(1).is_some_and(|sub| {
-            matches!(
-                s(sub).to_ascii_lowercase().as_str(),
-                "masters"
-                    | "master"
-                    | "replicas"
-                    | "slaves"
-                    | "sentinels"
-                    | "get-master-addr-by-name"
-                    | "is-master-down-by-addr"
-                    | "myid"
-                    | "ckquorum"
-                    | "info-cache"
-            )
-        }),
+fn leaves_marks(args: &[Bytes]) -> bool {
+    const PLAIN: [&str; 12] = [
+        "ping",
+        "publish",
+        "info",
+        "role",
+        "client",
+        "hello",
+        "auth",
+        "command",
+        "subscribe",
+        "psubscribe",
+        "unsubscribe",
+        "punsubscribe",
+    ];
+    const SENTINEL: [&str; 10] = [
+        "masters",
+        "master",
+        "replicas",
+        "slaves",
+        "sentinels",
+        "get-master-addr-by-name",
+        "is-master-down-by-addr",
+        "myid",
+        "ckquorum",
+        "info-cache",
+    ];
+    let is = |a: &Bytes, list: &[&str]| list.iter().any(|c| a.eq_ignore_ascii_case(c.as_bytes()));
+    match args {
+        [first, ..] if is(first, &PLAIN) => true,
+        [first, sub, ..] if first.eq_ignore_ascii_case(b"sentinel") => is(sub, &SENTINEL),
         _ => false,
     }
 }
@@ -216,9 +228,7 @@ fn leaves_marks(name: &str, args: &[Bytes]) -> bool {
 /// Execute one command. Any command that may change what the timer has to do
 /// (timers, addresses, links, failover) voids the instances' quiet marks.
 pub fn execute(cx: &mut Ctx, args: &[Bytes]) -> Outcome {
-    let keep = args
-        .first()
-        .is_some_and(|c| leaves_marks(&s(c).to_ascii_lowercase(), args));
+    let keep = leaves_marks(args);
     let before = (cx.m.io.actions.len(), cx.m.io.dirty);
     let out = execute_command(cx, args);
     if !keep || before != (cx.m.io.actions.len(), cx.m.io.dirty) {

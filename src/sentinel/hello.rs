@@ -14,11 +14,29 @@ pub struct Hello {
     pub master_config_epoch: u64,
 }
 
-impl Hello {
+/// A parsed hello payload borrowing its text (most hellos only confirm what is
+/// known and need no copy).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HelloRef<'a> {
+    pub ip: &'a str,
+    pub port: u16,
+    pub runid: &'a str,
+    pub current_epoch: u64,
+    pub master_name: &'a str,
+    pub master_ip: &'a str,
+    pub master_port: u16,
+    pub master_config_epoch: u64,
+}
+
+impl<'a> HelloRef<'a> {
     /// Parse a payload; `None` unless it has exactly 8 well-formed fields.
-    pub fn parse(payload: &str) -> Option<Hello> {
-        let t: Vec<&str> = payload.split(',').collect();
-        if t.len() != 8 {
+    pub fn parse(payload: &'a str) -> Option<HelloRef<'a>> {
+        let mut it = payload.split(',');
+        let mut t = [""; 8];
+        for slot in t.iter_mut() {
+            *slot = it.next()?;
+        }
+        if it.next().is_some() {
             return None;
         }
         let port: u16 = t[1].parse().ok()?;
@@ -26,16 +44,36 @@ impl Hello {
         if t[0].is_empty() || t[2].len() != 40 || t[4].is_empty() || t[5].is_empty() {
             return None;
         }
-        Some(Hello {
-            ip: t[0].to_string(),
+        Some(HelloRef {
+            ip: t[0],
             port,
-            runid: t[2].to_string(),
+            runid: t[2],
             current_epoch: t[3].parse().ok()?,
-            master_name: t[4].to_string(),
-            master_ip: t[5].to_string(),
+            master_name: t[4],
+            master_ip: t[5],
             master_port,
             master_config_epoch: t[7].parse().ok()?,
         })
+    }
+
+    pub fn to_owned(self) -> Hello {
+        Hello {
+            ip: self.ip.to_string(),
+            port: self.port,
+            runid: self.runid.to_string(),
+            current_epoch: self.current_epoch,
+            master_name: self.master_name.to_string(),
+            master_ip: self.master_ip.to_string(),
+            master_port: self.master_port,
+            master_config_epoch: self.master_config_epoch,
+        }
+    }
+}
+
+impl Hello {
+    /// Parse a payload; `None` unless it has exactly 8 well-formed fields.
+    pub fn parse(payload: &str) -> Option<Hello> {
+        HelloRef::parse(payload).map(HelloRef::to_owned)
     }
 
     pub fn encode(&self) -> String {

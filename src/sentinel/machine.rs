@@ -5,7 +5,7 @@
 //! the clock, so whole clusters of machines can be simulated deterministically.
 
 use super::events::{instance_event, plain_event, Event, Level};
-use super::hello::Hello;
+use super::hello::{Hello, HelloRef};
 use super::info::parse_info;
 use super::state::*;
 use crate::resp::Frame;
@@ -191,6 +191,12 @@ fn steady(m: &Master) -> bool {
         && m.inst.odown_since.is_none()
         && !m.in_failover()
         && m.pause_sent.is_none()
+}
+
+/// Whether `hay` contains `id` (`str::contains` without building a searcher for
+/// every hello).
+fn contains_id(hay: &str, id: &str) -> bool {
+    id.is_empty() || hay.as_bytes().windows(id.len()).any(|w| w == id.as_bytes())
 }
 
 /// When `periodic` sends the next PING to `i` (none sent in the last half period
@@ -939,19 +945,30 @@ impl Machine {
 
     /// Process a hello payload (from a pub/sub link or a `PUBLISH` to us).
     pub fn handle_hello(&mut self, payload: &str, now: Instant) {
-        if payload.contains(&self.g.myid) {
+        if contains_id(payload, &self.g.myid) {
             return;
         }
-        let Some(h) = Hello::parse(payload) else {
+        let Some(h) = HelloRef::parse(payload) else {
             self.io.log(
                 Level::Verbose,
                 format!("ignoring malformed hello: {payload:?}"),
             );
             return;
         };
-        if !self.masters.contains_key(&h.master_name) {
+        let epoch = self.g.current_epoch;
+        let Some(m) = self.masters.get_mut(h.master_name) else {
             return;
+        };
+        // The usual hello: a known peer at its known address, no newer epoch.
+        if h.current_epoch <= epoch && h.master_config_epoch <= m.config_epoch {
+            if let Some(s) = m.sentinels.get_mut(h.runid) {
+                if s.ip == h.ip && s.port == h.port {
+                    s.last_hello = Some(now);
+                    return;
+                }
+            }
         }
+        let h = h.to_owned();
         let name = h.master_name.clone();
         let known = self.masters[&name]
             .sentinels
