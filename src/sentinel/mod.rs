@@ -17,6 +17,7 @@ pub mod machine;
 #[cfg(test)]
 mod sim;
 pub mod state;
+pub mod ticker;
 
 use crate::util::process::Supervision;
 use bytes::BytesMut;
@@ -501,6 +502,7 @@ pub fn main(args: Vec<String>) -> Result<(), String> {
         }
         let ticker = shared.clone();
         tokio::spawn(async move {
+            let mut timer = ticker::Ticker::start();
             loop {
                 let next = {
                     let mut m = ticker.machine.lock();
@@ -509,7 +511,7 @@ pub fn main(args: Vec<String>) -> Result<(), String> {
                     m.poll_timeout(now)
                 };
                 ticker.pump();
-                tokio::time::sleep_until(tokio::time::Instant::from_std(next)).await;
+                timer.sleep_until(next).await;
             }
         });
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
