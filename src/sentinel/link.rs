@@ -306,7 +306,11 @@ fn message_of(f: &Frame) -> Option<(Cow<'_, str>, Cow<'_, str>)> {
         return None;
     }
     fn text(f: &Frame) -> Option<Cow<'_, str>> {
-        f.as_bytes().map(String::from_utf8_lossy)
+        // Valid UTF-8 (every hello) is borrowed without the lossy decoder's walk.
+        f.as_bytes().map(|b| match std::str::from_utf8(b) {
+            Ok(s) => Cow::Borrowed(s),
+            Err(_) => String::from_utf8_lossy(b),
+        })
     }
     Some((text(&items[1])?, text(&items[2])?))
 }
