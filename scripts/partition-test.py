@@ -31,8 +31,11 @@ Usage: sudo scripts/partition-test.py [--server vigil|redis] [--sentinel vigil|r
            [--runs N] [--scenarios a,b] [--vigil PATH] [--fencing [--lease-ms MS] [--ack-replicas N]]
 """
 import argparse
+import collections
+import json
 import os
 import random
+import select
 import shutil
 import signal
 import socket
@@ -190,6 +193,234 @@ def writer_main(a):
         time.sleep(max(0, interval - (time.time() - t0)))
     acks.close()
     probe_log.close()
+
+
+# ---------------------------------------------------------------- netem hub
+# This kernel has no netem qdisc (CONFIG_NET_SCH_NETEM unset: `tc qdisc add ... netem`
+# answers "Specified qdisc kind is unknown") and no tc gact, so loss and delay are
+# emulated in user space: for the lossy/delayed scenarios the hosts' veth peers leave
+# the kernel bridge and a hub process (inside the bridge namespace) switches their
+# Ethernet frames itself, delaying and dropping them per directed pair of hosts.
+SOL_PACKET, PACKET_VNET_HDR, PACKET_IGNORE_OUTGOING = 263, 15, 23
+PACKET_OUTGOING = 4
+ETH_P_ALL = 0x0003
+VNET_HDR_LEN = 10  # struct virtio_net_hdr
+HUB_QUEUE_LIMIT = 2000  # frames per directed link, like netem's default limit of 1000
+
+
+class Shaper:
+    """Per directed link (src host, dst host): one-way delay + uniform jitter and random
+    loss with a seeded RNG, like `netem delay D J loss L`. Frames of one link stay in
+    FIFO order (a jittered frame never overtakes an earlier one: its due time is at
+    least the previous frame's) and each link queue is bounded (tail drop). Pure logic,
+    clocked by the caller, so it is unit-tested without a network."""
+
+    def __init__(self, seed, limit=HUB_QUEUE_LIMIT):
+        self.rng = random.Random(seed)
+        self.limit = limit
+        self.params = {}  # (src, dst) -> (delay_ms, jitter_ms, loss)
+        self.queues = {}  # (src, dst) -> deque of (due, payload)
+        self.last_due = {}
+        self.stats = {}  # (src, dst) -> [passed, lost, overflow]
+
+    def set_links(self, params):
+        """Replace every link's parameters; a link not named is clean. Frames already
+        queued keep their due time (as when a netem qdisc is changed)."""
+        self.params = {k: (max(0.0, float(d)), max(0.0, float(j)), min(1.0, max(0.0, float(l))))
+                       for k, (d, j, l) in params.items()}
+
+    def offer(self, now, link, payload):
+        """Queue a frame on `link`; False when it is lost or the queue is full."""
+        st = self.stats.setdefault(link, [0, 0, 0])
+        delay, jitter, loss = self.params.get(link, (0.0, 0.0, 0.0))
+        if loss > 0 and self.rng.random() < loss:
+            st[1] += 1
+            return False
+        q = self.queues.get(link)
+        if q is None:
+            q = self.queues[link] = collections.deque()
+        if len(q) >= self.limit:
+            st[2] += 1
+            return False
+        d = delay + (self.rng.uniform(-jitter, jitter) if jitter > 0 else 0.0)
+        due = max(now + max(0.0, d) / 1000.0, self.last_due.get(link, 0.0))
+        self.last_due[link] = due
+        q.append((due, payload))
+        st[0] += 1
+        return True
+
+    def next_due(self):
+        """Earliest due time over all queues, or None."""
+        heads = [q[0][0] for q in self.queues.values() if q]
+        return min(heads) if heads else None
+
+    def pop_due(self, now):
+        """[(link, payload)] of every frame due at `now`, per link in FIFO order."""
+        out = []
+        for link, q in self.queues.items():
+            while q and q[0][0] <= now:
+                out.append((link, q.popleft()[1]))
+        return out
+
+    def queued(self):
+        return sum(len(q) for q in self.queues.values())
+
+
+def hub_main(a):
+    """Runs inside the bridge namespace: an Ethernet switch over AF_PACKET sockets, one
+    per port (vb<i>, the peer of host i's veth), with MAC learning and flooding of
+    broadcast/unknown destinations. Every copy of a frame from host s to host d goes
+    through Shaper link (s, d). Sockets use PACKET_VNET_HDR, so GSO super-frames (up to
+    64 KB) and partial checksums are read with their offload metadata and written back
+    with it: the kernel segments/checksums them as a NIC would. Control: one JSON line
+    per update on stdin ({"links": {"s>d": [delay_ms, jitter_ms, loss]}}); EOF, a dead
+    port or --max-seconds ends it; counters go to stdout as one JSON line at exit."""
+    ports = {}
+    for name in a.hub_ports.split(","):
+        host = int(name.lstrip("vb"))
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        s.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
+        try:
+            s.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+        except OSError:
+            pass  # older kernel: outgoing frames are filtered by pkttype below
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+        s.bind((name, ETH_P_ALL))
+        s.setblocking(False)
+        ports[host] = s
+    by_fd = {s.fileno(): h for h, s in ports.items()}
+    shaper = Shaper(a.hub_seed)
+    macs = {}  # MAC -> host
+    counters = {"frames_in": 0, "send_errors": 0, "max_queued": 0, "max_frame": 0}
+    poller = select.poll()
+    for s in ports.values():
+        poller.register(s, select.POLLIN)
+    stdin_fd = sys.stdin.fileno()
+    poller.register(stdin_fd, select.POLLIN)
+    ctl = b""
+    deadline = time.monotonic() + a.max_seconds
+    print("ready", flush=True)
+    running = True
+    while running and time.monotonic() < deadline:
+        nd = shaper.next_due()
+        wait_ms = 200 if nd is None else min(200, max(1, int((nd - time.monotonic()) * 1000) + 1))
+        for fd, ev in poller.poll(wait_ms):
+            if fd == stdin_fd:
+                chunk = os.read(stdin_fd, 65536)
+                if not chunk:
+                    running = False
+                    break
+                ctl += chunk
+                while b"\n" in ctl:
+                    line, ctl = ctl.split(b"\n", 1)
+                    if line.strip():
+                        msg = json.loads(line)
+                        shaper.set_links({tuple(int(x) for x in k.split(">")): v
+                                          for k, v in msg.get("links", {}).items()})
+                continue
+            if ev & (select.POLLERR | select.POLLNVAL | select.POLLHUP):
+                running = False  # a port vanished (namespace removed)
+                break
+            src = by_fd[fd]
+            now = time.monotonic()
+            for _ in range(256):
+                try:
+                    data, addr = ports[src].recvfrom(262144)
+                except BlockingIOError:
+                    break
+                except OSError:
+                    running = False
+                    break
+                if addr[2] == PACKET_OUTGOING or len(data) < VNET_HDR_LEN + 14:
+                    continue
+                counters["frames_in"] += 1
+                counters["max_frame"] = max(counters["max_frame"], len(data) - VNET_HDR_LEN)
+                frame = memoryview(data)[VNET_HDR_LEN:]
+                dst_mac, src_mac = bytes(frame[0:6]), bytes(frame[6:12])
+                if not src_mac[0] & 1:
+                    macs[src_mac] = src
+                dst = macs.get(dst_mac) if not dst_mac[0] & 1 else None
+                for d in ([dst] if dst is not None else [h for h in ports if h != src]):
+                    if d != src:
+                        shaper.offer(now, (src, d), data)
+        counters["max_queued"] = max(counters["max_queued"], shaper.queued())
+        for (src, d), data in shaper.pop_due(time.monotonic()):
+            try:
+                ports[d].send(data)
+            except OSError:
+                counters["send_errors"] += 1
+    links = {f"{s}>{d}": {"passed": v[0], "lost": v[1], "overflow": v[2]}
+             for (s, d), v in sorted(shaper.stats.items())}
+    print(json.dumps({"counters": counters, "links": links}), flush=True)
+
+
+class Hub:
+    """The orchestrator's handle on a running hub: start (ports leave the bridge), set
+    link parameters, stop (ports go back on the bridge). Killed with its process group
+    on any exit path (stop() is idempotent; the hub also exits on stdin EOF, so even a
+    SIGKILLed orchestrator leaves no hub behind)."""
+
+    def __init__(self, net, seed, log):
+        self.net, self.seed, self.log = net, seed, log
+        self.p = None
+        self.stats = None
+
+    def start(self):
+        ports = ",".join(f"vb{i}" for i in self.net.hosts)
+        self.p = subprocess.Popen(
+            ["ip", "netns", "exec", self.net.br, sys.executable, os.path.abspath(__file__),
+             "--hub", "--hub-ports", ports, "--hub-seed", str(self.seed), "--max-seconds", "300"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, start_new_session=True)
+        r, _, _ = select.select([self.p.stdout], [], [], 15)
+        if not r or self.p.stdout.readline().strip() != b"ready":
+            self.stop()
+            raise RuntimeError("netem hub did not start (see hub.log)")
+        # The hub already reads every port; now take them off the bridge so that only
+        # the hub forwards (a few frames may be dropped or doubled meanwhile; TCP copes).
+        for i in self.net.hosts:
+            self.net.sh("ip", "-n", self.net.br, "link", "set", f"vb{i}", "nomaster")
+
+    def set(self, links):
+        """links: {(src, dst): (delay_ms, jitter_ms, loss)} for directed host pairs."""
+        msg = {"links": {f"{s}>{d}": list(v) for (s, d), v in links.items()}}
+        self.p.stdin.write((json.dumps(msg) + "\n").encode())
+        self.p.stdin.flush()
+
+    def stop(self):
+        if self.p is None:
+            return
+        for i in self.net.hosts:
+            self.net.sh("ip", "-n", self.net.br, "link", "set", f"vb{i}", "master", "br0", check=False)
+        try:
+            out, _ = self.p.communicate(timeout=5)  # closes stdin: the hub's signal to stop
+            lines = out.decode(errors="replace").strip().splitlines()
+            self.stats = json.loads(lines[-1]) if lines else None
+        except (subprocess.TimeoutExpired, ValueError, OSError):
+            pass
+        try:
+            os.killpg(self.p.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        try:
+            self.p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        self.p = None
+
+    def summary(self):
+        """'passed/lost/overflow' totals of the last run, for the scenario line."""
+        if not self.stats:
+            return "hub stats unavailable"
+        t = [0, 0, 0]
+        for v in self.stats["links"].values():
+            t[0] += v["passed"]
+            t[1] += v["lost"]
+            t[2] += v["overflow"]
+        c = self.stats["counters"]
+        return (f"hub: {t[0]} frames passed, {t[1]} lost, {t[2]} queue-dropped, "
+                f"max queued {c['max_queued']}, largest frame {c['max_frame']} B, "
+                f"send errors {c['send_errors']}")
 
 
 # ---------------------------------------------------------------- topology
@@ -374,6 +605,227 @@ def ns_mget(ns, host, keys):
     return json.loads(r.stdout) if r.returncode == 0 else None
 
 
+# ---------------------------------------------------------------- self-tests
+def shaper_self_test():
+    """Unit tests of Shaper (no network, no root): `--self-test`. Exit status 1 and a
+    message on the first failure."""
+    def check(cond, what):
+        if not cond:
+            raise AssertionError(what)
+
+    # Fixed delay: every frame due exactly delay later, FIFO, nothing early.
+    s = Shaper(1)
+    s.set_links({(1, 2): (100, 0, 0)})
+    for n in range(5):
+        check(s.offer(10.0 + n * 0.01, (1, 2), n), "clean delayed frame accepted")
+    check(s.pop_due(10.099) == [], "nothing due before the delay")
+    got = s.pop_due(10.15)
+    check([p for _, p in got] == [0, 1, 2, 3, 4][:len(got)] and len(got) == 5, f"fifo {got}")
+    check(s.next_due() is None, "queue empty")
+    # Unshaped link: due immediately.
+    s.offer(20.0, (2, 1), "x")
+    check(s.pop_due(20.0) == [((2, 1), "x")], "clean link is immediate")
+
+    # Jitter: due in [now, now + delay + jitter], never before the previous frame's due
+    # time, order kept, and the jitter really spreads the delays.
+    s = Shaper(2)
+    s.set_links({(1, 3): (200, 150, 0)})
+    dues = []
+    for n in range(2000):
+        now = 100.0 + n * 0.001
+        s.offer(now, (1, 3), n)
+        due = s.queues[(1, 3)][-1][0]
+        check(now + 0.05 - 1e-9 <= due <= max(now + 0.35, dues[-1] if dues else 0) + 1e-9,
+              f"due {due} for frame at {now}")
+        dues.append(due)
+    check(dues == sorted(dues), "jittered frames keep FIFO order")
+    out = [p for _, p in s.pop_due(1e9)]
+    check(out == list(range(2000)), "all frames out, in order")
+    # Frames far apart (0.5 s > 2 x jitter) get independent delays over the whole range.
+    s = Shaper(6)
+    s.set_links({(1, 3): (200, 150, 0)})
+    delays = []
+    for n in range(400):
+        s.offer(n * 0.5, (1, 3), n)
+        delays.append(s.queues[(1, 3)][-1][0] - n * 0.5)
+    check(0.05 - 1e-9 <= min(delays) < 0.08 and 0.32 < max(delays) <= 0.35 + 1e-9,
+          f"sparse jitter range {min(delays):.3f}-{max(delays):.3f}s")
+
+    # Loss: seeded, close to the configured rate, identical for the same seed.
+    def lost_count(seed, p, n=20000):
+        s = Shaper(seed, limit=n)
+        s.set_links({(1, 2): (0, 0, p)})
+        return sum(1 for _ in range(n) if not s.offer(0.0, (1, 2), b""))
+    lost = lost_count(3, 0.2)
+    check(3600 <= lost <= 4400, f"20% loss gave {lost}/20000")
+    check(lost == lost_count(3, 0.2), "same seed, same losses")
+    check(lost_count(3, 0.0) == 0, "0% loss drops nothing")
+    check(lost_count(3, 1.0, 500) == 500, "100% loss drops everything")
+
+    # Directed links are independent; set_links replaces the whole table.
+    s = Shaper(4)
+    s.set_links({(1, 2): (0, 0, 1.0)})
+    check(not s.offer(0.0, (1, 2), b"") and s.offer(0.0, (2, 1), b""), "per-direction loss")
+    s.set_links({})
+    check(s.offer(0.0, (1, 2), b""), "healed link passes")
+    check(s.stats[(1, 2)] == [1, 1, 0], f"stats {s.stats[(1, 2)]}")
+
+    # Bounded queue: tail drop once `limit` frames wait.
+    s = Shaper(5, limit=10)
+    s.set_links({(1, 2): (1000, 0, 0)})
+    ok = [s.offer(0.0, (1, 2), n) for n in range(15)]
+    check(ok == [True] * 10 + [False] * 5, f"queue bound {ok}")
+    check(s.stats[(1, 2)] == [10, 0, 5] and s.queued() == 10, "overflow counted")
+    check(s.next_due() == 1.0, "next_due is the head's due time")
+    print("shaper self-test: ok")
+    return 0
+
+
+def echo_server_main(a):
+    """Internal (--echo-server): TCP echo on (--echo-host, PORT) for the hub self-test;
+    exits after --max-seconds."""
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((a.echo_host, PORT))
+    srv.listen(16)
+    srv.settimeout(0.5)
+    deadline = time.time() + a.max_seconds
+
+    def serve(c):
+        c.settimeout(a.max_seconds)
+        try:
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    return
+                c.sendall(d)
+        except OSError:
+            return
+        finally:
+            c.close()
+
+    print("ready", flush=True)
+    while time.time() < deadline:
+        try:
+            c, _ = srv.accept()
+        except socket.timeout:
+            continue
+        threading.Thread(target=serve, args=(c,), daemon=True).start()
+
+
+def echo_probe_main(a):
+    """Internal (--echo-probe): round trips of 1-byte messages and one 100 KB echo to
+    (--echo-host, PORT); prints JSON {connected, rtts_ms, big_ok, big_s}."""
+    out = {"connected": False, "rtts_ms": [], "big_ok": False, "big_s": None}
+    try:
+        c = socket.create_connection((a.echo_host, PORT), timeout=2.0)
+    except OSError:
+        print(json.dumps(out))
+        return
+    out["connected"] = True
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    c.settimeout(20.0)
+    try:
+        for _ in range(a.pings):
+            t = time.monotonic()
+            c.sendall(b"p")
+            if c.recv(1) != b"p":
+                break
+            out["rtts_ms"].append((time.monotonic() - t) * 1000)
+        big = bytes(random.Random(9).getrandbits(8) for _ in range(100_000))
+        t = time.monotonic()
+        c.sendall(big)
+        got = b""
+        while len(got) < len(big):
+            d = c.recv(65536)
+            if not d:
+                break
+            got += d
+        out["big_ok"] = got == big
+        out["big_s"] = time.monotonic() - t
+    except OSError:
+        pass
+    finally:
+        c.close()
+    print(json.dumps(out))
+
+
+def hub_self_test(args):
+    """Root-only (--hub-self-test): hosts 1 and 2 through the hub; checks that frames
+    cross it (small round trips, a 100 KB echo: GSO super-frames), that a 50 ms one-way
+    delay shows in the round trip, that TCP still delivers 100 KB under 20 % loss both
+    ways, and that loss 100 % cuts the link. Exit status 1 on failure."""
+    net = Net(f"t{os.getpid() % 100000}")
+    tmp = tempfile.mkdtemp(prefix="vigil-hubtest-")
+    log = open(os.path.join(tmp, "hub.log"), "ab")
+    hub = Hub(net, 1, log)
+    srv = None
+    me = os.path.abspath(__file__)
+
+    def probe(pings):
+        r = subprocess.run(["ip", "netns", "exec", net.hosts[1], sys.executable, me, "--echo-probe",
+                            "--echo-host", ip_of(2), "--pings", str(pings)],
+                           capture_output=True, text=True, timeout=60)
+        return json.loads(r.stdout)
+
+    failures = []
+
+    def check(cond, what):
+        print(f"  {'ok  ' if cond else 'FAIL'} {what}")
+        if not cond:
+            failures.append(what)
+
+    try:
+        net.up()
+        srv = net.run(2, [sys.executable, me, "--echo-server", "--echo-host", ip_of(2),
+                          "--max-seconds", "120"], log)
+        time.sleep(0.5)
+        base = probe(20)
+        check(base["connected"] and base["big_ok"], f"bridge: 100 KB echo {base['big_s']}")
+        hub.start()
+        clean = probe(20)
+        med = sorted(clean["rtts_ms"])[len(clean["rtts_ms"]) // 2] if clean["rtts_ms"] else None
+        check(clean["big_ok"] and med is not None and med < 50,
+              f"hub, clean: 100 KB echo in {clean['big_s']:.3f}s, median RTT {med} ms "
+              f"(bridge {sorted(base['rtts_ms'])[10]:.2f} ms)")
+        hub.set({(1, 2): (50, 0, 0), (2, 1): (50, 0, 0)})
+        d = probe(10)
+        med = sorted(d["rtts_ms"])[len(d["rtts_ms"]) // 2] if d["rtts_ms"] else None
+        check(d["big_ok"] and med is not None and 100 <= med < 400 and min(d["rtts_ms"]) >= 99,
+              f"hub, 50 ms each way: median RTT {med} ms, 100 KB echo in {d['big_s']:.2f}s")
+        hub.set({(1, 2): (0, 0, 0.2), (2, 1): (0, 0, 0.2)})
+        lossy = probe(20)
+        check(lossy["big_ok"], f"hub, 20 % loss both ways: 100 KB echo in {lossy['big_s']:.2f}s")
+        hub.set({(1, 2): (0, 0, 1.0), (2, 1): (0, 0, 1.0)})
+        cut = probe(1)
+        check(not cut["connected"], "hub, 100 % loss: no connection")
+        hub.set({})
+        healed = probe(5)
+        check(healed["big_ok"], "hub, healed: 100 KB echo")
+        hub.stop()
+        links = (hub.stats or {}).get("links", {})
+        lost = sum(v["lost"] for v in links.values())
+        check(lost > 0 and (hub.stats or {}).get("counters", {}).get("send_errors", 1) == 0,
+              f"hub counters: {hub.summary()}")
+        back = probe(5)
+        check(back["big_ok"], "bridge again after the hub stopped: 100 KB echo")
+    finally:
+        hub.stop()
+        if srv is not None:
+            try:
+                os.killpg(srv.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            srv.wait()
+        net.down()
+    if failures:
+        print("hub self-test: FAILED; logs in", tmp)
+        return 1
+    shutil.rmtree(tmp, ignore_errors=True)
+    print("hub self-test: ok")
+    return 0
+
+
 # ---------------------------------------------------------------- scenarios
 def run_scenario(cl, net, name, run_no, args, tmp):
     m = cl.wait_converged(30)
@@ -466,16 +918,38 @@ def main():
     ap.add_argument("--stop-file"), ap.add_argument("--wait", action="store_true")
     ap.add_argument("--wait-ms", type=int, default=500)
     ap.add_argument("--max-seconds", type=float, default=90)
+    # Hub mode and self-tests.
+    ap.add_argument("--self-test", action="store_true",
+                    help="unit-test the loss/delay logic of the netem hub (no root) and exit")
+    ap.add_argument("--hub-self-test", action="store_true",
+                    help="root: check the netem hub between two namespaces and exit")
+    ap.add_argument("--hub", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--hub-ports", help=argparse.SUPPRESS)
+    ap.add_argument("--hub-seed", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--echo-server", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--echo-probe", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--echo-host", help=argparse.SUPPRESS)
+    ap.add_argument("--pings", type=int, default=10, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.writer:
         args.rate = max(1, min(args.rate, 1000))
         return writer_main(args)
+    if args.hub:
+        return hub_main(args)
+    if args.echo_server:
+        return echo_server_main(args)
+    if args.echo_probe:
+        return echo_probe_main(args)
+    if args.self_test:
+        return shaper_self_test()
     if os.geteuid() != 0:
         print("partition-test: SKIPPED (needs root for network namespaces)")
         return 0
     if shutil.which("ip") is None or shutil.which("tc") is None:
         print("partition-test: SKIPPED (iproute2 `ip`/`tc` not found)")
         return 0
+    if args.hub_self_test:
+        return hub_self_test(args)
     args.rate = max(1, min(args.rate, 1000))
     args.runs = max(1, min(args.runs, 20))
     if args.fencing and (args.server != "vigil" or args.sentinel != "vigil"):
