@@ -827,6 +827,25 @@ def hub_self_test(args):
 
 
 # ---------------------------------------------------------------- scenarios
+PARTITION_SCENARIOS = ["master-isolated", "master-isolated-wait", "minority-sentinel", "flapping"]
+NETEM_SCENARIOS = ["lossy-links", "delayed-links", "master-lossy"]
+
+
+def netem_links(name, m, others, args):
+    """Directed-link parameters {(src, dst): (delay_ms, jitter_ms, loss)} of a netem
+    scenario. Only links between server hosts are shaped: the client host (4) keeps
+    clean links to every server, as in the cut scenarios."""
+    servers = [m] + others
+    pairs = [(a, b) for a in servers for b in servers if a != b]
+    if name == "lossy-links":
+        return {p: (0, 0, args.loss) for p in pairs}
+    if name == "delayed-links":
+        return {p: (args.delay_ms, args.jitter_ms, 0) for p in pairs}
+    if name == "master-lossy":
+        return {p: (0, 0, args.master_loss) for p in pairs if m in p}
+    raise ValueError(name)
+
+
 def run_scenario(cl, net, name, run_no, args, tmp):
     m = cl.wait_converged(30)
     if m is None:
@@ -840,6 +859,7 @@ def run_scenario(cl, net, name, run_no, args, tmp):
            "--rate", str(args.rate), "--max-seconds", "90"] + (["--wait"] if wait else [])
     w = net.run(4, cmd, open(os.path.join(tmp, "writer.log"), "ab"))
     t_start = time.time()
+    hub_note = ""
     time.sleep(2)  # steady state first
     if name.startswith("master-isolated"):
         for o in others:
@@ -852,6 +872,18 @@ def run_scenario(cl, net, name, run_no, args, tmp):
             net.cut(victim, o)
         time.sleep(args.partition_seconds)
         net.heal()
+    elif name in NETEM_SCENARIOS:
+        hub_seed = random.randrange(1 << 30)
+        links = netem_links(name, m, others, args)
+        hub = Hub(net, hub_seed, open(os.path.join(tmp, "hub.log"), "ab"))
+        try:
+            hub.start()
+            hub.set(links)
+            time.sleep(args.netem_seconds)
+            hub.set({})
+        finally:
+            hub.stop()
+        hub_note = f"; hub seed {hub_seed}, {hub.summary()}"
     elif name == "flapping":
         end = time.time() + args.partition_seconds
         while time.time() < end:
@@ -891,7 +923,8 @@ def run_scenario(cl, net, name, run_no, args, tmp):
             two += t - prev[0]
         prev = (t, len(ok))
     print(f"  {name} run {run_no}: master n{m} -> n{final}, acknowledged {len(acked)}, "
-          f"lost {lost}, two masters {two:.1f}s, longest write gap {gap:.1f}s, {elapsed:.0f}s")
+          f"lost {lost}, two masters {two:.1f}s, longest write gap {gap:.1f}s, {elapsed:.0f}s"
+          f"{hub_note}")
     return len(acked), lost, two, m != final, gap
 
 
@@ -900,8 +933,20 @@ def main():
     ap.add_argument("--server", choices=["vigil", "redis"], default="vigil")
     ap.add_argument("--sentinel", choices=["vigil", "redis"], default="vigil")
     ap.add_argument("--runs", type=int, default=1)
-    ap.add_argument("--scenarios", default="master-isolated,master-isolated-wait,minority-sentinel,flapping")
+    ap.add_argument("--scenarios", default=",".join(PARTITION_SCENARIOS),
+                    help="comma-separated names; 'netem' = " + ",".join(NETEM_SCENARIOS)
+                    + "; 'all' = every scenario")
     ap.add_argument("--partition-seconds", type=float, default=10.0)
+    ap.add_argument("--netem-seconds", type=float, default=20.0,
+                    help="how long loss/delay lasts in the netem scenarios")
+    ap.add_argument("--loss", type=float, default=0.2,
+                    help="lossy-links: loss per direction on every server-server link")
+    ap.add_argument("--delay-ms", type=float, default=250,
+                    help="delayed-links: one-way delay on every server-server link")
+    ap.add_argument("--jitter-ms", type=float, default=150,
+                    help="delayed-links: uniform jitter (+/-) around --delay-ms")
+    ap.add_argument("--master-loss", type=float, default=0.4,
+                    help="master-lossy: loss per direction on the master's server links")
     ap.add_argument("--rate", type=int, default=200, help="writes per second (bounded)")
     ap.add_argument("--vigil", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                     "..", "target", "debug", "vigil"))
@@ -954,6 +999,13 @@ def main():
     args.runs = max(1, min(args.runs, 20))
     if args.fencing and (args.server != "vigil" or args.sentinel != "vigil"):
         sys.exit("partition-test: --fencing needs --server vigil and --sentinel vigil")
+    names = []
+    for name in args.scenarios.split(","):
+        names += {"netem": NETEM_SCENARIOS,
+                  "all": PARTITION_SCENARIOS + NETEM_SCENARIOS}.get(name, [name])
+    unknown = [n for n in names if n not in PARTITION_SCENARIOS + NETEM_SCENARIOS]
+    if unknown:
+        sys.exit(f"partition-test: unknown scenario(s) {unknown}")
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     random.seed(seed)
     if args.server == "vigil" or args.sentinel == "vigil":
@@ -981,10 +1033,14 @@ def main():
         print(f"partition-test: server={args.server} sentinel={args.sentinel} "
               f"fencing={'on, lease %dms, ack-replicas %d' % (args.lease_ms, args.ack_replicas) if args.fencing else 'off'} seed={seed} "
               f"down-after={DOWN_AFTER_MS}ms partition={args.partition_seconds}s rate={args.rate}/s")
+        if any(n in NETEM_SCENARIOS for n in names):
+            print(f"  netem (emulated by the user-space hub): {args.netem_seconds}s, lossy-links "
+                  f"loss {args.loss:.0%}, delayed-links {args.delay_ms:.0f}+-{args.jitter_ms:.0f}ms "
+                  f"one way, master-lossy loss {args.master_loss:.0%}")
         if cl.wait_converged(30) is None:
             print("partition-test: topology never converged; logs in", tmp)
             return 1
-        for name in args.scenarios.split(","):
+        for name in names:
             for r in range(args.runs):
                 res = run_scenario(cl, net, name, r + 1, args, tmp)
                 if res is None:
