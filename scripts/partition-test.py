@@ -951,6 +951,7 @@ def main():
     ap.add_argument("--vigil", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                     "..", "target", "debug", "vigil"))
     ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--keep-logs", action="store_true", help="keep the logs directory on success")
     ap.add_argument("--fencing", action="store_true",
                     help="run the Vigil servers with write fencing (vigil-fencing yes)")
     ap.add_argument("--lease-ms", type=int, default=1000,
@@ -1063,7 +1064,7 @@ def main():
         print(f"{name:<22} {len(rs):>4} {sum(r[0] for r in rs):>12} {lost_s:>6} "
               f"{sum(r[2] for r in rs):>16.1f} {sum(1 for r in rs if r[3]):>9} "
               f"{max(r[4] for r in rs):>18.1f}")
-    if ok:
+    if ok and not args.keep_logs:
         shutil.rmtree(tmp, ignore_errors=True)
     else:
         print("logs kept in", tmp)
