@@ -163,6 +163,7 @@ def writer_main(a):
         return None
 
     conn, n = None, 0
+    outcomes = {}  # refused/failed writes by error kind
     interval = 1.0 / a.rate
     while not os.path.exists(stop) and time.time() < deadline:
         t0 = time.time()
@@ -184,15 +185,21 @@ def writer_main(a):
                 r = "OK" if isinstance(w, int) and w >= 1 else "NOWAIT"
             if r == "OK":
                 acks.write(f"{n} {time.time():.3f}\n")
-            elif isinstance(r, RespError):
+            else:
+                kind = r.split(" ", 1)[0] if isinstance(r, str) and r else str(r)
+                outcomes[kind] = outcomes.get(kind, 0) + 1
+            if isinstance(r, RespError):
                 conn.close()
                 conn = None
-        except (OSError, ConnectionError, ValueError):
+        except (OSError, ConnectionError, ValueError) as e:
+            outcomes[type(e).__name__] = outcomes.get(type(e).__name__, 0) + 1
             conn.close()
             conn = None
         time.sleep(max(0, interval - (time.time() - t0)))
     acks.close()
     probe_log.close()
+    with open(a.ack_file + ".errors", "w") as f:
+        json.dump(outcomes, f)
 
 
 # ---------------------------------------------------------------- netem hub
@@ -922,6 +929,13 @@ def run_scenario(cl, net, name, run_no, args, tmp):
         if prev is not None and prev[1] >= 2:
             two += t - prev[0]
         prev = (t, len(ok))
+    try:
+        with open(files["ack"] + ".errors") as f:
+            refused = json.load(f)
+    except (OSError, ValueError):
+        refused = {}
+    if refused:
+        hub_note += "; not acknowledged: " + ", ".join(f"{k} {v}" for k, v in sorted(refused.items()))
     print(f"  {name} run {run_no}: master n{m} -> n{final}, acknowledged {len(acked)}, "
           f"lost {lost}, two masters {two:.1f}s, longest write gap {gap:.1f}s, {elapsed:.0f}s"
           f"{hub_note}")
@@ -939,11 +953,11 @@ def main():
     ap.add_argument("--partition-seconds", type=float, default=10.0)
     ap.add_argument("--netem-seconds", type=float, default=20.0,
                     help="how long loss/delay lasts in the netem scenarios")
-    ap.add_argument("--loss", type=float, default=0.2,
+    ap.add_argument("--loss", type=float, default=0.3,
                     help="lossy-links: loss per direction on every server-server link")
-    ap.add_argument("--delay-ms", type=float, default=250,
+    ap.add_argument("--delay-ms", type=float, default=300,
                     help="delayed-links: one-way delay on every server-server link")
-    ap.add_argument("--jitter-ms", type=float, default=150,
+    ap.add_argument("--jitter-ms", type=float, default=200,
                     help="delayed-links: uniform jitter (+/-) around --delay-ms")
     ap.add_argument("--master-loss", type=float, default=0.4,
                     help="master-lossy: loss per direction on the master's server links")
