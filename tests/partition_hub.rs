@@ -43,7 +43,10 @@ fn script(arg: &str, limit: Duration) -> (bool, String) {
         if let Some(st) = g.0.try_wait().expect("wait") {
             break st;
         }
-        assert!(Instant::now() < deadline, "{arg} did not finish within {limit:?}");
+        assert!(
+            Instant::now() < deadline,
+            "{arg} did not finish within {limit:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     let mut out = String::new();
