@@ -18,6 +18,31 @@ Scenarios: master-isolated (master's host cut from the majority), master-isolate
 (same, writes acknowledged only after WAIT 1), minority-sentinel (a replica+sentinel
 host cut off), flapping (the master's links cut and healed repeatedly).
 
+Loss and delay ("netem" scenarios; `--scenarios netem` or `all`): this kernel has no
+netem qdisc (`tc qdisc add dev X root netem delay 50ms loss 5%` fails with "Specified
+qdisc kind is unknown"), so they are EMULATED in user space, at packet level: for the
+duration of the scenario the hosts' veth peers are taken off the kernel bridge and a
+hub process in the bridge namespace switches their Ethernet frames itself (AF_PACKET
+socket per port, MAC learning, flooding; PACKET_VNET_HDR keeps GSO/checksum offload
+metadata, so 64 KB GSO frames cross it). Each directed pair of hosts has its own
+one-way delay, uniform jitter (frames of one pair stay in FIFO order, so under
+traffic the delay tends to its upper bound, unlike netem's default reordering) and
+random loss (seeded), and a bounded queue (2000 frames, tail drop). After the heal
+the hub stops and the ports go back on the bridge. The hub is single-threaded Python
+on a shared machine: it adds ~0.02-0.05 ms per hop when idle, more under load.
+(iptables' `-m statistic --mode random` works on this kernel once iptables is
+installed and could drop packets, but it cannot delay them; one mechanism for both
+keeps loss and delay on the same links and RNG.) Only links between server hosts are
+shaped; the client host keeps clean links to every server.
+  lossy-links    --loss (30 %) per direction on every server-server link, --netem-seconds
+  delayed-links  --delay-ms (300) +- --jitter-ms (200) one way on every server-server link
+  master-lossy   --master-loss (40 %) on the master host's links to the other servers
+                 (may or may not lead to a failover)
+The writer also counts writes that were not acknowledged, by error (READONLY: fenced
+master; NOTSYNCED: no replica confirmed in time; TimeoutError, ...).
+`--self-test` unit-tests the hub's delay/jitter/loss logic; `--hub-self-test` (root)
+checks the hub between two namespaces (both run by tests/partition_hub.rs).
+
 With --fencing (Vigil server and sentinels only) the servers run with write fencing
 (`vigil-fencing yes`, quorum 2 of the 3 sentinels, lease --lease-ms): an old master cut
 off from the sentinels' majority refuses writes (-READONLY) before a new master is
@@ -28,7 +53,9 @@ it (timeout: one lease).
 
 Root required (skips with a message otherwise). Every namespace is removed on exit.
 Usage: sudo scripts/partition-test.py [--server vigil|redis] [--sentinel vigil|redis]
-           [--runs N] [--scenarios a,b] [--vigil PATH] [--fencing [--lease-ms MS] [--ack-replicas N]]
+           [--runs N] [--scenarios a,b|netem|all] [--vigil PATH] [--seed N] [--keep-logs]
+           [--fencing [--lease-ms MS] [--ack-replicas N]]
+           [--netem-seconds S] [--loss P] [--delay-ms D] [--jitter-ms J] [--master-loss P]
 """
 import argparse
 import collections
