@@ -907,6 +907,8 @@ def run_scenario(cl, net, name, run_no, args, tmp):
            "--ack-file", files["ack"], "--probe-file", files["probe"], "--stop-file", files["stop"],
            "--rate", str(args.rate), "--max-seconds", "90"] + (["--wait"] if wait else [])
     w = net.run(4, cmd, open(os.path.join(tmp, "writer.log"), "ab"))
+    logs = [os.path.join(tmp, f"n{i}", "sentinel.log") for i in (1, 2, 3)]
+    log_start = [os.path.getsize(p) if os.path.exists(p) else 0 for p in logs]
     t_start = time.time()
     hub_note = ""
     time.sleep(2)  # steady state first
@@ -978,10 +980,19 @@ def run_scenario(cl, net, name, run_no, args, tmp):
         refused = {}
     if refused:
         hub_note += "; not acknowledged: " + ", ".join(f"{k} {v}" for k, v in sorted(refused.items()))
-    print(f"  {name} run {run_no}: master n{m} -> n{final}, acknowledged {len(acked)}, "
+    # Failovers: +switch-master events during the run, as the sentinel that saw most.
+    switches = 0
+    for p, start in zip(logs, log_start):
+        try:
+            with open(p, "rb") as f:
+                f.seek(start)
+                switches = max(switches, f.read().count(b"+switch-master"))
+        except OSError:
+            pass
+    print(f"  {name} run {run_no}: master n{m} -> n{final} ({switches} failovers), acknowledged {len(acked)}, "
           f"lost {lost}, two masters {two:.1f}s, longest write gap {gap:.1f}s, {elapsed:.0f}s"
           f"{hub_note}")
-    return len(acked), lost, two, m != final, gap
+    return len(acked), lost, two, max(switches, int(m != final)), gap
 
 
 def main():
@@ -1118,7 +1129,7 @@ def main():
         lost = [r[1] for r in rs]
         lost_s = "?" if any(x is None for x in lost) else str(sum(lost))
         print(f"{name:<22} {len(rs):>4} {sum(r[0] for r in rs):>12} {lost_s:>6} "
-              f"{sum(r[2] for r in rs):>16.1f} {sum(1 for r in rs if r[3]):>9} "
+              f"{sum(r[2] for r in rs):>16.1f} {sum(r[3] for r in rs):>9} "
               f"{max(r[4] for r in rs):>18.1f}")
     if ok and not args.keep_logs:
         shutil.rmtree(tmp, ignore_errors=True)
