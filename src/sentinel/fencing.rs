@@ -23,10 +23,12 @@
 //! It also chooses the replica to promote only then ([`hold_selection`]), from INFO
 //! replies to requests sent after the wait: until its leases lapse the old master may
 //! still acknowledge writes (with `vigil-sync-replicas`, once any replica confirmed
-//! them), so offsets read at the election can be stale. Found with the partition
-//! script's lossy links: a master whose links lose 40 % of the packets looks down to
-//! the other sentinels yet keeps replicating, and the replica chosen at the election
-//! could lack writes that the other replica confirmed during the lease wait.
+//! them), so offsets read at the election can be stale. Found by analysis of the
+//! partition script's lossy-link runs (none of them lost a write): a master whose
+//! links lose 40 % of the packets can look down to the other sentinels while one of
+//! them still grants (ODOWN uses peers' down reports up to a few seconds old) and
+//! keeps replicating; the replica chosen at the election could then lack writes that
+//! another replica confirmed before the last lease lapsed.
 
 use super::events::Level;
 use super::machine::{Inst, LinkKey, Machine, Tag};
