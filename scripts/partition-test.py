@@ -395,8 +395,8 @@ class Hub:
     on any exit path (stop() is idempotent; the hub also exits on stdin EOF, so even a
     SIGKILLed orchestrator leaves no hub behind)."""
 
-    def __init__(self, net, seed, log):
-        self.net, self.seed, self.log = net, seed, log
+    def __init__(self, net, seed, log, max_seconds=300):
+        self.net, self.seed, self.log, self.max_seconds = net, seed, log, max_seconds
         self.p = None
         self.stats = None
 
@@ -404,7 +404,8 @@ class Hub:
         ports = ",".join(f"vb{i}" for i in self.net.hosts)
         self.p = subprocess.Popen(
             ["ip", "netns", "exec", self.net.br, sys.executable, os.path.abspath(__file__),
-             "--hub", "--hub-ports", ports, "--hub-seed", str(self.seed), "--max-seconds", "300"],
+             "--hub", "--hub-ports", ports, "--hub-seed", str(self.seed),
+             "--max-seconds", str(self.max_seconds)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, start_new_session=True)
         r, _, _ = select.select([self.p.stdout], [], [], 15)
         if not r or self.p.stdout.readline().strip() != b"ready":
@@ -926,7 +927,8 @@ def run_scenario(cl, net, name, run_no, args, tmp):
     elif name in NETEM_SCENARIOS:
         hub_seed = random.randrange(1 << 30)
         links = netem_links(name, m, others, args)
-        hub = Hub(net, hub_seed, open(os.path.join(tmp, "hub.log"), "ab"))
+        hub = Hub(net, hub_seed, open(os.path.join(tmp, "hub.log"), "ab"),
+                  max_seconds=args.netem_seconds + 120)
         try:
             hub.start()
             hub.set(links)
