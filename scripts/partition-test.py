@@ -908,6 +908,7 @@ def run_scenario(cl, net, name, run_no, args, tmp):
            "--ack-file", files["ack"], "--probe-file", files["probe"], "--stop-file", files["stop"],
            "--rate", str(args.rate), "--max-seconds", "90"] + (["--wait"] if wait else [])
     w = net.run(4, cmd, open(os.path.join(tmp, "writer.log"), "ab"))
+    cl.procs[("writer", 4)] = w  # killed with the cluster if the run is interrupted
     logs = [os.path.join(tmp, f"n{i}", "sentinel.log") for i in (1, 2, 3)]
     log_start = [os.path.getsize(p) if os.path.exists(p) else 0 for p in logs]
     t_start = time.time()
@@ -953,6 +954,8 @@ def run_scenario(cl, net, name, run_no, args, tmp):
         w.wait(timeout=10)
     except subprocess.TimeoutExpired:
         os.killpg(w.pid, signal.SIGKILL)
+        w.wait(timeout=5)
+    cl.procs.pop(("writer", 4), None)
     elapsed = time.time() - t_start
     if final is None:
         final = cl.converged()[0]
