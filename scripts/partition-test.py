@@ -753,7 +753,7 @@ def echo_probe_main(a):
     (--echo-host, PORT); prints JSON {connected, rtts_ms, big_ok, big_s}."""
     out = {"connected": False, "rtts_ms": [], "big_ok": False, "big_s": None}
     try:
-        c = socket.create_connection((a.echo_host, PORT), timeout=2.0)
+        c = socket.create_connection((a.echo_host, PORT), timeout=a.connect_timeout)
     except OSError:
         print(json.dumps(out))
         return
@@ -805,9 +805,11 @@ def hub_self_test(args):
     srv = None
     me = os.path.abspath(__file__)
 
-    def probe(pings):
+    def probe(pings, connect_timeout=10.0):
+        # A SYN lost to the 20 % loss is resent after 1 s, then 3 s: connect patiently.
         r = subprocess.run(["ip", "netns", "exec", net.hosts[1], sys.executable, me, "--echo-probe",
-                            "--echo-host", ip_of(2), "--pings", str(pings)],
+                            "--echo-host", ip_of(2), "--pings", str(pings),
+                            "--connect-timeout", str(connect_timeout)],
                            capture_output=True, text=True, timeout=60)
         return json.loads(r.stdout)
 
@@ -847,7 +849,7 @@ def hub_self_test(args):
         lossy = probe(20)
         check(lossy["big_ok"], f"hub, 20 % loss both ways: 100 KB echo in {secs(lossy)}")
         hub.set({(1, 2): (0, 0, 1.0), (2, 1): (0, 0, 1.0)})
-        cut = probe(1)
+        cut = probe(1, connect_timeout=2.0)
         check(not cut["connected"], "hub, 100 % loss: no connection")
         hub.set({})
         healed = probe(5)
@@ -1048,6 +1050,7 @@ def main():
     ap.add_argument("--echo-probe", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--echo-host", help=argparse.SUPPRESS)
     ap.add_argument("--pings", type=int, default=10, help=argparse.SUPPRESS)
+    ap.add_argument("--connect-timeout", type=float, default=10.0, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.writer:
         args.rate = max(1, min(args.rate, 1000))
