@@ -9,7 +9,7 @@ mod request;
 
 pub use frame::{format_double, Frame};
 pub use reply_parser::{parse_frame, ParseError};
-pub use request::{split_args, string2ll, RequestError, RequestLimits, RequestParser};
+pub use request::{split_args, string2ll, Parsed, RequestError, RequestLimits, RequestParser};
 
 /// Protocol spoken by a connection: 2 (default) or 3 (after `HELLO 3`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

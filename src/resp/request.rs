@@ -45,14 +45,21 @@ pub struct RequestParser {
     ranges: Vec<(usize, usize)>,
 }
 
+/// One request found at the head of a buffer by [`RequestParser::parse`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Parsed {
+    /// `n` bytes that held no command (blank inline line, `*0`).
+    Skip(usize),
+    /// A multibulk command of the first `n` bytes; its arguments are at
+    /// [`RequestParser::ranges`] in the buffer.
+    Command(usize),
+    /// An inline command of `n` bytes whose arguments were unescaped into owned buffers.
+    Inline(usize, Vec<Vec<u8>>),
+}
+
 enum Step {
     Incomplete,
-    /// Consumed `n` bytes that held no command (blank inline line, `*0`).
-    Skip(usize),
-    /// A command of the first `n` bytes, its arguments at the parser's `ranges`.
-    Command(usize),
-    /// An inline command whose arguments were unescaped into owned buffers.
-    Inline(usize, Vec<Vec<u8>>),
+    Done(Parsed),
 }
 
 impl RequestParser {
@@ -67,20 +74,14 @@ impl RequestParser {
     /// needed (and nothing was consumed).
     pub fn next(&mut self, buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, RequestError> {
         loop {
-            if buf.is_empty() {
+            let Some(parsed) = self.parse(buf)? else {
                 return Ok(None);
-            }
-            let step = if buf[0] == b'*' {
-                self.multibulk(buf)?
-            } else {
-                inline(buf)?
             };
-            match step {
-                Step::Incomplete => return Ok(None),
-                Step::Skip(n) => {
+            match parsed {
+                Parsed::Skip(n) => {
                     let _ = buf.split_to(n);
                 }
-                Step::Command(n) => {
+                Parsed::Command(n) => {
                     let frame = buf.split_to(n).freeze();
                     return Ok(Some(
                         self.ranges
@@ -89,7 +90,7 @@ impl RequestParser {
                             .collect(),
                     ));
                 }
-                Step::Inline(n, args) => {
+                Parsed::Inline(n, args) => {
                     let _ = buf.split_to(n);
                     return Ok(Some(args.into_iter().map(Bytes::from).collect()));
                 }
@@ -97,7 +98,32 @@ impl RequestParser {
         }
     }
 
-    fn multibulk(&mut self, buf: &BytesMut) -> Result<Step, RequestError> {
+    /// Parse the request at the head of `buf` in place, consuming nothing: the
+    /// caller advances past the returned length once done with the arguments, so a
+    /// server reads its arguments straight from its network buffer. `Ok(None)`: more
+    /// bytes are needed.
+    pub fn parse(&mut self, buf: &[u8]) -> Result<Option<Parsed>, RequestError> {
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        let step = if buf[0] == b'*' {
+            self.multibulk(buf)?
+        } else {
+            inline(buf)?
+        };
+        Ok(match step {
+            Step::Incomplete => None,
+            Step::Done(p) => Some(p),
+        })
+    }
+
+    /// Argument ranges of the last [`Parsed::Command`], relative to the buffer given
+    /// to [`RequestParser::parse`].
+    pub fn ranges(&self) -> &[(usize, usize)] {
+        &self.ranges
+    }
+
+    fn multibulk(&mut self, buf: &[u8]) -> Result<Step, RequestError> {
         let Some(eol) = find_cr(buf, 0) else {
             if buf.len() > INLINE_MAX {
                 return Err(perr("too big mbulk count string"));
@@ -116,7 +142,7 @@ impl RequestParser {
         }
         let mut pos = eol + 2;
         if n <= 0 {
-            return Ok(Step::Skip(pos));
+            return Ok(Step::Done(Parsed::Skip(pos)));
         }
         if !self.limits.authenticated && n > 10 {
             return Err(perr("unauthenticated multibulk length"));
@@ -163,7 +189,7 @@ impl RequestParser {
             self.ranges.push((start, end));
             pos = end + 2;
         }
-        Ok(Step::Command(pos))
+        Ok(Step::Done(Parsed::Command(pos)))
     }
 
     /// How many more bytes the request at the head of `buf` needs at least, so the
@@ -233,7 +259,7 @@ pub fn string2ll(s: &[u8]) -> Option<i64> {
     }
 }
 
-fn inline(buf: &BytesMut) -> Result<Step, RequestError> {
+fn inline(buf: &[u8]) -> Result<Step, RequestError> {
     let Some(nl) = buf.iter().take(INLINE_MAX + 1).position(|&c| c == b'\n') else {
         if buf.len() > INLINE_MAX {
             return Err(perr("too big inline request"));
@@ -254,9 +280,9 @@ fn inline(buf: &BytesMut) -> Result<Step, RequestError> {
     }
     let args = split_args(line).ok_or_else(|| perr("unbalanced quotes in request"))?;
     if args.is_empty() {
-        return Ok(Step::Skip(nl + 1));
+        return Ok(Step::Done(Parsed::Skip(nl + 1)));
     }
-    Ok(Step::Inline(nl + 1, args))
+    Ok(Step::Done(Parsed::Inline(nl + 1, args)))
 }
 
 /// Split an inline line into arguments with Redis's quoting rules (`sdssplitargs`).

@@ -17,7 +17,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::OnceLock;
 
-pub type Handler = fn(&mut Ctx, &[Bytes]) -> Frame;
+pub type Handler = fn(&mut Ctx, &[&[u8]]) -> Frame;
 
 pub mod flags {
     pub const WRITE: u32 = 1;
@@ -92,7 +92,7 @@ impl Command {
     }
 
     /// Key arguments of a call (for WATCH-like uses and COMMAND GETKEYS).
-    pub fn key_args<'a>(&self, argv: &'a [Bytes]) -> Vec<&'a Bytes> {
+    pub fn key_args<'a>(&self, argv: &[&'a [u8]]) -> Vec<&'a [u8]> {
         if self.first_key <= 0 {
             return Vec::new();
         }
@@ -104,7 +104,7 @@ impl Command {
         let mut out = Vec::new();
         let mut i = self.first_key;
         while i <= last && (i as usize) < argv.len() {
-            out.push(&argv[i as usize]);
+            out.push(argv[i as usize]);
             i += self.step.max(1);
         }
         out
@@ -230,7 +230,7 @@ pub fn lookup_sub(cmd: &'static Command, sub: &[u8]) -> Option<&'static Command>
 }
 
 /// `'a' 'b c' ` rendering of the first arguments (Redis truncates at 128 chars).
-pub fn args_preview(args: &[Bytes]) -> String {
+pub fn args_preview(args: &[&[u8]]) -> String {
     let mut s = String::new();
     for a in args {
         if s.len() >= 128 {
@@ -255,11 +255,11 @@ enum Resolved {
     Reject(Frame),
 }
 
-fn resolve(argv: &[Bytes]) -> Resolved {
-    let Some(cmd) = lookup(&argv[0]) else {
+fn resolve(argv: &[&[u8]]) -> Resolved {
+    let Some(cmd) = lookup(argv[0]) else {
         return Resolved::Reject(Frame::err(format!(
             "unknown command '{}', with args beginning with: {}",
-            truncate128(&argv[0]),
+            truncate128(argv[0]),
             args_preview(&argv[1..])
         )));
     };
@@ -268,10 +268,10 @@ fn resolve(argv: &[Bytes]) -> Resolved {
         (c.arity > 0 && n == c.arity) || (c.arity < 0 && n >= -c.arity)
     };
     if !cmd.subcommands.is_empty() && argv.len() >= 2 {
-        let Some(sub) = lookup_sub(cmd, &argv[1]) else {
+        let Some(sub) = lookup_sub(cmd, argv[1]) else {
             return Resolved::Reject(Frame::err(format!(
                 "unknown subcommand '{}'. Try {} HELP.",
-                truncate128(&argv[1]),
+                truncate128(argv[1]),
                 cmd.name.to_ascii_uppercase()
             )));
         };
@@ -316,23 +316,23 @@ impl Outcome {
 const DEBUG_DENIED: &str = "DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
 
 /// Run one request from a client, with every check in redis-server's order.
-pub fn dispatch(state: &mut State, client: &mut Client, argv: Vec<Bytes>, now_ms: i64) -> Outcome {
-    let (cmd, fullname) = match resolve(&argv) {
+pub fn dispatch(state: &mut State, client: &mut Client, argv: &[&[u8]], now_ms: i64) -> Outcome {
+    let (cmd, fullname) = match resolve(argv) {
         Resolved::Run(c, n) => (c, n),
-        Resolved::Reject(e) => return reject(state, client, &argv, e),
+        Resolved::Reject(e) => return reject(state, client, argv, e),
     };
     if fullname.starts_with("debug") {
         let gate = state.config.hot.debug_command.as_str();
         let local = client.addr.ip().is_loopback();
         if gate == "no" || (gate == "local" && !local) {
-            return reject(state, client, &argv, Frame::err(DEBUG_DENIED));
+            return reject(state, client, argv, Frame::err(DEBUG_DENIED));
         }
     }
     if !client.authenticated && !cmd.has(flags::NO_AUTH) {
         return reject(
             state,
             client,
-            &argv,
+            argv,
             Frame::error("NOAUTH Authentication required."),
         );
     }
@@ -340,7 +340,7 @@ pub fn dispatch(state: &mut State, client: &mut Client, argv: Vec<Bytes>, now_ms
         return reject(
             state,
             client,
-            &argv,
+            argv,
             Frame::err("Command not allowed inside a transaction"),
         );
     }
@@ -357,7 +357,7 @@ pub fn dispatch(state: &mut State, client: &mut Client, argv: Vec<Bytes>, now_ms
             return reject(
                 state,
                 client,
-                &argv,
+                argv,
                 Frame::error("NOREPLICAS Not enough good replicas to write."),
             );
         }
@@ -369,7 +369,7 @@ pub fn dispatch(state: &mut State, client: &mut Client, argv: Vec<Bytes>, now_ms
         && (is_write || (cmd.name == "exec" && queued_write(client)))
         && super::fencing::fenced(state, std::time::Instant::now())
     {
-        return reject(state, client, &argv, Frame::error(super::fencing::FENCED));
+        return reject(state, client, argv, Frame::error(super::fencing::FENCED));
     }
     if is_write
         && state.is_replica()
@@ -379,7 +379,7 @@ pub fn dispatch(state: &mut State, client: &mut Client, argv: Vec<Bytes>, now_ms
         return reject(
             state,
             client,
-            &argv,
+            argv,
             Frame::error("READONLY You can't write against a read only replica."),
         );
     }
@@ -390,7 +390,7 @@ pub fn dispatch(state: &mut State, client: &mut Client, argv: Vec<Bytes>, now_ms
         return reject(
             state,
             client,
-            &argv,
+            argv,
             Frame::err(format!(
                 "Can't execute '{fullname}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
             )),
@@ -405,7 +405,7 @@ pub fn dispatch(state: &mut State, client: &mut Client, argv: Vec<Bytes>, now_ms
         return reject(
             state,
             client,
-            &argv,
+            argv,
             Frame::error(
                 "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
             ),
@@ -415,7 +415,7 @@ pub fn dispatch(state: &mut State, client: &mut Client, argv: Vec<Bytes>, now_ms
         return reject(
             state,
             client,
-            &argv,
+            argv,
             Frame::error("LOADING Redis is loading the dataset in memory"),
         );
     }
@@ -425,22 +425,34 @@ pub fn dispatch(state: &mut State, client: &mut Client, argv: Vec<Bytes>, now_ms
     }
     if queued {
         if let Some(q) = client.multi.as_mut() {
-            q.push(argv);
+            q.push(owned_args(argv));
         }
         return Outcome::reply(Frame::simple("QUEUED"));
     }
     call(state, client, cmd, &fullname, argv, now_ms, false)
 }
 
+/// An owned copy of a request's arguments, for a request that outlives its network
+/// buffer (queued by MULTI, blocked, postponed).
+pub fn owned_args(argv: &[&[u8]]) -> Vec<Bytes> {
+    argv.iter().map(|a| Bytes::copy_from_slice(a)).collect()
+}
+
+/// Borrowed views of owned arguments, the form handlers take.
+pub fn arg_refs(argv: &[Bytes]) -> Vec<&[u8]> {
+    argv.iter().map(|a| &a[..]).collect()
+}
+
 /// Whether a MULTI queue holds a write command.
 fn queued_write(client: &Client) -> bool {
     client.multi.as_ref().is_some_and(|q| {
-        q.iter()
-            .any(|argv| matches!(resolve(argv), Resolved::Run(c, _) if c.has(flags::WRITE)))
+        q.iter().any(
+            |argv| matches!(resolve(&arg_refs(argv)), Resolved::Run(c, _) if c.has(flags::WRITE)),
+        )
     })
 }
 
-fn reject(state: &mut State, client: &mut Client, argv: &[Bytes], e: Frame) -> Outcome {
+fn reject(state: &mut State, client: &mut Client, argv: &[&[u8]], e: Frame) -> Outcome {
     if client.in_multi() {
         let is_exec = argv[0].eq_ignore_ascii_case(b"exec");
         if is_exec {
@@ -468,13 +480,17 @@ pub fn call(
     client: &mut Client,
     cmd: &'static Command,
     fullname: &str,
-    argv: Vec<Bytes>,
+    argv: &[&[u8]],
     now_ms: i64,
     in_exec: bool,
 ) -> Outcome {
     let dirty_before = state.dirty();
     let db_index = client.db;
-    let started = std::time::Instant::now();
+    // One clock read per call: a call starts when the previous one in its batch ended.
+    let started = state
+        .clock_mark
+        .take()
+        .unwrap_or_else(std::time::Instant::now);
     let mut ctx = Ctx {
         state,
         client,
@@ -484,7 +500,7 @@ pub fn call(
         handoff: None,
         in_exec,
     };
-    let reply = (cmd.handler)(&mut ctx, &argv);
+    let reply = (cmd.handler)(&mut ctx, argv);
     let Ctx {
         propagation,
         block,
@@ -493,15 +509,23 @@ pub fn call(
         client,
         ..
     } = ctx;
-    let elapsed = started.elapsed().as_micros() as u64;
+    let ended = std::time::Instant::now();
+    let elapsed = ended.saturating_duration_since(started).as_micros() as u64;
+    state.clock_mark = Some(ended);
     // Keys removed by lazy expiry are propagated as DEL before the command itself.
-    propagate_expired(state, false);
-    let wrote = state.dirty() != dirty_before;
+    // One pass over the databases: the dirty total and whether any has events.
+    let (dirty_after, db_events) = state.dbs.iter().fold((0, false), |(d, e), db| {
+        (d + db.dirty, e || db.has_events())
+    });
+    if db_events {
+        propagate_expired(state, false);
+    }
+    let wrote = dirty_after != dirty_before;
     if block.is_none() {
         match propagation {
             Propagation::AsIs => {
                 if wrote && cmd.has(flags::WRITE) {
-                    state.repl.feed(db_index, &argv);
+                    state.repl.feed(db_index, argv);
                 }
             }
             Propagation::Rewritten(cmds) => {
@@ -517,8 +541,10 @@ pub fn call(
         if wrote {
             client.woff = state.repl.master_repl_offset;
         }
-        wake_ready(state);
-        invalidate_watchers(state);
+        if db_events {
+            wake_ready(state);
+            invalidate_watchers(state);
+        }
     }
     // Look the stat up by &str first: allocate its key only on a command's first call.
     let failed = reply.is_error();
@@ -536,9 +562,9 @@ pub fn call(
     state.stats.total_commands_processed += 1;
     // MONITOR clients see every executed command except admin ones, like Redis.
     if !state.monitors.is_empty() && !cmd.has(flags::ADMIN) {
-        super::commands::server::feed_monitors(state, client, &argv);
+        super::commands::server::feed_monitors(state, client, argv);
     }
-    let argv = block.is_some().then_some(argv);
+    let argv = block.is_some().then(|| owned_args(argv));
     Outcome {
         reply,
         block,
@@ -590,7 +616,7 @@ fn invalidate_watchers(state: &mut State) {
 }
 
 /// Resolve a queued command again at EXEC time.
-pub fn resolve_for_exec(argv: &[Bytes]) -> Option<(&'static Command, String)> {
+pub fn resolve_for_exec(argv: &[&[u8]]) -> Option<(&'static Command, String)> {
     match resolve(argv) {
         Resolved::Run(c, n) => Some((c, n.into_owned())),
         Resolved::Reject(_) => None,

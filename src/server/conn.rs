@@ -3,10 +3,10 @@
 //! over to replication after PSYNC.
 
 use super::client::{Client, ClientEntry, ClientKind, ClientMsg};
-use super::command::{dispatch, BlockOn, Handoff};
+use super::command::{arg_refs, dispatch, BlockOn, Handoff};
 use super::state::{unix_ms, Shared, State};
-use crate::resp::{Frame, Proto, RequestLimits, RequestParser};
-use bytes::{Bytes, BytesMut};
+use crate::resp::{Frame, Parsed, Proto, RequestLimits, RequestParser};
+use bytes::{Buf, Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -307,6 +307,7 @@ impl Conn {
         self.parser.limits.authenticated = self.client.authenticated;
         self.parser.limits.max_bulk_len = st.config.hot.proto_max_bulk_len;
         let now_ms = unix_ms();
+        st.clock_mark = None;
         let woff_before = self.client.woff;
         let sync_writes = st.config.hot.sync_replicas > 0;
         self.write_replies.clear();
@@ -315,18 +316,43 @@ impl Conn {
         // The last command's name, copied (not a Bytes clone: no refcount traffic).
         let mut last_cmd = [0u8; 32];
         let mut last_cmd_len: Option<usize> = None;
+        // Requests are parsed in place: their arguments are slices of `inbuf`, which
+        // is advanced past them once the batch is done (no copy, no refcount).
+        let mut consumed = 0;
         while ran < MAX_BATCH {
-            let argv = match self.pending.pop_front() {
-                Some(a) => a,
-                None => match self.parser.next(&mut self.inbuf) {
-                    Ok(Some(a)) => a,
+            let queued: Vec<Bytes>;
+            let inline: Vec<Vec<u8>>;
+            let argv: Vec<&[u8]> = if let Some(a) = self.pending.pop_front() {
+                queued = a;
+                arg_refs(&queued)
+            } else {
+                let head = &self.inbuf[consumed..];
+                match self.parser.parse(head) {
+                    Ok(Some(Parsed::Command(n))) => {
+                        consumed += n;
+                        let head = &head[..n];
+                        self.parser
+                            .ranges()
+                            .iter()
+                            .map(|&(s, e)| &head[s..e])
+                            .collect()
+                    }
+                    Ok(Some(Parsed::Inline(n, args))) => {
+                        consumed += n;
+                        inline = args;
+                        inline.iter().map(|a| &a[..]).collect()
+                    }
+                    Ok(Some(Parsed::Skip(n))) => {
+                        consumed += n;
+                        continue;
+                    }
                     Ok(None) => break,
                     Err(e) => {
                         Frame::err(e.to_string()).encode(self.client.proto, &mut self.outbuf);
                         end = BatchEnd::Close;
                         break;
                     }
-                },
+                }
             };
             ran += 1;
             // Redis closes silently on requests that look like HTTP cross-protocol attacks.
@@ -346,7 +372,7 @@ impl Conn {
             } else {
                 (0, 0)
             };
-            let out = dispatch(&mut st, &mut self.client, argv, now_ms);
+            let out = dispatch(&mut st, &mut self.client, &argv, now_ms);
             if let Some(mut block) = out.block {
                 // A retried command that blocks again keeps its first deadline.
                 if let Some(d) = retry_deadline {
@@ -393,6 +419,7 @@ impl Conn {
                 break;
             }
         }
+        self.inbuf.advance(consumed);
         if ran > 0 {
             self.update_entry(&mut st, last_cmd_len.map(|n| &last_cmd[..n]));
         }
@@ -409,7 +436,7 @@ impl Conn {
 
     fn update_entry(&self, st: &mut State, last_cmd: Option<&[u8]>) {
         if let Some(e) = st.clients.entries.get_mut(&self.client.id) {
-            e.last_interaction = Instant::now();
+            e.last_interaction = st.clock_mark.unwrap_or_else(Instant::now);
             e.db = self.client.db;
             e.name = self.client.name.clone();
             e.sub = self.client.channels.len();

@@ -68,7 +68,6 @@
 use crate::resp::Frame;
 use crate::server::command::{flags::*, Command, Ctx};
 use crate::server::commands::args::parse_i64;
-use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -244,15 +243,15 @@ pub static COMMANDS: &[Command] = &[Command::new(
 /// none; `lease-ms` the lease it grants (capped by `vigil-fencing-lease-ms`). Replies
 /// a fresh token (integer). Always answered, also with fencing off or on a replica
 /// (leases then simply have no effect).
-fn vigil_lease(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn vigil_lease(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let id = &argv[1];
     if id.is_empty() || id.len() > 64 || !id.iter().all(|c| c.is_ascii_graphic()) {
         return Frame::err("VIGIL-LEASE: invalid sentinel id");
     }
-    let Some(token) = parse_i64(&argv[2]).filter(|t| *t >= 0) else {
+    let Some(token) = parse_i64(argv[2]).filter(|t| *t >= 0) else {
         return Frame::err("VIGIL-LEASE: invalid token");
     };
-    let Some(ms) = parse_i64(&argv[3]).filter(|m| (1..=3_600_000).contains(m)) else {
+    let Some(ms) = parse_i64(argv[3]).filter(|m| (1..=3_600_000).contains(m)) else {
         return Frame::err("VIGIL-LEASE: invalid lease-ms (1..3600000)");
     };
     let id = String::from_utf8_lossy(id).into_owned();

@@ -43,7 +43,7 @@ pub fn main(args: Vec<String>) -> Result<(), String> {
     std::env::set_current_dir(&dir)
         .map_err(|e| format!("can't chdir to '{}': {e}", dir.display()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(1)
         .enable_all()
         .build()
         .map_err(|e| format!("can't start the runtime: {e}"))?;
@@ -170,12 +170,13 @@ async fn cron(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     loop {
         tick.tick().await;
+        // Also refreshes the clock the keys' LRU stamps read (state::recent_unix_ms).
+        let now = state::unix_ms();
         let mut st = shared.state.lock();
         // DEBUG SET-ACTIVE-EXPIRE 0 (commands/server.rs) stops the active cycle.
         if !st.active_expire_enabled {
             continue;
         }
-        let now = state::unix_ms();
         for db in st.dbs.iter_mut() {
             // Keep sampling while a quarter of the sample was expired, like Redis.
             for _ in 0..16 {

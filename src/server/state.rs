@@ -51,6 +51,9 @@ pub struct State {
     pub monitors: std::collections::BTreeSet<u64>,
     /// Sentinel leases for write fencing (`vigil-fencing`).
     pub fencing: super::fencing::Fencing,
+    /// When the last command of the running batch ended: the next one's start (one
+    /// clock read per command). Cleared when a batch starts.
+    pub clock_mark: Option<Instant>,
 }
 
 impl State {
@@ -73,6 +76,7 @@ impl State {
             lastsave: unix_ms() / 1000,
             monitors: Default::default(),
             fencing: Default::default(),
+            clock_mark: None,
             config,
         }
     }
@@ -105,9 +109,23 @@ impl Shared {
 }
 
 /// Wall clock in unix milliseconds (for expiry, which Redis keys on wall time).
+/// Every batch of commands reads it once; [`recent_unix_ms`] reuses that reading.
 pub fn unix_ms() -> i64 {
-    SystemTime::now()
+    let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+        .unwrap_or(0);
+    LAST_UNIX_MS.store(now, std::sync::atomic::Ordering::Relaxed);
+    now
+}
+
+static LAST_UNIX_MS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// The last [`unix_ms`] reading (no clock read): for the keys' LRU clock, whose
+/// resolution is a second (Redis's LRU clock is likewise refreshed by its cron).
+pub fn recent_unix_ms() -> i64 {
+    match LAST_UNIX_MS.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => unix_ms(),
+        v => v,
+    }
 }

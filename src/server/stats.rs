@@ -37,7 +37,10 @@ pub struct Stats {
     pub sync_partial_ok: u64,
     pub sync_partial_err: u64,
     pub total_error_replies: u64,
-    pub commands: HashMap<String, CommandStat>,
+    /// Keyed by full name (`client|list`), hashed like the command table: every
+    /// call looks its entry up.
+    pub commands:
+        HashMap<String, CommandStat, std::hash::BuildHasherDefault<super::command::NameHasher>>,
     /// Error prefix (ERR, WRONGTYPE...) → count.
     pub errors: HashMap<String, u64>,
 }

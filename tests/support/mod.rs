@@ -62,8 +62,30 @@ impl Proc {
         }
     }
 
+    /// SIGSTOP, and wait (bounded) until every thread is stopped: the kernel stops a
+    /// multi-threaded process only once the thread that took the signal has run, and
+    /// on a loaded machine the others go on meanwhile (a stopped replica was seen
+    /// acknowledging writes sent after kill(2) returned).
     pub fn stop(&self) {
         self.signal(libc::SIGSTOP);
+        let tasks = format!("/proc/{}/task", self.pid());
+        let all_stopped = || {
+            let Ok(dir) = std::fs::read_dir(&tasks) else {
+                return true; // gone: nothing runs
+            };
+            dir.flatten().all(|t| {
+                std::fs::read_to_string(t.path().join("stat")).map_or(true, |s| {
+                    // "pid (comm) S ...": the state follows the last ')'.
+                    s.rsplit_once(')')
+                        .and_then(|(_, rest)| rest.split_whitespace().next())
+                        .is_none_or(|st| st == "T" || st == "t" || st == "Z" || st == "X")
+                })
+            })
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !all_stopped() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     pub fn cont(&self) {
@@ -94,6 +116,41 @@ impl Drop for Proc {
 
 pub fn vigil_bin() -> &'static str {
     env!("CARGO_BIN_EXE_vigil")
+}
+
+/// Spawn `cmd` with its stdout piped: each line arrives on the channel (a reader
+/// thread ends with the process). The process is killed when the `Proc` drops.
+pub fn spawn_lines(
+    mut cmd: Command,
+    name: &str,
+    dir: &Path,
+) -> (Proc, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let p = Proc {
+        child,
+        port: 0,
+        name: name.into(),
+        dir: dir.to_path_buf(),
+    };
+    (p, rx)
 }
 
 /// A fresh temporary directory that lives as long as the returned guard.

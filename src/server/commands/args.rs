@@ -53,7 +53,7 @@ pub fn random_count_error() -> Frame {
 
 /// The optional `count` of SRANDMEMBER/ZRANDMEMBER/HRANDFIELD (argv[2]), with Redis's
 /// range checks; `pairs` when WITHSCORES/WITHVALUES doubles the reply.
-pub fn random_count(argv: &[Bytes], pairs: bool) -> Result<Option<i64>, Frame> {
+pub fn random_count(argv: &[&[u8]], pairs: bool) -> Result<Option<i64>, Frame> {
     let count = match argv.get(2) {
         Some(a) => Some(int(a)?),
         None => None,
@@ -73,7 +73,7 @@ pub fn is(arg: &[u8], word: &str) -> bool {
 }
 
 /// Copy an argument into an owned buffer for storage in the keyspace.
-pub fn owned(arg: &Bytes) -> Bytes {
+pub fn owned(arg: &[u8]) -> Bytes {
     Bytes::copy_from_slice(arg)
 }
 

@@ -62,7 +62,7 @@ fn sync_self(ctx: &mut Ctx, fullname: &str) {
 }
 
 /// `CLIENT SETNAME name`: an empty name clears it.
-fn setname(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn setname(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let name = &argv[2];
     if !valid_name(name) {
         return Frame::err("Client names cannot contain spaces, newlines or special characters.");
@@ -77,7 +77,7 @@ fn setname(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `CLIENT GETNAME`: the name or null.
-fn getname(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+fn getname(ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
     match &ctx.client.name {
         Some(n) => Frame::Bulk(n.clone()),
         None => Frame::Null,
@@ -85,12 +85,12 @@ fn getname(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
 }
 
 /// `CLIENT ID`.
-fn id(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+fn id(ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
     Frame::Integer(ctx.client.id as i64)
 }
 
 /// `CLIENT INFO`: the caller's CLIENT LIST line (bulk in RESP2, verbatim in RESP3).
-fn info(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+fn info(ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
     sync_self(ctx, "client|info");
     let now = Instant::now();
     let line = ctx
@@ -119,15 +119,15 @@ fn parse_kind(t: &[u8]) -> Result<ClientKind, Frame> {
 }
 
 /// `CLIENT LIST [TYPE t] [ID id ...]`: one line per connection, in connection order.
-fn list(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn list(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let mut kind = None;
     let mut ids: Option<Vec<u64>> = None;
-    if argv.len() == 4 && is(&argv[2], "type") {
-        match parse_kind(&argv[3]) {
+    if argv.len() == 4 && is(argv[2], "type") {
+        match parse_kind(argv[3]) {
             Ok(k) => kind = Some(k),
             Err(e) => return e,
         }
-    } else if argv.len() >= 4 && is(&argv[2], "id") {
+    } else if argv.len() >= 4 && is(argv[2], "id") {
         let mut v = Vec::new();
         for a in &argv[3..] {
             match std::str::from_utf8(a)
@@ -164,10 +164,10 @@ fn list(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 /// `CLIENT KILL ip:port` (old form: `+OK` or `-ERR No such client`) or
 /// `CLIENT KILL <filter> <value> ...` with ID, TYPE, USER, ADDR, LADDR, SKIPME
 /// (new form: `:<killed>`; SKIPME defaults to yes).
-fn kill(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn kill(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let me = ctx.client.id;
     if argv.len() == 3 {
-        let addr = String::from_utf8_lossy(&argv[2]).into_owned();
+        let addr = String::from_utf8_lossy(argv[2]).into_owned();
         let victims: Vec<u64> = ctx
             .state
             .clients
@@ -261,7 +261,7 @@ fn kill_ids(ctx: &mut Ctx, ids: &[u64]) {
 
 /// `CLIENT SETINFO LIB-NAME|LIB-VER value` (Redis 7.2; redis-py and the redis crate
 /// send it on connect).
-fn setinfo(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn setinfo(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let attr = &argv[2];
     let value = &argv[3];
     let is_name = is(attr, "lib-name");
@@ -289,15 +289,15 @@ fn setinfo(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 
 /// `CLIENT REPLY ON|OFF|SKIP`: ON answers `+OK`; OFF and SKIP answer nothing, SKIP
 /// also drops the next command's reply.
-fn reply(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    if is(&argv[2], "on") {
+fn reply(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    if is(argv[2], "on") {
         ctx.client.reply_off = false;
         ctx.client.skip_replies = 0;
         Frame::ok()
-    } else if is(&argv[2], "off") {
+    } else if is(argv[2], "off") {
         ctx.client.reply_off = true;
         Frame::ok()
-    } else if is(&argv[2], "skip") {
+    } else if is(argv[2], "skip") {
         if !ctx.client.reply_off {
             // This command's reply and the next one.
             ctx.client.skip_replies = 2;
@@ -309,8 +309,8 @@ fn reply(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `CLIENT NO-EVICT ON|OFF`: accepted; Vigil has no client eviction.
-fn no_evict(_ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    if is(&argv[2], "on") || is(&argv[2], "off") {
+fn no_evict(_ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    if is(argv[2], "on") || is(argv[2], "off") {
         Frame::ok()
     } else {
         syntax_error()
@@ -319,10 +319,10 @@ fn no_evict(_ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 
 /// `CLIENT TRACKING OFF`: `+OK`. Client-side caching (ON) is not implemented and is
 /// refused with an error rather than silently ignored.
-fn tracking(_ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    if is(&argv[2], "off") {
+fn tracking(_ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    if is(argv[2], "off") {
         Frame::ok()
-    } else if is(&argv[2], "on") {
+    } else if is(argv[2], "on") {
         Frame::err("client-side caching (CLIENT TRACKING ON) is not supported by this server")
     } else {
         syntax_error()
@@ -330,7 +330,7 @@ fn tracking(_ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `CLIENT TRACKINGINFO`: tracking is always off here.
-fn trackinginfo(_ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+fn trackinginfo(_ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
     Frame::Map(vec![
         (
             Frame::bulk_str("flags"),
@@ -342,18 +342,18 @@ fn trackinginfo(_ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
 }
 
 /// `CLIENT GETREDIR`: `-1` (not tracking).
-fn getredir(_ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+fn getredir(_ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
     Frame::Integer(-1)
 }
 
 /// `CLIENT UNPAUSE`: `+OK`. CLIENT PAUSE itself is not implemented, so there is never
 /// a pause to end.
-fn unpause(_ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+fn unpause(_ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
     Frame::ok()
 }
 
 /// `CLIENT HELP`.
-fn help(_ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+fn help(_ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
     help_lines(
         "CLIENT",
         &[

@@ -40,27 +40,27 @@ pub static COMMANDS: &[Command] = &[
 
 /// `PING [message]`: `+PONG`, or the message as a bulk. In RESP2 subscribed mode the
 /// reply is `["pong", message]`.
-fn ping(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn ping(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     if argv.len() > 2 {
         return Frame::err("wrong number of arguments for 'ping' command");
     }
     if ctx.client.proto == Proto::Resp2 && ctx.client.subscriptions() > 0 {
-        let msg = argv.get(1).cloned().unwrap_or_default();
+        let msg = Bytes::copy_from_slice(argv.get(1).copied().unwrap_or_default());
         return Frame::Array(vec![Frame::bulk_str("pong"), Frame::Bulk(msg)]);
     }
     match argv.get(1) {
-        Some(m) => Frame::Bulk(m.clone()),
+        Some(m) => Frame::Bulk(Bytes::copy_from_slice(m)),
         None => Frame::simple("PONG"),
     }
 }
 
 /// `ECHO message`.
-fn echo(_ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    Frame::Bulk(argv[1].clone())
+fn echo(_ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    Frame::Bulk(Bytes::copy_from_slice(argv[1]))
 }
 
 /// `QUIT`: `+OK`, then close.
-fn quit(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+fn quit(ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
     ctx.client.close_after_reply = true;
     Frame::ok()
 }
@@ -79,15 +79,15 @@ fn check_password(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 
 /// `AUTH [username] password`.
-fn auth(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn auth(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let (user, pass): (&[u8], &[u8]) = match argv.len() {
         2 => {
             if ctx.state.config.hot.requirepass.is_none() {
                 return Frame::err("AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
             }
-            (b"default", &argv[1])
+            (b"default", argv[1])
         }
-        3 => (&argv[1], &argv[2]),
+        3 => (argv[1], argv[2]),
         _ => return Frame::err("syntax error"),
     };
     if check_password(ctx, user, pass) {
@@ -106,10 +106,10 @@ pub fn valid_client_name(name: &[u8]) -> bool {
 
 /// `HELLO [protover [AUTH username password] [SETNAME clientname]]`: switches the
 /// protocol and answers the server map (server.md §4).
-fn hello(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn hello(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let mut ver = None;
     if argv.len() >= 2 {
-        let v = match int(&argv[1]) {
+        let v = match int(argv[1]) {
             Ok(v) => v,
             Err(_) => return Frame::err("Protocol version is not an integer or out of range"),
         };
@@ -121,15 +121,15 @@ fn hello(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     let mut i = 2;
     while i < argv.len() {
         let more = argv.len() - i - 1;
-        if is(&argv[i], "auth") && more >= 2 {
-            if !check_password(ctx, &argv[i + 1], &argv[i + 2]) {
+        if is(argv[i], "auth") && more >= 2 {
+            if !check_password(ctx, argv[i + 1], argv[i + 2]) {
                 return Frame::error(WRONGPASS);
             }
             ctx.client.authenticated = true;
-            ctx.client.user = String::from_utf8_lossy(&argv[i + 1]).into_owned();
+            ctx.client.user = String::from_utf8_lossy(argv[i + 1]).into_owned();
             i += 3;
-        } else if is(&argv[i], "setname") && more >= 1 {
-            if !valid_client_name(&argv[i + 1]) {
+        } else if is(argv[i], "setname") && more >= 1 {
+            if !valid_client_name(argv[i + 1]) {
                 return Frame::err(
                     "Client names cannot contain spaces, newlines or special characters.",
                 );
@@ -137,13 +137,13 @@ fn hello(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
             ctx.client.name = if argv[i + 1].is_empty() {
                 None
             } else {
-                Some(Bytes::copy_from_slice(&argv[i + 1]))
+                Some(Bytes::copy_from_slice(argv[i + 1]))
             };
             i += 2;
         } else {
             return Frame::err(format!(
                 "Syntax error in HELLO option '{}'",
-                String::from_utf8_lossy(&argv[i])
+                String::from_utf8_lossy(argv[i])
             ));
         }
     }
@@ -176,8 +176,8 @@ fn hello(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `SELECT index`.
-fn select(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let i = match int(&argv[1]) {
+fn select(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    let i = match int(argv[1]) {
         Ok(i) => i,
         Err(e) => return e,
     };
@@ -189,7 +189,7 @@ fn select(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `RESET`: back to a fresh connection's state; `+RESET`.
-fn reset(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+fn reset(ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
     let id = ctx.client.id;
     ctx.client.multi = None;
     ctx.client.multi_error = false;
@@ -209,7 +209,7 @@ fn reset(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
 }
 
 /// `TIME`: [unix seconds, microseconds] as bulk strings.
-fn time(_ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+fn time(_ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();

@@ -58,7 +58,7 @@ fn create_hash<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<&'a mut Hash, Frame> 
 }
 
 /// Set `f` to `v`; true when the field is new. Copies only what gets stored.
-fn put(h: &mut Hash, f: &Bytes, v: &Bytes) -> bool {
+fn put(h: &mut Hash, f: &[u8], v: &[u8]) -> bool {
     if let Some(slot) = h.get_mut(f.as_ref()) {
         *slot = owned(v);
         false
@@ -69,13 +69,13 @@ fn put(h: &mut Hash, f: &Bytes, v: &Bytes) -> bool {
 }
 
 /// `HSET key field value [field value ...]`: number of new fields.
-fn hset(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn hset(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     if !argv.len().is_multiple_of(2) {
         return Frame::err("wrong number of arguments for 'hset' command");
     }
-    match create_hash(ctx, &argv[1]) {
+    match create_hash(ctx, argv[1]) {
         Ok(h) => {
-            let added = argv[2..].chunks(2).filter(|p| put(h, &p[0], &p[1])).count();
+            let added = argv[2..].chunks(2).filter(|p| put(h, p[0], p[1])).count();
             Frame::Integer(added as i64)
         }
         Err(e) => e,
@@ -83,14 +83,14 @@ fn hset(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `HMSET key field value [field value ...]`: OK.
-fn hmset(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn hmset(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     if !argv.len().is_multiple_of(2) {
         return Frame::err("wrong number of arguments for 'hmset' command");
     }
-    match create_hash(ctx, &argv[1]) {
+    match create_hash(ctx, argv[1]) {
         Ok(h) => {
             for p in argv[2..].chunks(2) {
-                put(h, &p[0], &p[1]);
+                put(h, p[0], p[1]);
             }
             Frame::ok()
         }
@@ -99,15 +99,15 @@ fn hmset(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `HSETNX key field value`: 1 if set.
-fn hsetnx(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    match read_hash(ctx, &argv[1]) {
+fn hsetnx(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    match read_hash(ctx, argv[1]) {
         Ok(Some(h)) if h.contains_key(argv[2].as_ref()) => return Frame::Integer(0),
         Ok(_) => {}
         Err(e) => return e,
     }
-    match create_hash(ctx, &argv[1]) {
+    match create_hash(ctx, argv[1]) {
         Ok(h) => {
-            put(h, &argv[2], &argv[3]);
+            put(h, argv[2], argv[3]);
             Frame::Integer(1)
         }
         Err(e) => e,
@@ -115,8 +115,8 @@ fn hsetnx(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `HGET key field`.
-fn hget(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    match read_hash(ctx, &argv[1]) {
+fn hget(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    match read_hash(ctx, argv[1]) {
         Ok(Some(h)) => h
             .get(argv[2].as_ref())
             .map_or(Frame::Null, |v| Frame::Bulk(v.clone())),
@@ -126,13 +126,13 @@ fn hget(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `HMGET key field [field ...]`: nulls for missing fields.
-fn hmget(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    match read_hash(ctx, &argv[1]) {
+fn hmget(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    match read_hash(ctx, argv[1]) {
         Ok(h) => Frame::Array(
             argv[2..]
                 .iter()
                 .map(|f| {
-                    h.and_then(|h| h.get(f.as_ref()))
+                    h.and_then(|h| h.get(*f))
                         .map_or(Frame::Null, |v| Frame::Bulk(v.clone()))
                 })
                 .collect(),
@@ -142,7 +142,7 @@ fn hmget(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `HDEL key field [field ...]`: number removed; the key goes when emptied.
-fn hdel(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn hdel(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let now = ctx.now_ms;
     let small = ctx.state.config.get_i64("hash-max-listpack-entries").max(0) as usize;
     let key = &argv[1];
@@ -156,9 +156,9 @@ fn hdel(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     for f in &argv[2..] {
         // Small hashes keep insertion order like Redis's listpack; big ones need not.
         let gone = if h.len() <= small {
-            h.shift_remove(f.as_ref())
+            h.shift_remove(*f)
         } else {
-            h.swap_remove(f.as_ref())
+            h.swap_remove(*f)
         };
         n += gone.is_some() as u64;
     }
@@ -170,8 +170,8 @@ fn hdel(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `HGETALL key`: a map (flat array in RESP2).
-fn hgetall(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    match read_hash(ctx, &argv[1]) {
+fn hgetall(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    match read_hash(ctx, argv[1]) {
         Ok(h) => Frame::Map(
             h.into_iter()
                 .flatten()
@@ -183,28 +183,28 @@ fn hgetall(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `HLEN key`.
-fn hlen(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    match read_hash(ctx, &argv[1]) {
+fn hlen(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    match read_hash(ctx, argv[1]) {
         Ok(h) => Frame::Integer(h.map_or(0, |h| h.len()) as i64),
         Err(e) => e,
     }
 }
 
 /// `HEXISTS key field`.
-fn hexists(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    match read_hash(ctx, &argv[1]) {
+fn hexists(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    match read_hash(ctx, argv[1]) {
         Ok(h) => Frame::Integer(h.is_some_and(|h| h.contains_key(argv[2].as_ref())) as i64),
         Err(e) => e,
     }
 }
 
 /// `HINCRBY key field increment`.
-fn hincrby(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let delta = match int(&argv[3]) {
+fn hincrby(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    let delta = match int(argv[3]) {
         Ok(d) => d,
         Err(e) => return e,
     };
-    let cur = match read_hash(ctx, &argv[1]) {
+    let cur = match read_hash(ctx, argv[1]) {
         Ok(h) => match h.and_then(|h| h.get(argv[2].as_ref())) {
             Some(v) => match parse_i64(v) {
                 Some(n) => n,
@@ -217,9 +217,9 @@ fn hincrby(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     let Some(next) = cur.checked_add(delta) else {
         return Frame::err("increment or decrement would overflow");
     };
-    match create_hash(ctx, &argv[1]) {
+    match create_hash(ctx, argv[1]) {
         Ok(h) => {
-            put(h, &argv[2], &super::args::int_bytes(next));
+            put(h, argv[2], &super::args::int_bytes(next));
             Frame::Integer(next)
         }
         Err(e) => e,
@@ -228,14 +228,14 @@ fn hincrby(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 
 /// `HINCRBYFLOAT key field increment`: adds in x87 `long double` like Redis (see
 /// [`LongDouble`]); bulk result, propagated as HSET with the stored text.
-fn hincrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let Some(delta) = LongDouble::parse(&argv[3]) else {
+fn hincrbyfloat(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    let Some(delta) = LongDouble::parse(argv[3]) else {
         return Frame::err(super::args::NOT_FLOAT);
     };
     if !delta.is_finite() {
         return Frame::err("value is NaN or Infinity");
     }
-    let cur = match read_hash(ctx, &argv[1]) {
+    let cur = match read_hash(ctx, argv[1]) {
         Ok(h) => match h.and_then(|h| h.get(argv[2].as_ref())) {
             Some(v) => match LongDouble::parse(v) {
                 Some(n) => n,
@@ -249,24 +249,24 @@ fn hincrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
         return Frame::err("increment would produce NaN or Infinity");
     };
     let text = Bytes::from(next.to_human());
-    match create_hash(ctx, &argv[1]) {
+    match create_hash(ctx, argv[1]) {
         Ok(h) => {
-            put(h, &argv[2], &text);
+            put(h, argv[2], &text);
         }
         Err(e) => return e,
     }
     ctx.propagate_as(vec![vec![
         Bytes::from_static(b"HSET"),
-        argv[1].clone(),
-        argv[2].clone(),
+        owned(argv[1]),
+        owned(argv[2]),
         text.clone(),
     ]]);
     Frame::Bulk(text)
 }
 
 /// `HKEYS key`: a flat array even in RESP3.
-fn hkeys(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    match read_hash(ctx, &argv[1]) {
+fn hkeys(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    match read_hash(ctx, argv[1]) {
         Ok(h) => Frame::Array(
             h.into_iter()
                 .flat_map(|h| h.keys())
@@ -278,8 +278,8 @@ fn hkeys(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `HVALS key`.
-fn hvals(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    match read_hash(ctx, &argv[1]) {
+fn hvals(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    match read_hash(ctx, argv[1]) {
         Ok(h) => Frame::Array(
             h.into_iter()
                 .flat_map(|h| h.values())
@@ -291,8 +291,8 @@ fn hvals(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `HSTRLEN key field`.
-fn hstrlen(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    match read_hash(ctx, &argv[1]) {
+fn hstrlen(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    match read_hash(ctx, argv[1]) {
         Ok(h) => Frame::Integer(
             h.and_then(|h| h.get(argv[2].as_ref()))
                 .map_or(0, |v| v.len()) as i64,
@@ -342,7 +342,7 @@ fn random_slots(len: usize, count: Option<i64>) -> Vec<usize> {
 /// builds the reply from the [`random_slots`]; `single` when no count was given.
 pub fn random_members<C: ?Sized>(
     ctx: &mut Ctx,
-    argv: &[Bytes],
+    argv: &[&[u8]],
     flag: Option<&str>,
     read: for<'c> fn(&'c mut Ctx, &[u8]) -> Result<Option<&'c C>, Frame>,
     len: fn(&C) -> usize,
@@ -350,14 +350,14 @@ pub fn random_members<C: ?Sized>(
 ) -> Frame {
     let max_args = if flag.is_some() { 4 } else { 3 };
     let flagged = argv.len() == 4 && flag.is_some();
-    if argv.len() > max_args || (flagged && !flag.is_some_and(|f| super::args::is(&argv[3], f))) {
+    if argv.len() > max_args || (flagged && !flag.is_some_and(|f| super::args::is(argv[3], f))) {
         return super::args::syntax_error();
     }
     let count = match super::args::random_count(argv, flagged) {
         Ok(c) => c,
         Err(e) => return e,
     };
-    let found = match read(ctx, &argv[1]) {
+    let found = match read(ctx, argv[1]) {
         Ok(Some(c)) => c,
         Ok(None) if count.is_some() => return Frame::Array(Vec::new()),
         Ok(None) => return Frame::Null,
@@ -368,7 +368,7 @@ pub fn random_members<C: ?Sized>(
 }
 
 /// `HRANDFIELD key [count [WITHVALUES]]`.
-fn hrandfield(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn hrandfield(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let proto = ctx.client.proto;
     let pick = |h: &Hash, slots: Vec<usize>, single: bool, withvalues: bool| {
         let mut entries = slots.into_iter().filter_map(|i| h.get_index(i));
@@ -391,7 +391,7 @@ fn hrandfield(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `HSCAN key cursor [MATCH pattern] [COUNT count]`: small hashes come back whole.
-fn hscan(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn hscan(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let t = super::keys::Thresholds::from_ctx(ctx);
     scan_collection(ctx, argv, read_hash, |h, cursor, opts| {
         let compact = h.len() <= t.hash_entries

@@ -1,9 +1,9 @@
 //! Keyspace commands (Redis's db.c, expire.c, object.c): DEL, EXISTS, the EXPIRE
 //! family, TTL, TYPE, KEYS, SCAN, RENAME, MOVE, COPY, SWAPDB, FLUSHDB, OBJECT...
 
-use super::args::{int, int_bytes, is, syntax_error, NOT_INTEGER};
+use super::args::{int, int_bytes, is, owned, syntax_error, NOT_INTEGER};
 use crate::resp::Frame;
-use crate::server::command::{flags::*, Command, Ctx};
+use crate::server::command::{flags::*, owned_args, Command, Ctx};
 use crate::server::db::{self, scan_indices, Db, Value};
 use crate::server::glob::glob_match;
 use bytes::Bytes;
@@ -63,7 +63,7 @@ fn b(s: &'static [u8]) -> Bytes {
 }
 
 /// `DEL key [key ...]` / `UNLINK key [key ...]`: number of keys removed.
-fn del(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn del(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let now = ctx.now_ms;
     let db = ctx.db();
     let n = argv[1..]
@@ -74,17 +74,17 @@ fn del(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `EXISTS key [key ...]`: how many exist (repeats count); keys are not touched.
-fn exists(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn exists(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     count_existing(ctx, &argv[1..], false)
 }
 
 /// `TOUCH key [key ...]`: how many exist (repeats count), marking them accessed.
-fn touch(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn touch(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     count_existing(ctx, &argv[1..], true)
 }
 
 /// How many of `keys` exist; `touch` marks them accessed (OBJECT IDLETIME).
-fn count_existing(ctx: &mut Ctx, keys: &[Bytes], touch: bool) -> Frame {
+fn count_existing(ctx: &mut Ctx, keys: &[&[u8]], touch: bool) -> Frame {
     let now = ctx.now_ms;
     let db = ctx.db();
     let n = keys
@@ -103,7 +103,7 @@ fn count_existing(ctx: &mut Ctx, keys: &[Bytes], touch: bool) -> Frame {
 /// Shared body of EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT (expire.c's
 /// expireGenericCommand): flags first, then the time, then the conditions. Relative
 /// forms propagate as PEXPIREAT; a time already past deletes and propagates DEL.
-fn expire_generic(ctx: &mut Ctx, argv: &[Bytes], base: i64, unit_ms: i64, name: &str) -> Frame {
+fn expire_generic(ctx: &mut Ctx, argv: &[&[u8]], base: i64, unit_ms: i64, name: &str) -> Frame {
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     for a in &argv[3..] {
         if is(a, "nx") {
@@ -124,7 +124,7 @@ fn expire_generic(ctx: &mut Ctx, argv: &[Bytes], base: i64, unit_ms: i64, name: 
     if gt && lt {
         return Frame::err("GT and LT options at the same time are not compatible");
     }
-    let mut when = match int(&argv[2]) {
+    let mut when = match int(argv[2]) {
         Ok(v) => v,
         Err(e) => return e,
     };
@@ -156,11 +156,11 @@ fn expire_generic(ctx: &mut Ctx, argv: &[Bytes], base: i64, unit_ms: i64, name: 
     let stores_past = ctx.state.is_replica() || ctx.state.loading;
     if when <= now && !stores_past {
         ctx.db().remove(key, now);
-        ctx.propagate_as(vec![vec![b(b"DEL"), key.clone()]]);
+        ctx.propagate_as(vec![vec![b(b"DEL"), owned(key)]]);
         return Frame::Integer(1);
     }
     ctx.db().set_expire(key, when);
-    let mut prop = argv.to_vec();
+    let mut prop = owned_args(argv);
     if !argv[0].eq_ignore_ascii_case(b"pexpireat") {
         prop[0] = b(b"PEXPIREAT");
         prop[2] = int_bytes(when);
@@ -170,24 +170,24 @@ fn expire_generic(ctx: &mut Ctx, argv: &[Bytes], base: i64, unit_ms: i64, name: 
 }
 
 /// `EXPIRE key seconds [NX|XX|GT|LT]`.
-fn expire(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn expire(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let now = ctx.now_ms;
     expire_generic(ctx, argv, now, 1000, "expire")
 }
 
 /// `PEXPIRE key milliseconds [NX|XX|GT|LT]`.
-fn pexpire(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn pexpire(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let now = ctx.now_ms;
     expire_generic(ctx, argv, now, 1, "pexpire")
 }
 
 /// `EXPIREAT key unix-seconds [NX|XX|GT|LT]`.
-fn expireat(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn expireat(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     expire_generic(ctx, argv, 0, 1000, "expireat")
 }
 
 /// `PEXPIREAT key unix-ms [NX|XX|GT|LT]`.
-fn pexpireat(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn pexpireat(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     expire_generic(ctx, argv, 0, 1, "pexpireat")
 }
 
@@ -210,41 +210,41 @@ fn ttl_generic(ctx: &mut Ctx, key: &[u8], absolute: bool, ms: bool) -> Frame {
 }
 
 /// `TTL key`: seconds left (rounded), -1 without TTL, -2 missing.
-fn ttl(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    ttl_generic(ctx, &argv[1], false, false)
+fn ttl(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    ttl_generic(ctx, argv[1], false, false)
 }
 
 /// `PTTL key`: milliseconds left.
-fn pttl(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    ttl_generic(ctx, &argv[1], false, true)
+fn pttl(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    ttl_generic(ctx, argv[1], false, true)
 }
 
 /// `EXPIRETIME key`: absolute unix seconds.
-fn expiretime(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    ttl_generic(ctx, &argv[1], true, false)
+fn expiretime(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    ttl_generic(ctx, argv[1], true, false)
 }
 
 /// `PEXPIRETIME key`: absolute unix ms.
-fn pexpiretime(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    ttl_generic(ctx, &argv[1], true, true)
+fn pexpiretime(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    ttl_generic(ctx, argv[1], true, true)
 }
 
 /// `PERSIST key`: 1 if a TTL was removed.
-fn persist(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn persist(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let now = ctx.now_ms;
     let db = ctx.db();
-    if !db.contains(&argv[1], now) {
+    if !db.contains(argv[1], now) {
         return Frame::Integer(0);
     }
-    Frame::Integer(db.persist(&argv[1]) as i64)
+    Frame::Integer(db.persist(argv[1]) as i64)
 }
 
 /// `TYPE key`: string, list, hash, set, zset or none.
-fn type_cmd(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn type_cmd(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let now = ctx.now_ms;
     let name = ctx
         .db()
-        .peek(&argv[1], now)
+        .peek(argv[1], now)
         .map(Value::type_name)
         .unwrap_or("none");
     Frame::simple(name)
@@ -255,10 +255,10 @@ fn is_live(db: &Db, key: &[u8], now: i64) -> bool {
 }
 
 /// `KEYS pattern`: every live key matching the glob.
-fn keys_cmd(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn keys_cmd(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let now = ctx.now_ms;
     let pat = &argv[1];
-    let all = pat.as_ref() == b"*";
+    let all = *pat == b"*";
     let db = ctx.db();
     Frame::Array(
         db.map
@@ -293,7 +293,7 @@ pub struct ScanOpts {
 }
 
 /// Parse SCAN options from `args`; `allow_type` only for SCAN itself.
-pub fn parse_scan_opts(args: &[Bytes], allow_type: bool) -> Result<ScanOpts, Frame> {
+pub fn parse_scan_opts(args: &[&[u8]], allow_type: bool) -> Result<ScanOpts, Frame> {
     let mut o = ScanOpts {
         pattern: None,
         count: 10,
@@ -302,17 +302,17 @@ pub fn parse_scan_opts(args: &[Bytes], allow_type: bool) -> Result<ScanOpts, Fra
     let mut i = 0;
     while i < args.len() {
         let has_next = i + 1 < args.len();
-        if is(&args[i], "count") && has_next {
-            let n = int(&args[i + 1])?;
+        if is(args[i], "count") && has_next {
+            let n = int(args[i + 1])?;
             if n < 1 {
                 return Err(syntax_error());
             }
             o.count = n as usize;
-        } else if is(&args[i], "match") && has_next {
-            let p = args[i + 1].clone();
-            o.pattern = if p.as_ref() == b"*" { None } else { Some(p) };
-        } else if allow_type && is(&args[i], "type") && has_next {
-            o.type_name = Some(args[i + 1].clone());
+        } else if is(args[i], "match") && has_next {
+            let p = owned(args[i + 1]);
+            o.pattern = if &p[..] == b"*" { None } else { Some(p) };
+        } else if allow_type && is(args[i], "type") && has_next {
+            o.type_name = Some(owned(args[i + 1]));
         } else {
             return Err(syntax_error());
         }
@@ -342,15 +342,15 @@ impl ScanOpts {
 /// `page(collection, cursor, options)` answers.
 pub fn scan_collection<C: ?Sized>(
     ctx: &mut Ctx,
-    argv: &[Bytes],
+    argv: &[&[u8]],
     read: for<'c> fn(&'c mut Ctx, &[u8]) -> Result<Option<&'c C>, Frame>,
     page: impl FnOnce(&C, u64, &ScanOpts) -> Frame,
 ) -> Frame {
-    let cursor = match parse_cursor(&argv[2]) {
+    let cursor = match parse_cursor(argv[2]) {
         Ok(c) => c,
         Err(e) => return e,
     };
-    let found = match read(ctx, &argv[1]) {
+    let found = match read(ctx, argv[1]) {
         Ok(Some(c)) => c,
         Ok(None) => return scan_reply(0, Vec::new()),
         Err(e) => return e,
@@ -380,8 +380,8 @@ pub fn scan_page<E>(
 }
 
 /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`.
-fn scan(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let cursor = match parse_cursor(&argv[1]) {
+fn scan(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    let cursor = match parse_cursor(argv[1]) {
         Ok(c) => c,
         Err(e) => return e,
     };
@@ -425,7 +425,7 @@ fn wakes_blocked(v: &Value) -> bool {
     matches!(v, Value::List(_) | Value::ZSet(_))
 }
 
-fn rename_generic(ctx: &mut Ctx, argv: &[Bytes], nx: bool) -> Frame {
+fn rename_generic(ctx: &mut Ctx, argv: &[&[u8]], nx: bool) -> Frame {
     let now = ctx.now_ms;
     let (src, dst) = (&argv[1], &argv[2]);
     let db = ctx.db();
@@ -458,17 +458,17 @@ fn rename_generic(ctx: &mut Ctx, argv: &[Bytes], nx: bool) -> Frame {
 }
 
 /// `RENAME key newkey`: keeps the TTL; overwrites newkey.
-fn rename(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn rename(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     rename_generic(ctx, argv, false)
 }
 
 /// `RENAMENX key newkey`: 1 if renamed, 0 if newkey exists.
-fn renamenx(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn renamenx(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     rename_generic(ctx, argv, true)
 }
 
 /// `RANDOMKEY`: a random live key or null.
-fn randomkey(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+fn randomkey(ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
     let now = ctx.now_ms;
     match ctx.db().random_key(now) {
         Some(k) => Frame::Bulk(k),
@@ -477,15 +477,15 @@ fn randomkey(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
 }
 
 /// `DBSIZE`: keys in the selected database.
-fn dbsize(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+fn dbsize(ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
     Frame::Integer(ctx.db().len() as i64)
 }
 
 /// Validate `[ASYNC|SYNC]` of FLUSHDB/FLUSHALL.
-fn flush_mode(argv: &[Bytes]) -> Result<(), Frame> {
+fn flush_mode(argv: &[&[u8]]) -> Result<(), Frame> {
     match argv.len() {
         1 => Ok(()),
-        2 if is(&argv[1], "async") || is(&argv[1], "sync") => Ok(()),
+        2 if is(argv[1], "async") || is(argv[1], "sync") => Ok(()),
         _ => Err(syntax_error()),
     }
 }
@@ -497,7 +497,7 @@ fn flush_db(db: &mut Db) {
 }
 
 /// `FLUSHDB [ASYNC|SYNC]`: always propagated.
-fn flushdb(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn flushdb(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     if let Err(e) = flush_mode(argv) {
         return e;
     }
@@ -506,7 +506,7 @@ fn flushdb(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `FLUSHALL [ASYNC|SYNC]`: always propagated.
-fn flushall(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn flushall(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     if let Err(e) = flush_mode(argv) {
         return e;
     }
@@ -526,16 +526,16 @@ fn db_index(ctx: &Ctx, arg: &[u8]) -> Result<usize, Frame> {
 }
 
 /// `SWAPDB index1 index2`: swaps the contents (not the watchers) of two databases.
-fn swapdb(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let a = match int(&argv[1]) {
-        Ok(_) => match db_index(ctx, &argv[1]) {
+fn swapdb(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    let a = match int(argv[1]) {
+        Ok(_) => match db_index(ctx, argv[1]) {
             Ok(i) => i,
             Err(e) => return e,
         },
         Err(_) => return Frame::err("invalid first DB index"),
     };
-    let bi = match int(&argv[2]) {
-        Ok(_) => match db_index(ctx, &argv[2]) {
+    let bi = match int(argv[2]) {
+        Ok(_) => match db_index(ctx, argv[2]) {
             Ok(i) => i,
             Err(e) => return e,
         },
@@ -574,9 +574,9 @@ fn swapdb(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `MOVE key db`: 1 if moved (0 when missing here or present there).
-fn move_cmd(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let dst = match int(&argv[2]) {
-        Ok(_) => match db_index(ctx, &argv[2]) {
+fn move_cmd(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    let dst = match int(argv[2]) {
+        Ok(_) => match db_index(ctx, argv[2]) {
             Ok(i) => i,
             Err(e) => return e,
         },
@@ -610,16 +610,16 @@ fn move_cmd(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `COPY source destination [DB destination-db] [REPLACE]`: 1 if copied.
-fn copy(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn copy(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let src_db = ctx.client.db;
     let mut dst_db = src_db;
     let mut replace = false;
     let mut i = 3;
     while i < argv.len() {
-        if is(&argv[i], "replace") {
+        if is(argv[i], "replace") {
             replace = true;
-        } else if is(&argv[i], "db") && i + 1 < argv.len() {
-            dst_db = match db_index(ctx, &argv[i + 1]) {
+        } else if is(argv[i], "db") && i + 1 < argv.len() {
+            dst_db = match db_index(ctx, argv[i + 1]) {
                 Ok(d) => d,
                 Err(e) => return e,
             };
@@ -728,12 +728,12 @@ pub fn encoding_with_flags(t: &Thresholds, v: &Value, flags: u8) -> &'static str
 }
 
 /// `OBJECT ENCODING key`.
-fn object_encoding(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn object_encoding(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let now = ctx.now_ms;
     let t = Thresholds::from_ctx(ctx);
     let db = ctx.db();
-    let flags = db.flags(&argv[2]);
-    match db.peek(&argv[2], now) {
+    let flags = db.flags(argv[2]);
+    match db.peek(argv[2], now) {
         Some(v) => Frame::bulk_str(encoding_with_flags(&t, v, flags)),
         None => Frame::Null,
     }
@@ -748,12 +748,12 @@ fn shares_integers(ctx: &Ctx) -> bool {
 }
 
 /// `OBJECT REFCOUNT key`: shared small integers report INT_MAX, like Redis.
-fn object_refcount(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn object_refcount(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let now = ctx.now_ms;
     let db = ctx.db();
-    let plain = db.flags(&argv[2]) != 0;
+    let plain = db.flags(argv[2]) != 0;
     let shared = !plain && shares_integers(ctx);
-    match ctx.db().peek(&argv[2], now) {
+    match ctx.db().peek(argv[2], now) {
         None => Frame::Null,
         Some(Value::Str(s))
             if shared && super::args::parse_i64(s).is_some_and(|n| (0..10000).contains(&n)) =>
@@ -770,10 +770,10 @@ fn lfu_policy(ctx: &Ctx) -> bool {
 
 /// `OBJECT IDLETIME key`: seconds since the key was last read or written (commands
 /// that only look, such as EXISTS, TYPE, TTL and OBJECT, do not count).
-fn object_idletime(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn object_idletime(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let now = ctx.now_ms;
     let shared = shares_integers(ctx);
-    let Some(idle) = ctx.db().idle_secs(&argv[2], now, shared) else {
+    let Some(idle) = ctx.db().idle_secs(argv[2], now, shared) else {
         return Frame::Null;
     };
     if lfu_policy(ctx) {
@@ -783,9 +783,9 @@ fn object_idletime(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `OBJECT FREQ key`: needs an LFU policy (access frequencies are not tracked).
-fn object_freq(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn object_freq(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let now = ctx.now_ms;
-    if ctx.db().peek(&argv[2], now).is_none() {
+    if ctx.db().peek(argv[2], now).is_none() {
         return Frame::Null;
     }
     if !lfu_policy(ctx) {
@@ -795,7 +795,7 @@ fn object_freq(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `OBJECT HELP` (also `OBJECT` alone, which Redis rejects by arity).
-fn object_help(_ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn object_help(_ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     if argv.len() < 2 {
         return Frame::err("wrong number of arguments for 'object' command");
     }

@@ -3,7 +3,7 @@
 
 use super::args::{int, is, owned, syntax_error, NOT_INTEGER};
 use crate::resp::Frame;
-use crate::server::command::{flags::*, BlockOn, Command, Ctx};
+use crate::server::command::{flags::*, owned_args, BlockOn, Command, Ctx};
 use crate::server::db::{wrongtype, Value};
 use bytes::Bytes;
 use std::collections::VecDeque;
@@ -91,7 +91,7 @@ fn signal_ready(ctx: &mut Ctx, key: &[u8]) {
 }
 
 /// Push `argv[2..]` at the head or tail; `only_existing` for LPUSHX/RPUSHX.
-fn push_generic(ctx: &mut Ctx, argv: &[Bytes], left: bool, only_existing: bool) -> Frame {
+fn push_generic(ctx: &mut Ctx, argv: &[&[u8]], left: bool, only_existing: bool) -> Frame {
     let now = ctx.now_ms;
     let key = &argv[1];
     let db = ctx.db();
@@ -114,7 +114,7 @@ fn push_generic(ctx: &mut Ctx, argv: &[Bytes], left: bool, only_existing: bool) 
             list.push_front(owned(v));
         }
     } else {
-        list.extend(vals.iter().map(owned));
+        list.extend(vals.iter().map(|v| owned(v)));
     }
     let len = list.len();
     if only_existing {
@@ -125,22 +125,22 @@ fn push_generic(ctx: &mut Ctx, argv: &[Bytes], left: bool, only_existing: bool) 
 }
 
 /// `LPUSH key element [element ...]`: new length.
-fn lpush(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn lpush(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     push_generic(ctx, argv, true, false)
 }
 
 /// `RPUSH key element [element ...]`: new length.
-fn rpush(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn rpush(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     push_generic(ctx, argv, false, false)
 }
 
 /// `LPUSHX key element [element ...]`: only onto an existing list; 0 otherwise.
-fn lpushx(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn lpushx(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     push_generic(ctx, argv, true, true)
 }
 
 /// `RPUSHX key element [element ...]`.
-fn rpushx(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn rpushx(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     push_generic(ctx, argv, false, true)
 }
 
@@ -166,13 +166,13 @@ fn pop_n(ctx: &mut Ctx, key: &[u8], left: bool, n: usize) -> Vec<Bytes> {
 }
 
 /// `LPOP key [count]` / `RPOP key [count]`.
-fn pop_generic(ctx: &mut Ctx, argv: &[Bytes], left: bool) -> Frame {
+fn pop_generic(ctx: &mut Ctx, argv: &[&[u8]], left: bool) -> Frame {
     if argv.len() > 3 {
         let name = if left { "lpop" } else { "rpop" };
         return Frame::err(format!("wrong number of arguments for '{name}' command"));
     }
     let count = if argv.len() == 3 {
-        match super::args::parse_i64(&argv[2]) {
+        match super::args::parse_i64(argv[2]) {
             Some(n) if n >= 0 => Some(n as usize),
             _ => return Frame::err("value is out of range, must be positive"),
         }
@@ -207,22 +207,22 @@ fn pop_generic(ctx: &mut Ctx, argv: &[Bytes], left: bool) -> Frame {
 }
 
 /// `LPOP key [count]`.
-fn lpop(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn lpop(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     pop_generic(ctx, argv, true)
 }
 
 /// `RPOP key [count]`.
-fn rpop(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn rpop(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     pop_generic(ctx, argv, false)
 }
 
 /// `LRANGE key start stop`.
-fn lrange(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let (start, end) = match (int(&argv[2]), int(&argv[3])) {
+fn lrange(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    let (start, end) = match (int(argv[2]), int(argv[3])) {
         (Ok(s), Ok(e)) => (s, e),
         (Err(e), _) | (_, Err(e)) => return e,
     };
-    let l = match read_list(ctx, &argv[1]) {
+    let l = match read_list(ctx, argv[1]) {
         Ok(Some(l)) => l,
         Ok(None) => return Frame::Array(Vec::new()),
         Err(e) => return e,
@@ -234,8 +234,8 @@ fn lrange(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `LLEN key`.
-fn llen(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    match read_list(ctx, &argv[1]) {
+fn llen(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    match read_list(ctx, argv[1]) {
         Ok(l) => Frame::Integer(l.map_or(0, |l| l.len()) as i64),
         Err(e) => e,
     }
@@ -248,13 +248,13 @@ fn list_pos(index: i64, len: usize) -> Option<usize> {
 }
 
 /// `LINDEX key index`: element or null.
-fn lindex(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let l = match read_list(ctx, &argv[1]) {
+fn lindex(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    let l = match read_list(ctx, argv[1]) {
         Ok(Some(l)) => l,
         Ok(None) => return Frame::Null,
         Err(e) => return e,
     };
-    let Some(index) = super::args::parse_i64(&argv[2]) else {
+    let Some(index) = super::args::parse_i64(argv[2]) else {
         return Frame::err(NOT_INTEGER);
     };
     match list_pos(index, l.len()) {
@@ -264,19 +264,19 @@ fn lindex(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `LSET key index element`.
-fn lset(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let l = match write_list(ctx, &argv[1]) {
+fn lset(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    let l = match write_list(ctx, argv[1]) {
         Ok(Some(l)) => l,
         Ok(None) => return Frame::err("no such key"),
         Err(e) => return e,
     };
-    let Some(index) = super::args::parse_i64(&argv[2]) else {
+    let Some(index) = super::args::parse_i64(argv[2]) else {
         return Frame::err(NOT_INTEGER);
     };
     match list_pos(index, l.len()) {
         Some(i) => {
-            l[i] = owned(&argv[3]);
-            ctx.db().modified(&argv[1], 1);
+            l[i] = owned(argv[3]);
+            ctx.db().modified(argv[1], 1);
             Frame::ok()
         }
         None => Frame::err("index out of range"),
@@ -285,8 +285,8 @@ fn lset(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 
 /// `LREM key count element`: removed count (count > 0 from the head, < 0 from the
 /// tail, 0 all).
-fn lrem(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let count = match int(&argv[2]) {
+fn lrem(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    let count = match int(argv[2]) {
         Ok(c) => c,
         Err(e) => return e,
     };
@@ -331,8 +331,8 @@ fn lrem(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `LTRIM key start stop`.
-fn ltrim(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let (start, end) = match (int(&argv[2]), int(&argv[3])) {
+fn ltrim(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    let (start, end) = match (int(argv[2]), int(argv[3])) {
         (Ok(s), Ok(e)) => (s, e),
         (Err(e), _) | (_, Err(e)) => return e,
     };
@@ -360,36 +360,36 @@ fn ltrim(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `LINSERT key BEFORE|AFTER pivot element`: new length, -1 without pivot, 0 without key.
-fn linsert(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let after = if is(&argv[2], "after") {
+fn linsert(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    let after = if is(argv[2], "after") {
         true
-    } else if is(&argv[2], "before") {
+    } else if is(argv[2], "before") {
         false
     } else {
         return syntax_error();
     };
-    let l = match write_list(ctx, &argv[1]) {
+    let l = match write_list(ctx, argv[1]) {
         Ok(Some(l)) => l,
         Ok(None) => return Frame::Integer(0),
         Err(e) => return e,
     };
-    let Some(pos) = l.iter().position(|v| v == &argv[3]) else {
+    let Some(pos) = l.iter().position(|v| v == argv[3]) else {
         return Frame::Integer(-1);
     };
-    l.insert(if after { pos + 1 } else { pos }, owned(&argv[4]));
+    l.insert(if after { pos + 1 } else { pos }, owned(argv[4]));
     let len = l.len();
-    ctx.db().modified(&argv[1], 1);
+    ctx.db().modified(argv[1], 1);
     Frame::Integer(len as i64)
 }
 
 /// `LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len]`.
-fn lpos(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn lpos(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let (mut rank, mut count, mut maxlen): (i64, Option<i64>, i64) = (1, None, 0);
     let mut j = 3;
     while j < argv.len() {
         let more = j + 1 < argv.len();
-        if is(&argv[j], "rank") && more {
-            rank = match int(&argv[j + 1]) {
+        if is(argv[j], "rank") && more {
+            rank = match int(argv[j + 1]) {
                 Ok(r) => r,
                 Err(e) => return e,
             };
@@ -401,13 +401,13 @@ fn lpos(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
                 // then behaves as a search from the tail for the first match.
                 rank = -1;
             }
-        } else if is(&argv[j], "count") && more {
-            match super::args::parse_i64(&argv[j + 1]) {
+        } else if is(argv[j], "count") && more {
+            match super::args::parse_i64(argv[j + 1]) {
                 Some(c) if c >= 0 => count = Some(c),
                 _ => return Frame::err("COUNT can't be negative"),
             }
-        } else if is(&argv[j], "maxlen") && more {
-            match super::args::parse_i64(&argv[j + 1]) {
+        } else if is(argv[j], "maxlen") && more {
+            match super::args::parse_i64(argv[j + 1]) {
                 Some(m) if m >= 0 => maxlen = m,
                 _ => return Frame::err("MAXLEN can't be negative"),
             }
@@ -416,7 +416,7 @@ fn lpos(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
         }
         j += 2;
     }
-    let l = match read_list(ctx, &argv[1]) {
+    let l = match read_list(ctx, argv[1]) {
         Ok(Some(l)) => l,
         Ok(None) => {
             return if count.is_some() {
@@ -495,8 +495,8 @@ fn side_name(left: bool) -> Bytes {
 /// when either key holds another type (checked before anything moves).
 fn move_one(
     ctx: &mut Ctx,
-    src: &Bytes,
-    dst: &Bytes,
+    src: &[u8],
+    dst: &[u8],
     from_left: bool,
     to_left: bool,
 ) -> Result<Option<Bytes>, Frame> {
@@ -544,12 +544,12 @@ fn move_one(
 }
 
 /// `LMOVE source destination LEFT|RIGHT LEFT|RIGHT`: the moved element or null.
-fn lmove(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let (from, to) = match (parse_side(&argv[3]), parse_side(&argv[4])) {
+fn lmove(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    let (from, to) = match (parse_side(argv[3]), parse_side(argv[4])) {
         (Ok(f), Ok(t)) => (f, t),
         (Err(e), _) | (_, Err(e)) => return e,
     };
-    match move_one(ctx, &argv[1], &argv[2], from, to) {
+    match move_one(ctx, argv[1], argv[2], from, to) {
         Ok(Some(v)) => Frame::Bulk(v),
         Ok(None) => Frame::Null,
         Err(e) => e,
@@ -557,8 +557,8 @@ fn lmove(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `RPOPLPUSH source destination`.
-fn rpoplpush(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    match move_one(ctx, &argv[1], &argv[2], false, true) {
+fn rpoplpush(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    match move_one(ctx, argv[1], argv[2], false, true) {
         Ok(Some(v)) => Frame::Bulk(v),
         Ok(None) => Frame::Null,
         Err(e) => e,
@@ -586,12 +586,12 @@ pub fn parse_timeout(arg: &[u8]) -> Result<Option<Instant>, Frame> {
 
 /// Block on `keys` until `deadline` (the timeout reply is a null array); inside EXEC
 /// the timeout reply comes at once.
-pub fn block_on(ctx: &mut Ctx, keys: &[Bytes], deadline: Option<Instant>) -> Frame {
+pub fn block_on(ctx: &mut Ctx, keys: &[&[u8]], deadline: Option<Instant>) -> Frame {
     if ctx.in_exec {
         return Frame::NullArray;
     }
     ctx.block = Some(BlockOn {
-        keys: keys.to_vec(),
+        keys: owned_args(keys),
         deadline,
         timeout_reply: Frame::NullArray,
     });
@@ -600,10 +600,10 @@ pub fn block_on(ctx: &mut Ctx, keys: &[Bytes], deadline: Option<Instant>) -> Fra
 
 /// The first of `keys` holding a non-empty list; WRONGTYPE if a key before it holds
 /// another type.
-fn first_nonempty(ctx: &mut Ctx, keys: &[Bytes]) -> Result<Option<Bytes>, Frame> {
+fn first_nonempty(ctx: &mut Ctx, keys: &[&[u8]]) -> Result<Option<Bytes>, Frame> {
     for k in keys {
         if read_list(ctx, k)?.is_some_and(|l| !l.is_empty()) {
-            return Ok(Some(k.clone()));
+            return Ok(Some(owned(k)));
         }
     }
     Ok(None)
@@ -617,10 +617,10 @@ pub type Served = Result<Option<Frame>, Frame>;
 /// the timeout, then answer with `serve(ctx, keys)` or block on all the keys.
 pub fn blocking_pop(
     ctx: &mut Ctx,
-    argv: &[Bytes],
-    serve: impl FnOnce(&mut Ctx, &[Bytes]) -> Served,
+    argv: &[&[u8]],
+    serve: impl FnOnce(&mut Ctx, &[&[u8]]) -> Served,
 ) -> Frame {
-    let deadline = match parse_timeout(&argv[argv.len() - 1]) {
+    let deadline = match parse_timeout(argv[argv.len() - 1]) {
         Ok(d) => d,
         Err(e) => return e,
     };
@@ -637,13 +637,13 @@ pub fn blocking_pop(
 /// MIN|MAX; `serve(ctx, keys, side, count)` pops from the first non-empty key.
 pub fn mpop(
     ctx: &mut Ctx,
-    argv: &[Bytes],
+    argv: &[&[u8]],
     blocking: bool,
     side: fn(&[u8]) -> Result<bool, Frame>,
-    serve: fn(&mut Ctx, &[Bytes], bool, usize) -> Served,
+    serve: fn(&mut Ctx, &[&[u8]], bool, usize) -> Served,
 ) -> Frame {
     let (deadline, rest) = if blocking {
-        match parse_timeout(&argv[1]) {
+        match parse_timeout(argv[1]) {
             Ok(d) => (d, &argv[2..]),
             Err(e) => return e,
         }
@@ -654,7 +654,7 @@ pub fn mpop(
         Ok(a) => a,
         Err(e) => return e,
     };
-    let s = match side(&a.side) {
+    let s = match side(a.side) {
         Ok(s) => s,
         Err(e) => return e,
     };
@@ -668,7 +668,7 @@ pub fn mpop(
 
 /// Pop one element from the first non-empty list: `[key, element]`, propagated as
 /// LPOP/RPOP.
-fn pop_first(ctx: &mut Ctx, keys: &[Bytes], left: bool) -> Served {
+fn pop_first(ctx: &mut Ctx, keys: &[&[u8]], left: bool) -> Served {
     let Some(k) = first_nonempty(ctx, keys)? else {
         return Ok(None);
     };
@@ -681,19 +681,19 @@ fn pop_first(ctx: &mut Ctx, keys: &[Bytes], left: bool) -> Served {
 }
 
 /// `BLPOP key [key ...] timeout`.
-fn blpop(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn blpop(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     blocking_pop(ctx, argv, |ctx, keys| pop_first(ctx, keys, true))
 }
 
 /// `BRPOP key [key ...] timeout`.
-fn brpop(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn brpop(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     blocking_pop(ctx, argv, |ctx, keys| pop_first(ctx, keys, false))
 }
 
 /// Shared body of BLMOVE and BRPOPLPUSH; `prop` is the non-blocking form to propagate.
 fn bmove_generic(
     ctx: &mut Ctx,
-    argv: &[Bytes],
+    argv: &[&[u8]],
     from: bool,
     to: bool,
     timeout: &[u8],
@@ -703,7 +703,7 @@ fn bmove_generic(
         Ok(d) => d,
         Err(e) => return e,
     };
-    match move_one(ctx, &argv[1], &argv[2], from, to) {
+    match move_one(ctx, argv[1], argv[2], from, to) {
         Ok(Some(v)) => {
             ctx.propagate_as(vec![prop]);
             Frame::Bulk(v)
@@ -716,38 +716,38 @@ fn bmove_generic(
 }
 
 /// `BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout`.
-fn blmove(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let (from, to) = match (parse_side(&argv[3]), parse_side(&argv[4])) {
+fn blmove(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    let (from, to) = match (parse_side(argv[3]), parse_side(argv[4])) {
         (Ok(f), Ok(t)) => (f, t),
         (Err(e), _) | (_, Err(e)) => return e,
     };
     let prop = vec![
         b(b"LMOVE"),
-        argv[1].clone(),
-        argv[2].clone(),
+        owned(argv[1]),
+        owned(argv[2]),
         side_name(from),
         side_name(to),
     ];
-    bmove_generic(ctx, argv, from, to, &argv[5], prop)
+    bmove_generic(ctx, argv, from, to, argv[5], prop)
 }
 
 /// `BRPOPLPUSH source destination timeout`.
-fn brpoplpush(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let prop = vec![b(b"RPOPLPUSH"), argv[1].clone(), argv[2].clone()];
-    bmove_generic(ctx, argv, false, true, &argv[3], prop)
+fn brpoplpush(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    let prop = vec![b(b"RPOPLPUSH"), owned(argv[1]), owned(argv[2])];
+    bmove_generic(ctx, argv, false, true, argv[3], prop)
 }
 
 /// Parsed `numkeys key [key ...] <where> [COUNT count]` of LMPOP/BLMPOP/ZMPOP.
-pub struct MpopArgs {
-    pub keys: Vec<Bytes>,
+pub struct MpopArgs<'a> {
+    pub keys: Vec<&'a [u8]>,
     /// The word after the keys (LEFT/RIGHT or MIN/MAX), still to be parsed.
-    pub side: Bytes,
+    pub side: &'a [u8],
     pub count: usize,
 }
 
 /// Parse the MPOP argument tail starting at `numkeys`.
-pub fn parse_mpop(args: &[Bytes]) -> Result<MpopArgs, Frame> {
-    let numkeys = match super::args::parse_i64(&args[0]) {
+pub fn parse_mpop<'a>(args: &[&'a [u8]]) -> Result<MpopArgs<'a>, Frame> {
+    let numkeys = match super::args::parse_i64(args[0]) {
         Some(n) if n >= 1 => n as usize,
         _ => return Err(Frame::err("numkeys should be greater than 0")),
     };
@@ -755,12 +755,12 @@ pub fn parse_mpop(args: &[Bytes]) -> Result<MpopArgs, Frame> {
         return Err(syntax_error());
     }
     let keys = args[1..=numkeys].to_vec();
-    let side = args[numkeys + 1].clone();
+    let side = args[numkeys + 1];
     let mut count = None;
     let mut j = numkeys + 2;
     while j < args.len() {
-        if count.is_none() && is(&args[j], "count") && j + 1 < args.len() {
-            match super::args::parse_i64(&args[j + 1]) {
+        if count.is_none() && is(args[j], "count") && j + 1 < args.len() {
+            match super::args::parse_i64(args[j + 1]) {
                 Some(c) if c >= 1 => count = Some(c as usize),
                 _ => return Err(Frame::err("count should be greater than 0")),
             }
@@ -778,7 +778,7 @@ pub fn parse_mpop(args: &[Bytes]) -> Result<MpopArgs, Frame> {
 
 /// Pop from the first non-empty list: `[key, [elements]]`, propagated as
 /// `LPOP|RPOP key n`. None when every list is empty.
-fn mpop_now(ctx: &mut Ctx, keys: &[Bytes], left: bool, count: usize) -> Served {
+fn mpop_now(ctx: &mut Ctx, keys: &[&[u8]], left: bool, count: usize) -> Served {
     let Some(k) = first_nonempty(ctx, keys)? else {
         return Ok(None);
     };
@@ -796,12 +796,12 @@ fn mpop_now(ctx: &mut Ctx, keys: &[Bytes], left: bool, count: usize) -> Served {
 }
 
 /// `LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]`.
-fn lmpop(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn lmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     mpop(ctx, argv, false, parse_side, mpop_now)
 }
 
 /// `BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]`.
-fn blmpop(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn blmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     mpop(ctx, argv, true, parse_side, mpop_now)
 }
 
@@ -840,11 +840,7 @@ mod tests {
 
     #[test]
     fn mpop_args() {
-        let v = |s: &[&str]| {
-            s.iter()
-                .map(|x| Bytes::from(x.to_string()))
-                .collect::<Vec<_>>()
-        };
+        let v = |s: &[&'static str]| s.iter().map(|x| x.as_bytes()).collect::<Vec<_>>();
         let a = parse_mpop(&v(&["2", "a", "b", "LEFT", "COUNT", "3"]))
             .ok()
             .unwrap();

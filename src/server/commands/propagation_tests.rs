@@ -9,7 +9,6 @@ use crate::server::command::dispatch;
 use crate::server::config::Config;
 use crate::server::replication::backlog::Backlog;
 use crate::server::state::{unix_ms, State};
-use bytes::Bytes;
 use tokio::sync::mpsc;
 
 struct Harness {
@@ -37,11 +36,8 @@ impl Harness {
     }
 
     fn run(&mut self, args: &[&str]) -> Frame {
-        let argv = args
-            .iter()
-            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
-            .collect();
-        dispatch(&mut self.st, &mut self.c, argv, unix_ms()).reply
+        let argv: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        dispatch(&mut self.st, &mut self.c, &argv, unix_ms()).reply
     }
 
     /// The commands emitted since the last call, SELECTs left out.

@@ -128,7 +128,7 @@ impl Target {
 }
 
 /// Shared body of SUBSCRIBE and PSUBSCRIBE: one confirmation per argument.
-fn subscribe_to(ctx: &mut Ctx, argv: &[Bytes], target: Target) -> Frame {
+fn subscribe_to(ctx: &mut Ctx, argv: &[&[u8]], target: Target) -> Frame {
     let id = ctx.client.id;
     let mut frames = Vec::with_capacity(argv.len() - 1);
     for name in &argv[1..] {
@@ -147,7 +147,7 @@ fn subscribe_to(ctx: &mut Ctx, argv: &[Bytes], target: Target) -> Frame {
 
 /// Shared body of UNSUBSCRIBE and PUNSUBSCRIBE: no argument means every one the
 /// connection has; with none at all, one confirmation with a null name.
-fn unsubscribe_from(ctx: &mut Ctx, argv: &[Bytes], target: Target) -> Frame {
+fn unsubscribe_from(ctx: &mut Ctx, argv: &[&[u8]], target: Target) -> Frame {
     let id = ctx.client.id;
     let names: Vec<Bytes> = if argv.len() > 1 {
         argv[1..]
@@ -175,30 +175,30 @@ fn unsubscribe_from(ctx: &mut Ctx, argv: &[Bytes], target: Target) -> Frame {
 }
 
 /// `SUBSCRIBE channel [channel ...]`: one confirmation per channel.
-fn subscribe(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn subscribe(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     subscribe_to(ctx, argv, Target::Channels)
 }
 
 /// `PSUBSCRIBE pattern [pattern ...]`.
-fn psubscribe(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn psubscribe(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     subscribe_to(ctx, argv, Target::Patterns)
 }
 
 /// `UNSUBSCRIBE [channel ...]`: no argument means every channel; with nothing
 /// subscribed, one frame with a null name.
-fn unsubscribe(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn unsubscribe(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     unsubscribe_from(ctx, argv, Target::Channels)
 }
 
 /// `PUNSUBSCRIBE [pattern ...]`.
-fn punsubscribe(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn punsubscribe(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     unsubscribe_from(ctx, argv, Target::Patterns)
 }
 
 /// `PUBLISH channel message`: `:<receivers>` (channel subscribers plus one per
 /// matching pattern subscription).
-fn publish(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let n = publish_message(ctx.state, &argv[1], &argv[2]);
+fn publish(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    let n = publish_message(ctx.state, argv[1], argv[2]);
     Frame::Integer(n as i64)
 }
 
@@ -242,7 +242,7 @@ pub fn publish_message(state: &mut State, channel: &[u8], message: &[u8]) -> usi
 }
 
 /// `PUBSUB CHANNELS [pattern]`: active channels (with at least one subscriber).
-fn pubsub_channels(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn pubsub_channels(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     if argv.len() > 3 {
         return Frame::err("Unknown PUBSUB subcommand or wrong number of arguments for 'channels'");
     }
@@ -260,7 +260,7 @@ fn pubsub_channels(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `PUBSUB NUMSUB [channel ...]`: flat `[ch, n, ...]` in both protocols.
-fn pubsub_numsub(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn pubsub_numsub(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let mut out = Vec::with_capacity(2 * (argv.len() - 2));
     for ch in &argv[2..] {
         let n = ctx
@@ -269,19 +269,19 @@ fn pubsub_numsub(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
             .channels
             .get(&ch[..])
             .map_or(0, |s| s.len());
-        out.push(Frame::Bulk(ch.clone()));
+        out.push(Frame::Bulk(Bytes::copy_from_slice(ch)));
         out.push(Frame::Integer(n as i64));
     }
     Frame::Array(out)
 }
 
 /// `PUBSUB NUMPAT`: number of distinct patterns subscribed to.
-fn pubsub_numpat(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+fn pubsub_numpat(ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
     Frame::Integer(ctx.state.pubsub.patterns.len() as i64)
 }
 
 /// `PUBSUB SHARDCHANNELS [pattern]`: no shard channels outside cluster mode.
-fn pubsub_shardchannels(_ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn pubsub_shardchannels(_ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     if argv.len() > 3 {
         return Frame::err(
             "Unknown PUBSUB subcommand or wrong number of arguments for 'shardchannels'",
@@ -291,17 +291,17 @@ fn pubsub_shardchannels(_ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `PUBSUB SHARDNUMSUB [channel ...]`: every count is 0 (no shard channels here).
-fn pubsub_shardnumsub(_ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn pubsub_shardnumsub(_ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let mut out = Vec::new();
     for ch in &argv[2..] {
-        out.push(Frame::Bulk(ch.clone()));
+        out.push(Frame::Bulk(Bytes::copy_from_slice(ch)));
         out.push(Frame::Integer(0));
     }
     Frame::Array(out)
 }
 
 /// `PUBSUB HELP`.
-fn pubsub_help(_ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+fn pubsub_help(_ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
     help_lines(
         "PUBSUB",
         &[

@@ -24,24 +24,24 @@ pub static COMMANDS: &[Command] = &[
 ];
 
 /// `REPLICAOF host port` / `REPLICAOF NO ONE`: follow a master, or become one.
-fn replicaof(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn replicaof(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     if ctx.state.repl.failover != FailoverState::None {
         return Frame::err("REPLICAOF not allowed while failing over.");
     }
-    if is(&argv[1], "no") && is(&argv[2], "one") {
+    if is(argv[1], "no") && is(argv[2], "one") {
         if ctx.state.is_replica() {
             replication::become_master(ctx.state);
         }
         return Frame::ok();
     }
-    let port = match std::str::from_utf8(&argv[2])
+    let port = match std::str::from_utf8(argv[2])
         .ok()
         .and_then(|s| s.parse::<i64>().ok())
     {
         Some(p) if (0..=65535).contains(&p) => p as u16,
         _ => return Frame::err("Invalid master port"),
     };
-    let host = String::from_utf8_lossy(&argv[1]).into_owned();
+    let host = String::from_utf8_lossy(argv[1]).into_owned();
     if !replication::become_replica(ctx.state, &host, port) {
         return Frame::simple("OK Already connected to specified master");
     }
@@ -51,9 +51,9 @@ fn replicaof(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 /// `PSYNC replid offset [FAILOVER]`: partial resync from the backlog
 /// (`+CONTINUE`) or full resync (`+FULLRESYNC replid offset` then the RDB); the
 /// connection then becomes a replica link.
-fn psync(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let replid = String::from_utf8_lossy(&argv[1]).into_owned();
-    if argv.len() > 3 && is(&argv[3], "failover") {
+fn psync(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    let replid = String::from_utf8_lossy(argv[1]).into_owned();
+    if argv.len() > 3 && is(argv[3], "failover") {
         if !ctx.state.is_replica() {
             return Frame::err("PSYNC FAILOVER can't be sent to a master.");
         }
@@ -66,7 +66,7 @@ fn psync(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
         );
         replication::become_master(ctx.state);
     }
-    let off = match int(&argv[2]) {
+    let off = match int(argv[2]) {
         Ok(o) => o,
         Err(e) => return e,
     };
@@ -84,7 +84,7 @@ fn psync(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 /// (`$<len>`, or `$EOF:` after `REPLCONF capa eof`), then the stream; such a replica
 /// sends no ACKs and is never timed out for it. `redis-cli --rdb` uses it with
 /// `REPLCONF rdb-only 1` (closed after the RDB).
-fn sync(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+fn sync(ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
     let (id, addr) = (ctx.client.id, ctx.client.addr);
     match master::psync(ctx.state, id, addr, None) {
         Ok((_, h)) => {
@@ -99,7 +99,7 @@ fn sync(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
 /// `REPLCONF option value [option value ...]`: what a replica tells its master
 /// before PSYNC (listening-port, ip-address, capa, rdb-only); `ack`/`getack` are
 /// handled on the replication links themselves and get no reply anywhere else.
-fn replconf(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn replconf(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     if argv.len().is_multiple_of(2) {
         return syntax_error();
     }
@@ -167,15 +167,15 @@ fn replconf(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 /// `WAIT numreplicas timeout`: block until that many replicas acknowledged this
 /// connection's last write (a `REPLCONF GETACK *` is sent to speed it up), or the
 /// timeout (ms, 0 = forever) passes; replies with the count.
-fn wait(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn wait(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     if ctx.state.is_replica() {
         return Frame::err("WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.");
     }
-    let num = match int(&argv[1]) {
+    let num = match int(argv[1]) {
         Ok(n) => n,
         Err(e) => return e,
     };
-    let timeout = match int(&argv[2]) {
+    let timeout = match int(argv[2]) {
         Ok(t) if t < 0 => return Frame::err("timeout is negative"),
         Ok(t) => t,
         Err(e) => return e,
@@ -212,7 +212,7 @@ fn wait(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 
 /// `ROLE`: `[master, offset, [[ip, port, ack]...]]` or
 /// `[slave, host, port, state, offset]`.
-fn role(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+fn role(ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
     let r = &ctx.state.repl;
     match &r.master {
         None => Frame::Array(vec![
@@ -251,7 +251,7 @@ fn role(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
 /// `FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT ms]`: coordinated switchover
 /// to a replica; writes are paused (held, not refused) until it ends (see
 /// replication/failover.rs).
-fn failover(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn failover(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let mut to: Option<(String, u16)> = None;
     let mut force = false;
     let mut abort = false;
@@ -260,8 +260,8 @@ fn failover(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     while i < argv.len() {
         let a = &argv[i];
         if is(a, "to") && to.is_none() && i + 2 < argv.len() {
-            let host = String::from_utf8_lossy(&argv[i + 1]).into_owned();
-            let port = match int(&argv[i + 2]) {
+            let host = String::from_utf8_lossy(argv[i + 1]).into_owned();
+            let port = match int(argv[i + 2]) {
                 Ok(p) if (0..=65535).contains(&p) => p as u16,
                 Ok(_) => return Frame::err("value is not an integer or out of range"),
                 Err(e) => return e,
@@ -275,7 +275,7 @@ fn failover(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
             abort = true;
             i += 1;
         } else if is(a, "timeout") && timeout.is_none() && i + 1 < argv.len() {
-            match int(&argv[i + 1]) {
+            match int(argv[i + 1]) {
                 Ok(t) if t <= 0 => return Frame::err("FAILOVER timeout must be greater than 0"),
                 Ok(t) => timeout = Some(t),
                 Err(e) => return e,
@@ -328,7 +328,7 @@ fn failover(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `SAVE`: write the RDB file now (blocking).
-fn save(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+fn save(ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
     match persist::save_now(ctx.state) {
         Ok(()) => Frame::ok(),
         Err(e) if e.contains("already in progress") => Frame::err(e),
@@ -337,10 +337,10 @@ fn save(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
 }
 
 /// `BGSAVE [SCHEDULE]`: write the RDB file in the background.
-fn bgsave(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn bgsave(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let schedule = match argv.len() {
         1 => false,
-        2 if is(&argv[1], "schedule") => true,
+        2 if is(argv[1], "schedule") => true,
         _ => return syntax_error(),
     };
     if ctx.state.repl.persist.bgsave_in_progress {

@@ -54,7 +54,7 @@ static COMMAND_SUBS: &[Command] = &[
     Command::new("help", 2, LOADING | STALE, command_help),
 ];
 
-fn text_args(argv: &[Bytes]) -> Vec<String> {
+fn text_args(argv: &[&[u8]]) -> Vec<String> {
     argv.iter()
         .map(|a| String::from_utf8_lossy(a).into_owned())
         .collect()
@@ -64,7 +64,7 @@ fn text_args(argv: &[Bytes]) -> Vec<String> {
 // INFO
 
 /// `INFO [section ...]`: a bulk string in RESP2, verbatim text in RESP3.
-fn info(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn info(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let text = crate::server::info::info_text(ctx.state, &text_args(&argv[1..]));
     Frame::Verbatim(Bytes::from(text))
 }
@@ -73,7 +73,7 @@ fn info(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 // CONFIG
 
 /// `CONFIG GET pattern [pattern ...]`: a map of matching parameters.
-fn config_get(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn config_get(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let pairs = ctx.state.config.config_get(&text_args(&argv[2..]));
     Frame::Map(
         pairs
@@ -84,7 +84,7 @@ fn config_get(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `CONFIG SET name value [name value ...]`: all or nothing.
-fn config_set(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn config_set(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     if !(argv.len() - 2).is_multiple_of(2) {
         return syntax_error();
     }
@@ -100,7 +100,7 @@ fn config_set(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `CONFIG REWRITE`: rewrite the config file in place, atomically.
-fn config_rewrite(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+fn config_rewrite(ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
     match ctx.state.config.rewrite() {
         Ok(()) => {
             tracing::info!("CONFIG REWRITE executed with success.");
@@ -114,13 +114,13 @@ fn config_rewrite(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
 }
 
 /// `CONFIG RESETSTAT`: reset the INFO stats, commandstats and errorstats.
-fn config_resetstat(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+fn config_resetstat(ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
     ctx.state.stats.reset();
     Frame::ok()
 }
 
 /// `CONFIG HELP`.
-fn config_help(_ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+fn config_help(_ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
     help_lines(
         "CONFIG",
         &[
@@ -313,7 +313,7 @@ fn find_command(name: &[u8]) -> Option<(&'static Command, String)> {
 }
 
 /// `COMMAND`: every command's entry.
-fn command_all(_ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+fn command_all(_ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
     Frame::Array(
         all_commands()
             .into_iter()
@@ -323,13 +323,13 @@ fn command_all(_ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
 }
 
 /// `COMMAND COUNT`.
-fn command_count(_ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+fn command_count(_ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
     Frame::Integer(command::table().len() as i64)
 }
 
 /// `COMMAND INFO [name ...]`: one entry per name (null for unknown names); all
 /// commands without names.
-fn command_info(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn command_info(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     if argv.len() == 2 {
         return command_all(ctx, argv);
     }
@@ -367,7 +367,7 @@ fn doc_map(c: &Command, fullname: &str, group: &str) -> Frame {
 }
 
 /// `COMMAND DOCS [name ...]`: a map of name → doc map (unknown names skipped).
-fn command_docs(_ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn command_docs(_ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let mut out = Vec::new();
     if argv.len() == 2 {
         for c in all_commands() {
@@ -387,7 +387,7 @@ fn command_docs(_ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 type NameFilter = dyn Fn(&str, &Command, &str) -> bool;
 
 /// `COMMAND LIST [FILTERBY MODULE m|ACLCAT c|PATTERN p]`: every fullname.
-fn command_list(_ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn command_list(_ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let mut names = Vec::new();
     for c in all_commands() {
         names.push((c.name.to_string(), c, c.name));
@@ -397,18 +397,18 @@ fn command_list(_ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     }
     let filter: Box<NameFilter> = match argv.len() {
         2 => Box::new(|_, _, _| true),
-        5 if is(&argv[2], "filterby") => {
-            let value = String::from_utf8_lossy(&argv[4]).into_owned();
-            if is(&argv[3], "module") {
+        5 if is(argv[2], "filterby") => {
+            let value = String::from_utf8_lossy(argv[4]).into_owned();
+            if is(argv[3], "module") {
                 Box::new(|_, _, _| false)
-            } else if is(&argv[3], "aclcat") {
+            } else if is(argv[3], "aclcat") {
                 let want = format!("+@{}", value.to_ascii_lowercase());
                 Box::new(move |_, c, top| {
                     acl_categories(c, group_of(top))
                         .iter()
                         .any(|f| f.as_text().as_deref() == Some(want.as_str()))
                 })
-            } else if is(&argv[3], "pattern") {
+            } else if is(argv[3], "pattern") {
                 Box::new(move |n, _, _| {
                     crate::server::glob::glob_match(
                         value.to_ascii_lowercase().as_bytes(),
@@ -431,14 +431,14 @@ fn command_list(_ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `COMMAND GETKEYS cmd [args...]` and `GETKEYSANDFLAGS`: the key arguments of a call.
-fn command_getkeys(_ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let with_flags = is(&argv[1], "getkeysandflags");
+fn command_getkeys(_ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    let with_flags = is(argv[1], "getkeysandflags");
     let call = &argv[2..];
-    let Some(mut cmd) = command::lookup(&call[0]) else {
+    let Some(mut cmd) = command::lookup(call[0]) else {
         return Frame::err("Invalid command specified");
     };
     if !cmd.subcommands.is_empty() && call.len() >= 2 {
-        match command::lookup_sub(cmd, &call[1]) {
+        match command::lookup_sub(cmd, call[1]) {
             Some(s) => cmd = s,
             None => return Frame::err("Invalid command specified"),
         }
@@ -460,9 +460,12 @@ fn command_getkeys(_ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
         keys.into_iter()
             .map(|k| {
                 if with_flags {
-                    Frame::Array(vec![Frame::Bulk(k.clone()), Frame::Set(flags.clone())])
+                    Frame::Array(vec![
+                        Frame::Bulk(Bytes::copy_from_slice(k)),
+                        Frame::Set(flags.clone()),
+                    ])
                 } else {
-                    Frame::Bulk(k.clone())
+                    Frame::Bulk(Bytes::copy_from_slice(k))
                 }
             })
             .collect(),
@@ -470,7 +473,7 @@ fn command_getkeys(_ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `COMMAND HELP`.
-fn command_help(_ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+fn command_help(_ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
     help_lines(
         "COMMAND",
         &[
@@ -508,11 +511,11 @@ fn debug_unknown(sub: &[u8]) -> Frame {
 
 /// `DEBUG <subcommand> ...` (allowed by `enable-debug-command`, checked by the
 /// dispatcher).
-fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let sub = String::from_utf8_lossy(&argv[1]).to_ascii_lowercase();
+fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    let sub = String::from_utf8_lossy(argv[1]).to_ascii_lowercase();
     match (sub.as_str(), argv.len()) {
         ("help", 2) => debug_help(),
-        ("sleep", 3) => debug_sleep(&argv[2]),
+        ("sleep", 3) => debug_sleep(argv[2]),
         ("digest", 2) => Frame::simple(crate::server::digest::dataset_digest(ctx.state)),
         ("digest-value", _) => {
             let db = &ctx.state.dbs[ctx.client.db];
@@ -525,7 +528,7 @@ fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
         }
         ("set-active-expire", 3) => {
             // Redis parses with atoi: anything non-numeric is 0.
-            let on = std::str::from_utf8(&argv[2])
+            let on = std::str::from_utf8(argv[2])
                 .ok()
                 .and_then(|s| s.trim().parse::<i64>().ok())
                 .unwrap_or(0);
@@ -533,17 +536,17 @@ fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
             Frame::ok()
         }
         ("populate", 3..=5) => debug_populate(ctx, argv),
-        ("object", 3) => debug_object(ctx, &argv[2]),
-        ("protocol", 3) => debug_protocol(ctx, &argv[2]),
+        ("object", 3) => debug_object(ctx, argv[2]),
+        ("protocol", 3) => debug_protocol(ctx, argv[2]),
         ("reload", _) => debug_reload(ctx, &argv[2..]),
-        _ => debug_unknown(&argv[1]),
+        _ => debug_unknown(argv[1]),
     }
 }
 
 /// `DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]`: save the RDB (unless NOSAVE), then
 /// load it back, replacing the dataset (NOFLUSH/MERGE: loaded keys are added over
 /// the existing ones). Nothing is propagated.
-fn debug_reload(ctx: &mut Ctx, opts: &[Bytes]) -> Frame {
+fn debug_reload(ctx: &mut Ctx, opts: &[&[u8]]) -> Frame {
     use crate::server::replication::persist;
     let (mut merge, mut noflush, mut nosave) = (false, false, false);
     for o in opts {
@@ -617,9 +620,9 @@ fn debug_sleep(arg: &[u8]) -> Frame {
 
 /// `DEBUG POPULATE count [prefix] [size]`: `prefix:i` = `value:i` (padded or cut to
 /// `size`), existing keys skipped, nothing propagated.
-fn debug_populate(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn debug_populate(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     const POSITIVE: &str = "value is out of range, must be positive";
-    let count = match int(&argv[2]) {
+    let count = match int(argv[2]) {
         Ok(n) if n >= 0 => n,
         Ok(_) => return Frame::err(POSITIVE),
         Err(e) => return e,
@@ -790,7 +793,7 @@ fn debug_help() -> Frame {
 /// `-ERR Errors trying to SHUTDOWN. Check logs.` unless FORCE. On success the
 /// caller gets no reply, just EOF, and the server exits. Vigil does not wait for
 /// lagging replicas (NOW is implied).
-fn shutdown(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn shutdown(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let (mut save, mut nosave, mut abort, mut other) = (false, false, false, false);
     let mut force = false;
     for a in &argv[1..] {
@@ -836,13 +839,13 @@ fn shutdown(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `LASTSAVE`: unix time of the last successful save (the start time until then).
-fn lastsave(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+fn lastsave(ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
     Frame::Integer(ctx.state.lastsave)
 }
 
 /// `MONITOR`: from now on, stream every command the server executes (admin
 /// commands excepted) to this connection as status lines.
-fn monitor(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+fn monitor(ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
     if ctx.in_exec {
         return Frame::err("MONITOR isn't allowed for DENY BLOCKING client");
     }
@@ -856,7 +859,7 @@ fn monitor(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
 pub fn feed_monitors(
     state: &mut crate::server::state::State,
     client: &crate::server::client::Client,
-    argv: &[Bytes],
+    argv: &[&[u8]],
 ) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

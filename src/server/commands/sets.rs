@@ -76,13 +76,13 @@ fn set_frame(members: Vec<Bytes>) -> Frame {
 }
 
 /// `SADD key member [member ...]`: number added.
-fn sadd(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn sadd(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let now = ctx.now_ms;
-    match ctx.db().get_or_create(&argv[1], now, is_set, new_set) {
+    match ctx.db().get_or_create(argv[1], now, is_set, new_set) {
         Ok(Value::Set(s)) => {
             let mut added = 0;
             for m in &argv[2..] {
-                if !s.contains(m.as_ref()) {
+                if !s.contains(&m[..]) {
                     s.insert(owned(m));
                     added += 1;
                 }
@@ -95,7 +95,7 @@ fn sadd(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// Remove members from the set at `key`; deletes the key when emptied.
-fn remove_members(ctx: &mut Ctx, key: &[u8], members: &[Bytes]) -> Result<usize, Frame> {
+fn remove_members(ctx: &mut Ctx, key: &[u8], members: &[&[u8]]) -> Result<usize, Frame> {
     let now = ctx.now_ms;
     let db = ctx.db();
     let s = match db.lookup_write(key, now) {
@@ -103,7 +103,7 @@ fn remove_members(ctx: &mut Ctx, key: &[u8], members: &[Bytes]) -> Result<usize,
         Some(Value::Set(s)) => s,
         Some(_) => return Err(wrongtype()),
     };
-    let n = members.iter().filter(|m| s.swap_remove(m.as_ref())).count();
+    let n = members.iter().filter(|m| s.swap_remove(&m[..])).count();
     if n > 0 {
         db.modified(key, n as u64);
         db.remove_if_empty(key);
@@ -112,17 +112,17 @@ fn remove_members(ctx: &mut Ctx, key: &[u8], members: &[Bytes]) -> Result<usize,
 }
 
 /// `SREM key member [member ...]`: number removed.
-fn srem(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    match remove_members(ctx, &argv[1], &argv[2..]) {
+fn srem(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    match remove_members(ctx, argv[1], &argv[2..]) {
         Ok(n) => Frame::Integer(n as i64),
         Err(e) => e,
     }
 }
 
 /// `SMEMBERS key`: a set reply.
-fn smembers(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn smembers(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let limit = intset_limit(ctx);
-    match read_set(ctx, &argv[1]) {
+    match read_set(ctx, argv[1]) {
         Ok(Some(s)) => set_frame(ordered(s.iter(), s.len(), limit)),
         Ok(None) => Frame::Set(Vec::new()),
         Err(e) => e,
@@ -130,20 +130,20 @@ fn smembers(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `SISMEMBER key member`.
-fn sismember(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    match read_set(ctx, &argv[1]) {
+fn sismember(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    match read_set(ctx, argv[1]) {
         Ok(s) => Frame::Integer(s.is_some_and(|s| s.contains(argv[2].as_ref())) as i64),
         Err(e) => e,
     }
 }
 
 /// `SMISMEMBER key member [member ...]`: array of 0/1.
-fn smismember(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    match read_set(ctx, &argv[1]) {
+fn smismember(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    match read_set(ctx, argv[1]) {
         Ok(s) => Frame::Array(
             argv[2..]
                 .iter()
-                .map(|m| Frame::Integer(s.is_some_and(|s| s.contains(m.as_ref())) as i64))
+                .map(|m| Frame::Integer(s.is_some_and(|s| s.contains(&m[..])) as i64))
                 .collect(),
         ),
         Err(e) => e,
@@ -151,28 +151,28 @@ fn smismember(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `SCARD key`.
-fn scard(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    match read_set(ctx, &argv[1]) {
+fn scard(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    match read_set(ctx, argv[1]) {
         Ok(s) => Frame::Integer(s.map_or(0, |s| s.len()) as i64),
         Err(e) => e,
     }
 }
 
 /// `SPOP key [count]`: propagated as SREM of what was popped (DEL when all went).
-fn spop(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn spop(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     if argv.len() > 3 {
         return syntax_error();
     }
     let count = if argv.len() == 3 {
-        match parse_i64(&argv[2]) {
+        match parse_i64(argv[2]) {
             Some(n) if n >= 0 => Some(n as usize),
             _ => return Frame::err("value is out of range, must be positive"),
         }
     } else {
         None
     };
-    let key = argv[1].clone();
-    let len = match read_set(ctx, &key) {
+    let key = argv[1];
+    let len = match read_set(ctx, key) {
         Ok(Some(s)) => s.len(),
         Ok(None) => {
             return if count.is_some() {
@@ -190,14 +190,14 @@ fn spop(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     let now = ctx.now_ms;
     let limit = intset_limit(ctx);
     let popped: Vec<Bytes> = if want >= len {
-        let Some(Value::Set(s)) = ctx.db().remove(&key, now) else {
+        let Some(Value::Set(s)) = ctx.db().remove(key, now) else {
             return Frame::Set(Vec::new());
         };
-        ctx.propagate_as(vec![vec![Bytes::from_static(b"DEL"), key.clone()]]);
+        ctx.propagate_as(vec![vec![Bytes::from_static(b"DEL"), owned(key)]]);
         ordered(s.iter(), s.len(), limit)
     } else {
         let db = ctx.db();
-        let Some(Value::Set(s)) = db.lookup_write(&key, now) else {
+        let Some(Value::Set(s)) = db.lookup_write(key, now) else {
             return Frame::Null;
         };
         let mut idx = distinct_indices(s.len(), want);
@@ -207,11 +207,11 @@ fn spop(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
             .into_iter()
             .filter_map(|i| s.swap_remove_index(i))
             .collect();
-        db.modified(&key, out.len() as u64);
-        db.remove_if_empty(&key);
+        db.modified(key, out.len() as u64);
+        db.remove_if_empty(key);
         ctx.propagate_as(
             out.iter()
-                .map(|m| vec![Bytes::from_static(b"SREM"), key.clone(), m.clone()])
+                .map(|m| vec![Bytes::from_static(b"SREM"), owned(key), owned(m)])
                 .collect(),
         );
         out
@@ -223,7 +223,7 @@ fn spop(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `SRANDMEMBER key [count]`: negative counts may repeat members.
-fn srandmember(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn srandmember(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let pick = |s: &Set, slots: Vec<usize>, single: bool, _: bool| {
         let mut members = slots
             .into_iter()
@@ -247,14 +247,14 @@ enum Op {
 
 /// Compute an operation over the sets at `keys` (missing keys are empty sets). Every
 /// key's type is checked first.
-fn compute(ctx: &mut Ctx, keys: &[Bytes], op: Op) -> Result<Set, Frame> {
+fn compute(ctx: &mut Ctx, keys: &[&[u8]], op: Op) -> Result<Set, Frame> {
     let now = ctx.now_ms;
     let db = ctx.db();
     let mut sets: Vec<Option<&Set>> = Vec::with_capacity(keys.len());
     // Lazy expiry and the access mark first (they need &mut), then plain reads.
     let live: Vec<bool> = keys.iter().map(|k| db.contains(k, now)).collect();
     for (k, live) in keys.iter().zip(live) {
-        match db.map.get(k.as_ref()).filter(|_| live) {
+        match db.map.get(&k[..]).filter(|_| live) {
             None => sets.push(None),
             Some(Value::Set(s)) => sets.push(Some(s)),
             Some(_) => return Err(wrongtype()),
@@ -294,7 +294,7 @@ fn compute(ctx: &mut Ctx, keys: &[Bytes], op: Op) -> Result<Set, Frame> {
     Ok(out)
 }
 
-fn op_reply(ctx: &mut Ctx, keys: &[Bytes], op: Op) -> Frame {
+fn op_reply(ctx: &mut Ctx, keys: &[&[u8]], op: Op) -> Frame {
     let limit = intset_limit(ctx);
     match compute(ctx, keys, op) {
         Ok(s) => set_frame(ordered(s.iter(), s.len(), limit)),
@@ -303,22 +303,22 @@ fn op_reply(ctx: &mut Ctx, keys: &[Bytes], op: Op) -> Frame {
 }
 
 /// `SINTER key [key ...]`.
-fn sinter(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn sinter(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     op_reply(ctx, &argv[1..], Op::Inter)
 }
 
 /// `SUNION key [key ...]`.
-fn sunion(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn sunion(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     op_reply(ctx, &argv[1..], Op::Union)
 }
 
 /// `SDIFF key [key ...]`.
-fn sdiff(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn sdiff(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     op_reply(ctx, &argv[1..], Op::Diff)
 }
 
 /// Store the result at `argv[1]` (deleting it when empty): the result's size.
-fn op_store(ctx: &mut Ctx, argv: &[Bytes], op: Op) -> Frame {
+fn op_store(ctx: &mut Ctx, argv: &[&[u8]], op: Op) -> Frame {
     let s = match compute(ctx, &argv[2..], op) {
         Ok(s) => s,
         Err(e) => return e,
@@ -327,33 +327,33 @@ fn op_store(ctx: &mut Ctx, argv: &[Bytes], op: Op) -> Frame {
     let n = s.len();
     let db = ctx.db();
     if n == 0 {
-        db.remove(&argv[1], now);
+        db.remove(argv[1], now);
         // Redis propagates the STORE even when it only deleted (or did nothing).
         db.dirty += 1;
     } else {
-        db.set(&argv[1], Value::Set(Box::new(s)));
+        db.set(argv[1], Value::Set(Box::new(s)));
     }
     Frame::Integer(n as i64)
 }
 
 /// `SINTERSTORE destination key [key ...]`.
-fn sinterstore(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn sinterstore(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     op_store(ctx, argv, Op::Inter)
 }
 
 /// `SUNIONSTORE destination key [key ...]`.
-fn sunionstore(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn sunionstore(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     op_store(ctx, argv, Op::Union)
 }
 
 /// `SDIFFSTORE destination key [key ...]`.
-fn sdiffstore(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn sdiffstore(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     op_store(ctx, argv, Op::Diff)
 }
 
 /// `SINTERCARD numkeys key [key ...] [LIMIT limit]`.
-fn sintercard(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let numkeys = match parse_i64(&argv[1]) {
+fn sintercard(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    let numkeys = match parse_i64(argv[1]) {
         Some(n) if n > 0 => n as usize,
         _ => return Frame::err("numkeys should be greater than 0"),
     };
@@ -364,8 +364,8 @@ fn sintercard(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     let mut limit = 0usize;
     let mut j = 2 + numkeys;
     while j < argv.len() {
-        if super::args::is(&argv[j], "limit") && j + 1 < argv.len() {
-            match parse_i64(&argv[j + 1]) {
+        if super::args::is(argv[j], "limit") && j + 1 < argv.len() {
+            match parse_i64(argv[j + 1]) {
                 Some(l) if l >= 0 => limit = l as usize,
                 _ => return Frame::err("LIMIT can't be negative"),
             }
@@ -388,10 +388,10 @@ fn sintercard(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `SMOVE source destination member`: 1 if moved.
-fn smove(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn smove(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let (src, dst, m) = (&argv[1], &argv[2], &argv[3]);
     let has = match read_set(ctx, src) {
-        Ok(Some(s)) => s.contains(m.as_ref()),
+        Ok(Some(s)) => s.contains(&m[..]),
         Ok(None) => return Frame::Integer(0),
         Err(e) => return e,
     };
@@ -419,7 +419,7 @@ fn smove(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `SSCAN key cursor [MATCH pattern] [COUNT count]`: intsets come back whole.
-fn sscan(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn sscan(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let limit = intset_limit(ctx);
     scan_collection(ctx, argv, read_set, |s, cursor, opts| {
         let compact = s.len() <= limit && s.iter().all(|m| parse_i64(m).is_some());

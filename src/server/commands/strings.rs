@@ -1,6 +1,6 @@
 //! Strings (Redis's t_string.c): GET, SET and friends, counters, ranges.
 
-use super::args::{int, int_bytes, is, syntax_error};
+use super::args::{int, int_bytes, is, owned, syntax_error};
 use crate::resp::Frame;
 use crate::server::command::{flags::*, Command, Ctx, Propagation};
 use crate::server::db::{flags, wrongtype, Value};
@@ -31,11 +31,17 @@ pub static COMMANDS: &[Command] = &[
     Command::new("setrange", 4, WRITE | DENYOOM, setrange).keys(1, 1, 1),
 ];
 
+/// Values up to this size are copied out of the keyspace rather than shared.
+const SMALL_COPY: usize = 512;
+
 /// The string at `key`: Ok(None) when missing, Err(WRONGTYPE) for another type.
 pub fn get_string(ctx: &mut Ctx, key: &[u8]) -> Result<Option<Bytes>, Frame> {
     let now = ctx.now_ms;
     match ctx.db().get(key, now) {
         None => Ok(None),
+        // Small values are copied: cheaper than the shared refcount a clone takes
+        // (and drops), and the stored value stays unshared.
+        Some(Value::Str(s)) if s.len() <= SMALL_COPY => Ok(Some(Bytes::copy_from_slice(s))),
         Some(Value::Str(s)) => Ok(Some(s.clone())),
         Some(_) => Err(wrongtype()),
     }
@@ -46,8 +52,8 @@ fn bulk_or_null(v: Option<Bytes>) -> Frame {
 }
 
 /// `GET key`.
-fn get(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let r = get_string(ctx, &argv[1]);
+fn get(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    let r = get_string(ctx, argv[1]);
     count_hit(ctx, &r);
     match r {
         Ok(v) => bulk_or_null(v),
@@ -92,7 +98,7 @@ fn expire_at(ctx: &Ctx, arg: &[u8], unit_ms: i64, absolute: bool, cmd: &str) -> 
 fn expire_option(
     ctx: &Ctx,
     word: &[u8],
-    value: Option<&Bytes>,
+    value: Option<&[u8]>,
     cmd: &str,
 ) -> Option<Result<i64, Frame>> {
     let (unit, absolute) = match word.to_ascii_lowercase().as_slice() {
@@ -107,7 +113,7 @@ fn expire_option(
 
 /// Store a string with the given expiry and propagate it as Redis does
 /// (`SET k v PXAT <abs>` for any expiry; the plain SET otherwise).
-fn store(ctx: &mut Ctx, key: &Bytes, value: &Bytes, expiry: Expiry) {
+fn store(ctx: &mut Ctx, key: &[u8], value: &[u8], expiry: Expiry) {
     let v = Value::Str(Bytes::copy_from_slice(value));
     let db = ctx.db();
     match expiry {
@@ -118,8 +124,8 @@ fn store(ctx: &mut Ctx, key: &Bytes, value: &Bytes, expiry: Expiry) {
         ctx.db().set_expire(key, at);
         ctx.propagate_as(vec![vec![
             Bytes::from_static(b"SET"),
-            key.clone(),
-            value.clone(),
+            owned(key),
+            owned(value),
             Bytes::from_static(b"PXAT"),
             int_bytes(at),
         ]]);
@@ -127,7 +133,7 @@ fn store(ctx: &mut Ctx, key: &Bytes, value: &Bytes, expiry: Expiry) {
 }
 
 /// `SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ms|KEEPTTL]`.
-fn set(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn set(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let (mut nx, mut xx, mut get) = (false, false, false);
     let mut expiry = Expiry::None;
     let mut i = 3;
@@ -144,7 +150,7 @@ fn set(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
             expiry = Expiry::KeepTtl;
         } else if let (true, Some(at)) = (
             has_next && expiry == Expiry::None,
-            expire_option(ctx, a, argv.get(i + 1), "set"),
+            expire_option(ctx, a, argv.get(i + 1).copied(), "set"),
         ) {
             match at {
                 Ok(at) => expiry = Expiry::At(at),
@@ -170,7 +176,7 @@ fn set(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
         return if get { bulk_or_null(old) } else { Frame::Null };
     }
     // Without an expiry the SET is propagated verbatim; with one, store() rewrites it.
-    store(ctx, key, &argv[2], expiry);
+    store(ctx, key, argv[2], expiry);
     if get {
         bulk_or_null(old)
     } else {
@@ -179,19 +185,19 @@ fn set(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `SETNX key value`: 1 if set.
-fn setnx(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn setnx(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let now = ctx.now_ms;
-    if ctx.db().contains(&argv[1], now) {
+    if ctx.db().contains(argv[1], now) {
         return Frame::Integer(0);
     }
-    store(ctx, &argv[1], &argv[2], Expiry::None);
+    store(ctx, argv[1], argv[2], Expiry::None);
     Frame::Integer(1)
 }
 
-fn setex_generic(ctx: &mut Ctx, argv: &[Bytes], unit: i64, name: &str) -> Frame {
-    match expire_at(ctx, &argv[2], unit, false, name) {
+fn setex_generic(ctx: &mut Ctx, argv: &[&[u8]], unit: i64, name: &str) -> Frame {
+    match expire_at(ctx, argv[2], unit, false, name) {
         Ok(at) => {
-            store(ctx, &argv[1], &argv[3], Expiry::At(at));
+            store(ctx, argv[1], argv[3], Expiry::At(at));
             Frame::ok()
         }
         Err(e) => e,
@@ -199,20 +205,20 @@ fn setex_generic(ctx: &mut Ctx, argv: &[Bytes], unit: i64, name: &str) -> Frame 
 }
 
 /// `SETEX key seconds value`.
-fn setex(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn setex(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     setex_generic(ctx, argv, 1000, "setex")
 }
 
 /// `PSETEX key milliseconds value`.
-fn psetex(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn psetex(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     setex_generic(ctx, argv, 1, "psetex")
 }
 
 /// `GETSET key value`: old value, sets the new one (clears TTL).
-fn getset(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    match get_string(ctx, &argv[1]) {
+fn getset(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    match get_string(ctx, argv[1]) {
         Ok(old) => {
-            store(ctx, &argv[1], &argv[2], Expiry::None);
+            store(ctx, argv[1], argv[2], Expiry::None);
             bulk_or_null(old)
         }
         Err(e) => e,
@@ -220,12 +226,12 @@ fn getset(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `GETDEL key`.
-fn getdel(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    match get_string(ctx, &argv[1]) {
+fn getdel(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    match get_string(ctx, argv[1]) {
         Ok(Some(v)) => {
             let now = ctx.now_ms;
-            ctx.db().remove(&argv[1], now);
-            ctx.propagate_as(vec![vec![Bytes::from_static(b"DEL"), argv[1].clone()]]);
+            ctx.db().remove(argv[1], now);
+            ctx.propagate_as(vec![vec![Bytes::from_static(b"DEL"), owned(argv[1])]]);
             Frame::Bulk(v)
         }
         Ok(None) => Frame::Null,
@@ -234,7 +240,7 @@ fn getdel(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `GETEX key [EX s|PX ms|EXAT ts|PXAT ms|PERSIST]`.
-fn getex(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn getex(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     enum Op {
         Keep,
         At(i64),
@@ -248,7 +254,7 @@ fn getex(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
             op = Op::Persist;
         } else if let (true, Some(at)) = (
             i + 1 < argv.len() && matches!(op, Op::Keep),
-            expire_option(ctx, a, argv.get(i + 1), "getex"),
+            expire_option(ctx, a, argv.get(i + 1).copied(), "getex"),
         ) {
             match at {
                 Ok(at) => op = Op::At(at),
@@ -260,12 +266,12 @@ fn getex(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
         }
         i += 1;
     }
-    let v = match get_string(ctx, &argv[1]) {
+    let v = match get_string(ctx, argv[1]) {
         Ok(Some(v)) => v,
         Ok(None) => return Frame::Null,
         Err(e) => return e,
     };
-    let key = argv[1].clone();
+    let key = owned(argv[1]);
     match op {
         Op::Keep => ctx.propagation = Propagation::Nothing,
         Op::Persist => {
@@ -291,7 +297,7 @@ fn getex(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `MGET key [key ...]`: nulls for missing keys and non-strings.
-fn mget(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn mget(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let now = ctx.now_ms;
     let db = ctx.db();
     Frame::Array(
@@ -306,33 +312,33 @@ fn mget(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `MSET key value [key value ...]`.
-fn mset(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn mset(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     if argv.len().is_multiple_of(2) {
         return Frame::err("wrong number of arguments for 'mset' command");
     }
     for pair in argv[1..].chunks(2) {
-        store(ctx, &pair[0], &pair[1], Expiry::None);
+        store(ctx, pair[0], pair[1], Expiry::None);
     }
     Frame::ok()
 }
 
 /// `MSETNX key value [key value ...]`: all or nothing; 1 if set.
-fn msetnx(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn msetnx(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     if argv.len().is_multiple_of(2) {
         return Frame::err("wrong number of arguments for 'msetnx' command");
     }
     let now = ctx.now_ms;
-    if argv[1..].chunks(2).any(|p| ctx.db().contains(&p[0], now)) {
+    if argv[1..].chunks(2).any(|p| ctx.db().contains(p[0], now)) {
         return Frame::Integer(0);
     }
     for pair in argv[1..].chunks(2) {
-        store(ctx, &pair[0], &pair[1], Expiry::None);
+        store(ctx, pair[0], pair[1], Expiry::None);
     }
     Frame::Integer(1)
 }
 
 /// Add `delta` to the integer at `key` (created as 0), keeping its TTL.
-fn incr_by(ctx: &mut Ctx, key: &Bytes, delta: i64) -> Frame {
+fn incr_by(ctx: &mut Ctx, key: &[u8], delta: i64) -> Frame {
     let cur = match get_string(ctx, key) {
         Ok(Some(v)) => match super::args::parse_i64(&v) {
             Some(n) => n,
@@ -349,28 +355,28 @@ fn incr_by(ctx: &mut Ctx, key: &Bytes, delta: i64) -> Frame {
 }
 
 /// `INCR key`.
-fn incr(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    incr_by(ctx, &argv[1], 1)
+fn incr(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    incr_by(ctx, argv[1], 1)
 }
 
 /// `DECR key`.
-fn decr(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    incr_by(ctx, &argv[1], -1)
+fn decr(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    incr_by(ctx, argv[1], -1)
 }
 
 /// `INCRBY key increment`.
-fn incrby(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    match int(&argv[2]) {
-        Ok(d) => incr_by(ctx, &argv[1], d),
+fn incrby(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    match int(argv[2]) {
+        Ok(d) => incr_by(ctx, argv[1], d),
         Err(e) => e,
     }
 }
 
 /// `DECRBY key decrement`.
-fn decrby(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    match int(&argv[2]) {
+fn decrby(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    match int(argv[2]) {
         Ok(d) if d == i64::MIN => Frame::err("decrement would overflow"),
-        Ok(d) => incr_by(ctx, &argv[1], -d),
+        Ok(d) => incr_by(ctx, argv[1], -d),
         Err(e) => e,
     }
 }
@@ -378,8 +384,8 @@ fn decrby(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 /// `INCRBYFLOAT key increment`: adds in x87 `long double` like Redis (see
 /// [`LongDouble`]), stores and answers the `%.17Lf`-style text; propagated as
 /// `SET key <result> KEEPTTL`.
-fn incrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let cur = match get_string(ctx, &argv[1]) {
+fn incrbyfloat(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    let cur = match get_string(ctx, argv[1]) {
         Ok(Some(v)) => match LongDouble::parse(&v) {
             Some(n) => n,
             None => return Frame::err(super::args::NOT_FLOAT),
@@ -387,7 +393,7 @@ fn incrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
         Ok(None) => LongDouble::zero(false),
         Err(e) => return e,
     };
-    let Some(delta) = LongDouble::parse(&argv[2]) else {
+    let Some(delta) = LongDouble::parse(argv[2]) else {
         return Frame::err(super::args::NOT_FLOAT);
     };
     let Some(next) = cur.checked_add(delta) else {
@@ -395,12 +401,12 @@ fn incrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     };
     let text = Bytes::from(next.to_human());
     let db = ctx.db();
-    db.set_keep_ttl(&argv[1], Value::Str(text.clone()));
+    db.set_keep_ttl(argv[1], Value::Str(text.clone()));
     // Redis stores the text as made (createStringObject): never an integer.
-    db.set_flags(&argv[1], flags::PLAIN);
+    db.set_flags(argv[1], flags::PLAIN);
     ctx.propagate_as(vec![vec![
         Bytes::from_static(b"SET"),
-        argv[1].clone(),
+        owned(argv[1]),
         text.clone(),
         Bytes::from_static(b"KEEPTTL"),
     ]]);
@@ -418,8 +424,8 @@ fn check_size(ctx: &Ctx, len: usize) -> Result<(), Frame> {
 }
 
 /// `APPEND key value`: new length.
-fn append(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let (cur, existed) = match get_string(ctx, &argv[1]) {
+fn append(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    let (cur, existed) = match get_string(ctx, argv[1]) {
         Ok(v) => (v.clone().unwrap_or_default(), v.is_some()),
         Err(e) => return e,
     };
@@ -428,32 +434,32 @@ fn append(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     }
     let mut b = BytesMut::with_capacity(cur.len() + argv[2].len());
     b.extend_from_slice(&cur);
-    b.extend_from_slice(&argv[2]);
+    b.extend_from_slice(argv[2]);
     let len = b.len();
     let db = ctx.db();
-    db.set_keep_ttl(&argv[1], Value::Str(b.freeze()));
+    db.set_keep_ttl(argv[1], Value::Str(b.freeze()));
     // Appending to a string makes it raw; a new key is encoded like SET's value.
     if existed {
-        db.set_flags(&argv[1], flags::RAW);
+        db.set_flags(argv[1], flags::RAW);
     }
     Frame::Integer(len as i64)
 }
 
 /// `STRLEN key`.
-fn strlen(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    match get_string(ctx, &argv[1]) {
+fn strlen(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    match get_string(ctx, argv[1]) {
         Ok(v) => Frame::Integer(v.map(|b| b.len()).unwrap_or(0) as i64),
         Err(e) => e,
     }
 }
 
 /// `GETRANGE key start end` (negative indexes count from the end).
-fn getrange(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let (start, end) = match (int(&argv[2]), int(&argv[3])) {
+fn getrange(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    let (start, end) = match (int(argv[2]), int(argv[3])) {
         (Ok(s), Ok(e)) => (s, e),
         (Err(e), _) | (_, Err(e)) => return e,
     };
-    let v = match get_string(ctx, &argv[1]) {
+    let v = match get_string(ctx, argv[1]) {
         Ok(v) => v.unwrap_or_default(),
         Err(e) => return e,
     };
@@ -475,13 +481,13 @@ fn getrange(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `SETRANGE key offset value`: new length; zero-padded.
-fn setrange(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let offset = match int(&argv[2]) {
+fn setrange(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    let offset = match int(argv[2]) {
         Ok(o) if o >= 0 => o as usize,
         Ok(_) => return Frame::err("offset is out of range"),
         Err(e) => return e,
     };
-    let cur = match get_string(ctx, &argv[1]) {
+    let cur = match get_string(ctx, argv[1]) {
         Ok(v) => v,
         Err(e) => return e,
     };
@@ -500,7 +506,7 @@ fn setrange(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     b[offset..offset + value.len()].copy_from_slice(value);
     let len = b.len();
     let db = ctx.db();
-    db.set_keep_ttl(&argv[1], Value::Str(b.freeze()));
-    db.set_flags(&argv[1], flags::RAW);
+    db.set_keep_ttl(argv[1], Value::Str(b.freeze()));
+    db.set_flags(argv[1], flags::RAW);
     Frame::Integer(len as i64)
 }

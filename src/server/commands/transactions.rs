@@ -2,7 +2,9 @@
 
 use crate::resp::Frame;
 use crate::server::client::Client;
-use crate::server::command::{call, flags::*, resolve_for_exec, Command, Ctx, Propagation};
+use crate::server::command::{
+    arg_refs, call, flags::*, resolve_for_exec, Command, Ctx, Propagation,
+};
 use crate::server::state::State;
 use bytes::Bytes;
 
@@ -31,7 +33,7 @@ pub static COMMANDS: &[Command] = &[
 ];
 
 /// `MULTI`: start queueing.
-fn multi(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+fn multi(ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
     if ctx.client.in_multi() {
         return Frame::err("MULTI calls can not be nested");
     }
@@ -41,7 +43,7 @@ fn multi(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
 }
 
 /// `DISCARD`: drop the queue and the watches.
-fn discard(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+fn discard(ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
     if !ctx.client.in_multi() {
         return Frame::err("DISCARD without MULTI");
     }
@@ -52,7 +54,7 @@ fn discard(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
 }
 
 /// `WATCH key [key ...]`.
-fn watch(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn watch(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     if ctx.client.in_multi() {
         return Frame::err("WATCH inside MULTI is not allowed");
     }
@@ -75,7 +77,7 @@ fn watch(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `UNWATCH`.
-fn unwatch(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+fn unwatch(ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
     unwatch_all(ctx.state, ctx.client);
     Frame::ok()
 }
@@ -94,7 +96,7 @@ pub fn unwatch_all(state: &mut State, client: &mut Client) {
 }
 
 /// `EXEC`: run the queue atomically; writes are propagated wrapped in MULTI/EXEC.
-fn exec(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
+fn exec(ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
     let Some(queue) = ctx.client.multi.take() else {
         return Frame::err("EXEC without MULTI");
     };
@@ -110,7 +112,8 @@ fn exec(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
     // Writes inside are queued in one replication batch, which the top-level call
     // emits wrapped in MULTI/EXEC when it holds two commands or more.
     let mut replies = Vec::with_capacity(queue.len());
-    for argv in queue {
+    for owned in queue {
+        let argv = arg_refs(&owned);
         let Some((cmd, name)) = resolve_for_exec(&argv) else {
             replies.push(Frame::err("unknown command"));
             continue;
@@ -125,7 +128,7 @@ fn exec(ctx: &mut Ctx, _argv: &[Bytes]) -> Frame {
             ));
             continue;
         }
-        let out = call(ctx.state, ctx.client, cmd, &name, argv, ctx.now_ms, true);
+        let out = call(ctx.state, ctx.client, cmd, &name, &argv, ctx.now_ms, true);
         replies.push(out.reply);
     }
     // EXEC itself is never propagated as such: the wrapped commands were.

@@ -204,12 +204,12 @@ pub enum LexBound {
     Excl(Bytes),
 }
 
-pub fn parse_lex_bound(arg: &Bytes) -> Option<LexBound> {
+pub fn parse_lex_bound(arg: &[u8]) -> Option<LexBound> {
     match arg.first() {
         Some(b'-') if arg.len() == 1 => Some(LexBound::NegInf),
         Some(b'+') if arg.len() == 1 => Some(LexBound::PosInf),
-        Some(b'[') => Some(LexBound::Incl(arg.slice(1..))),
-        Some(b'(') => Some(LexBound::Excl(arg.slice(1..))),
+        Some(b'[') => Some(LexBound::Incl(owned(&arg[1..]))),
+        Some(b'(') => Some(LexBound::Excl(owned(&arg[1..]))),
         _ => None,
     }
 }
@@ -240,7 +240,7 @@ impl LexRange {
     }
 }
 
-fn parse_lex_range(min: &Bytes, max: &Bytes) -> Result<LexRange, Frame> {
+fn parse_lex_range(min: &[u8], max: &[u8]) -> Result<LexRange, Frame> {
     match (parse_lex_bound(min), parse_lex_bound(max)) {
         (Some(min), Some(max)) => Ok(LexRange { min, max }),
         _ => Err(Frame::err("min or max not valid string range item")),
@@ -385,7 +385,7 @@ enum Added {
 fn add_one(
     z: &mut ZSet,
     score: f64,
-    m: &Bytes,
+    m: &[u8],
     f: &AddFlags,
 ) -> Result<(Added, Option<f64>), Frame> {
     match z.score(m) {
@@ -423,7 +423,7 @@ fn add_one(
 }
 
 /// `ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]`.
-fn zadd(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn zadd(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let mut f = AddFlags {
         nx: false,
         xx: false,
@@ -467,7 +467,7 @@ fn zadd(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     }
     let mut scores = Vec::with_capacity(rest.len() / 2);
     for p in rest.chunks(2) {
-        match parse_double(&p[0]) {
+        match parse_double(p[0]) {
             Some(s) => scores.push(s),
             None => return Frame::err(NOT_FLOAT),
         }
@@ -502,7 +502,7 @@ fn zadd(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     let mut last = None;
     let mut err = None;
     for (p, &s) in rest.chunks(2).zip(&scores) {
-        match add_one(z, s, &p[1], &f) {
+        match add_one(z, s, p[1], &f) {
             Ok((what, score)) => {
                 last = score;
                 match what {
@@ -541,14 +541,14 @@ fn zadd(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `ZINCRBY key increment member`: the new score.
-fn zincrby(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let mut args = vec![argv[0].clone(), argv[1].clone(), b(b"INCR")];
+fn zincrby(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    let mut args: Vec<&[u8]> = vec![argv[0], argv[1], b"INCR"];
     args.extend_from_slice(&argv[2..]);
     zadd(ctx, &args)
 }
 
 /// `ZREM key member [member ...]`: number removed.
-fn zrem(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn zrem(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let now = ctx.now_ms;
     let key = &argv[1];
     let db = ctx.db();
@@ -566,18 +566,18 @@ fn zrem(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `ZSCORE key member`: a double or null.
-fn zscore(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    match read_zset(ctx, &argv[1]) {
+fn zscore(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    match read_zset(ctx, argv[1]) {
         Ok(z) => z
-            .and_then(|z| z.score(&argv[2]))
+            .and_then(|z| z.score(argv[2]))
             .map_or(Frame::Null, Frame::Double),
         Err(e) => e,
     }
 }
 
 /// `ZMSCORE key member [member ...]`.
-fn zmscore(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    match read_zset(ctx, &argv[1]) {
+fn zmscore(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    match read_zset(ctx, argv[1]) {
         Ok(z) => Frame::Array(
             argv[2..]
                 .iter()
@@ -592,8 +592,8 @@ fn zmscore(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `ZCARD key`.
-fn zcard(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    match read_zset(ctx, &argv[1]) {
+fn zcard(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    match read_zset(ctx, argv[1]) {
         Ok(z) => Frame::Integer(z.map_or(0, |z| z.len()) as i64),
         Err(e) => e,
     }
@@ -621,8 +621,8 @@ enum Dir {
 /// (then `dst` gets the result).
 fn zrange_generic(
     ctx: &mut Ctx,
-    args: &[Bytes],
-    dst: Option<&Bytes>,
+    args: &[&[u8]],
+    dst: Option<&[u8]>,
     mut rtype: RangeType,
     mut dir: Dir,
 ) -> Frame {
@@ -636,7 +636,7 @@ fn zrange_generic(
         if !store && is(a, "withscores") {
             withscores = true;
         } else if is(a, "limit") && left >= 2 {
-            match (int(&args[j + 1]), int(&args[j + 2])) {
+            match (int(args[j + 1]), int(args[j + 2])) {
                 (Ok(o), Ok(l)) => {
                     offset = o;
                     limit = l;
@@ -695,7 +695,7 @@ fn zrange_generic(
         },
     };
     let proto = ctx.client.proto;
-    let entries = match read_zset(ctx, &args[0]) {
+    let entries = match read_zset(ctx, args[0]) {
         Ok(Some(z)) => match &parsed {
             Parsed::Rank(s, e) => range_by_rank(z, *s, *e, rev),
             Parsed::Score(r) => limited(score_iter(z, *r, rev), offset, limit),
@@ -711,7 +711,7 @@ fn zrange_generic(
 }
 
 /// Store entries as a zset at `dst` (deleting it when empty); returns the count.
-fn store_entries(ctx: &mut Ctx, dst: &Bytes, entries: Vec<Entry>) -> usize {
+fn store_entries(ctx: &mut Ctx, dst: &[u8], entries: Vec<Entry>) -> usize {
     let now = ctx.now_ms;
     let n = entries.len();
     let db = ctx.db();
@@ -730,47 +730,47 @@ fn store_entries(ctx: &mut Ctx, dst: &Bytes, entries: Vec<Entry>) -> usize {
 }
 
 /// `ZRANGE key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES]`.
-fn zrange(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn zrange(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     zrange_generic(ctx, &argv[1..], None, RangeType::Auto, Dir::Auto)
 }
 
 /// `ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]`.
-fn zrangestore(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    zrange_generic(ctx, &argv[2..], Some(&argv[1]), RangeType::Auto, Dir::Auto)
+fn zrangestore(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    zrange_generic(ctx, &argv[2..], Some(argv[1]), RangeType::Auto, Dir::Auto)
 }
 
 /// `ZREVRANGE key start stop [WITHSCORES]`.
-fn zrevrange(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn zrevrange(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     zrange_generic(ctx, &argv[1..], None, RangeType::Rank, Dir::Reverse)
 }
 
 /// `ZRANGEBYSCORE key min max [WITHSCORES] [LIMIT offset count]`.
-fn zrangebyscore(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn zrangebyscore(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     zrange_generic(ctx, &argv[1..], None, RangeType::Score, Dir::Forward)
 }
 
 /// `ZREVRANGEBYSCORE key max min [WITHSCORES] [LIMIT offset count]`.
-fn zrevrangebyscore(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn zrevrangebyscore(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     zrange_generic(ctx, &argv[1..], None, RangeType::Score, Dir::Reverse)
 }
 
 /// `ZRANGEBYLEX key min max [LIMIT offset count]`.
-fn zrangebylex(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn zrangebylex(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     zrange_generic(ctx, &argv[1..], None, RangeType::Lex, Dir::Forward)
 }
 
 /// `ZREVRANGEBYLEX key max min [LIMIT offset count]`.
-fn zrevrangebylex(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn zrevrangebylex(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     zrange_generic(ctx, &argv[1..], None, RangeType::Lex, Dir::Reverse)
 }
 
-fn rank_generic(ctx: &mut Ctx, argv: &[Bytes], rev: bool) -> Frame {
-    let z = match read_zset(ctx, &argv[1]) {
+fn rank_generic(ctx: &mut Ctx, argv: &[&[u8]], rev: bool) -> Frame {
+    let z = match read_zset(ctx, argv[1]) {
         Ok(Some(z)) => z,
         Ok(None) => return Frame::Null,
         Err(e) => return e,
     };
-    let Some(s) = z.score(&argv[2]) else {
+    let Some(s) = z.score(argv[2]) else {
         return Frame::Null;
     };
     let m = z
@@ -785,22 +785,22 @@ fn rank_generic(ctx: &mut Ctx, argv: &[Bytes], rev: bool) -> Frame {
 }
 
 /// `ZRANK key member`.
-fn zrank(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn zrank(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     rank_generic(ctx, argv, false)
 }
 
 /// `ZREVRANK key member`.
-fn zrevrank(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn zrevrank(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     rank_generic(ctx, argv, true)
 }
 
 /// `ZCOUNT key min max`.
-fn zcount(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let r = match parse_score_range(&argv[2], &argv[3]) {
+fn zcount(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    let r = match parse_score_range(argv[2], argv[3]) {
         Ok(r) => r,
         Err(e) => return e,
     };
-    match read_zset(ctx, &argv[1]) {
+    match read_zset(ctx, argv[1]) {
         Ok(Some(z)) => Frame::Integer(score_iter(z, r, false).count() as i64),
         Ok(None) => Frame::Integer(0),
         Err(e) => e,
@@ -808,12 +808,12 @@ fn zcount(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `ZLEXCOUNT key min max`.
-fn zlexcount(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let r = match parse_lex_range(&argv[2], &argv[3]) {
+fn zlexcount(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    let r = match parse_lex_range(argv[2], argv[3]) {
         Ok(r) => r,
         Err(e) => return e,
     };
-    match read_zset(ctx, &argv[1]) {
+    match read_zset(ctx, argv[1]) {
         Ok(Some(z)) => Frame::Integer(lex_iter(z, &r, false).count() as i64),
         Ok(None) => Frame::Integer(0),
         Err(e) => e,
@@ -849,25 +849,25 @@ fn pop_n(ctx: &mut Ctx, key: &[u8], max: bool, n: usize) -> Vec<Entry> {
 }
 
 /// `ZPOPMIN key [count]` / `ZPOPMAX`.
-fn zpop_generic(ctx: &mut Ctx, argv: &[Bytes], max: bool) -> Frame {
+fn zpop_generic(ctx: &mut Ctx, argv: &[&[u8]], max: bool) -> Frame {
     if argv.len() > 3 {
         return syntax_error();
     }
     let count = if argv.len() == 3 {
-        match parse_i64(&argv[2]) {
+        match parse_i64(argv[2]) {
             Some(c) if c >= 0 => Some(c as usize),
             _ => return Frame::err("value is out of range, must be positive"),
         }
     } else {
         None
     };
-    match read_zset(ctx, &argv[1]) {
+    match read_zset(ctx, argv[1]) {
         Ok(Some(_)) => {}
         Ok(None) => return Frame::Array(Vec::new()),
         Err(e) => return e,
     }
     let proto = ctx.client.proto;
-    let popped = pop_n(ctx, &argv[1], max, count.unwrap_or(1));
+    let popped = pop_n(ctx, argv[1], max, count.unwrap_or(1));
     match count {
         None => Frame::Array(
             popped
@@ -880,20 +880,20 @@ fn zpop_generic(ctx: &mut Ctx, argv: &[Bytes], max: bool) -> Frame {
 }
 
 /// `ZPOPMIN key [count]`.
-fn zpopmin(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn zpopmin(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     zpop_generic(ctx, argv, false)
 }
 
 /// `ZPOPMAX key [count]`.
-fn zpopmax(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn zpopmax(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     zpop_generic(ctx, argv, true)
 }
 
 /// The first of `keys` holding a non-empty zset (WRONGTYPE stops the search).
-fn first_nonempty(ctx: &mut Ctx, keys: &[Bytes]) -> Result<Option<Bytes>, Frame> {
+fn first_nonempty(ctx: &mut Ctx, keys: &[&[u8]]) -> Result<Option<Bytes>, Frame> {
     for k in keys {
         if read_zset(ctx, k)?.is_some_and(|z| !z.is_empty()) {
-            return Ok(Some(k.clone()));
+            return Ok(Some(owned(k)));
         }
     }
     Ok(None)
@@ -909,7 +909,7 @@ fn pop_name(max: bool) -> Bytes {
 
 /// Pop one member from the first non-empty zset: `[key, member, score]`,
 /// propagated as ZPOPMIN/ZPOPMAX.
-fn pop_first(ctx: &mut Ctx, keys: &[Bytes], max: bool) -> Served {
+fn pop_first(ctx: &mut Ctx, keys: &[&[u8]], max: bool) -> Served {
     let Some(k) = first_nonempty(ctx, keys)? else {
         return Ok(None);
     };
@@ -924,12 +924,12 @@ fn pop_first(ctx: &mut Ctx, keys: &[Bytes], max: bool) -> Served {
 }
 
 /// `BZPOPMIN key [key ...] timeout`.
-fn bzpopmin(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn bzpopmin(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     blocking_pop(ctx, argv, |ctx, keys| pop_first(ctx, keys, false))
 }
 
 /// `BZPOPMAX key [key ...] timeout`.
-fn bzpopmax(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn bzpopmax(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     blocking_pop(ctx, argv, |ctx, keys| pop_first(ctx, keys, true))
 }
 
@@ -944,7 +944,7 @@ fn parse_minmax(arg: &[u8]) -> Result<bool, Frame> {
 }
 
 /// Pop from the first non-empty zset: `[key, [[member, score], ...]]`.
-fn zmpop_now(ctx: &mut Ctx, keys: &[Bytes], max: bool, count: usize) -> Served {
+fn zmpop_now(ctx: &mut Ctx, keys: &[&[u8]], max: bool, count: usize) -> Served {
     let Some(k) = first_nonempty(ctx, keys)? else {
         return Ok(None);
     };
@@ -965,12 +965,12 @@ fn zmpop_now(ctx: &mut Ctx, keys: &[Bytes], max: bool, count: usize) -> Served {
 }
 
 /// `ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]`.
-fn zmpop(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn zmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     mpop(ctx, argv, false, parse_minmax, zmpop_now)
 }
 
 /// `BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]`.
-fn bzmpop(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn bzmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     mpop(ctx, argv, true, parse_minmax, zmpop_now)
 }
 
@@ -978,7 +978,7 @@ fn bzmpop(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 // Removal by range
 
 /// Remove the members selected by `pick` from the zset at `key`.
-fn remove_range(ctx: &mut Ctx, key: &Bytes, pick: impl FnOnce(&ZSet) -> Vec<Entry>) -> Frame {
+fn remove_range(ctx: &mut Ctx, key: &[u8], pick: impl FnOnce(&ZSet) -> Vec<Entry>) -> Frame {
     let now = ctx.now_ms;
     let db = ctx.db();
     let z = match db.lookup_write(key, now) {
@@ -999,30 +999,30 @@ fn remove_range(ctx: &mut Ctx, key: &Bytes, pick: impl FnOnce(&ZSet) -> Vec<Entr
 }
 
 /// `ZREMRANGEBYRANK key start stop`.
-fn zremrangebyrank(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let (s, e) = match (int(&argv[2]), int(&argv[3])) {
+fn zremrangebyrank(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    let (s, e) = match (int(argv[2]), int(argv[3])) {
         (Ok(s), Ok(e)) => (s, e),
         (Err(e), _) | (_, Err(e)) => return e,
     };
-    remove_range(ctx, &argv[1], |z| range_by_rank(z, s, e, false))
+    remove_range(ctx, argv[1], |z| range_by_rank(z, s, e, false))
 }
 
 /// `ZREMRANGEBYSCORE key min max`.
-fn zremrangebyscore(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let r = match parse_score_range(&argv[2], &argv[3]) {
+fn zremrangebyscore(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    let r = match parse_score_range(argv[2], argv[3]) {
         Ok(r) => r,
         Err(e) => return e,
     };
-    remove_range(ctx, &argv[1], |z| limited(score_iter(z, r, false), 0, -1))
+    remove_range(ctx, argv[1], |z| limited(score_iter(z, r, false), 0, -1))
 }
 
 /// `ZREMRANGEBYLEX key min max`.
-fn zremrangebylex(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let r = match parse_lex_range(&argv[2], &argv[3]) {
+fn zremrangebylex(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    let r = match parse_lex_range(argv[2], argv[3]) {
         Ok(r) => r,
         Err(e) => return e,
     };
-    remove_range(ctx, &argv[1], |z| limited(lex_iter(z, &r, false), 0, -1))
+    remove_range(ctx, argv[1], |z| limited(lex_iter(z, &r, false), 0, -1))
 }
 
 // ---------------------------------------------------------------------------
@@ -1062,12 +1062,12 @@ type Source = Vec<(Bytes, f64)>;
 /// entries (sorted) and whether WITHSCORES was given.
 fn setop(
     ctx: &mut Ctx,
-    args: &[Bytes],
+    args: &[&[u8]],
     op: SetOp,
     store: bool,
     name: &str,
 ) -> Result<(Vec<Entry>, bool), Frame> {
-    let numkeys = int(&args[0])?;
+    let numkeys = int(args[0])?;
     if numkeys < 1 {
         return Err(Frame::err(format!(
             "at least 1 input key is needed for '{name}' command"
@@ -1096,12 +1096,12 @@ fn setop(
     let mut j = numkeys + 1;
     while j < args.len() {
         let remaining = args.len() - j;
-        if op != SetOp::Diff && remaining > numkeys && is(&args[j], "weights") {
+        if op != SetOp::Diff && remaining > numkeys && is(args[j], "weights") {
             for (w, a) in weights.iter_mut().zip(&args[j + 1..j + 1 + numkeys]) {
                 *w = parse_double(a).ok_or_else(|| Frame::err("weight value is not a float"))?;
             }
             j += 1 + numkeys;
-        } else if op != SetOp::Diff && remaining >= 2 && is(&args[j], "aggregate") {
+        } else if op != SetOp::Diff && remaining >= 2 && is(args[j], "aggregate") {
             let a = &args[j + 1];
             agg = if is(a, "sum") {
                 Aggregate::Sum
@@ -1113,7 +1113,7 @@ fn setop(
                 return Err(syntax_error());
             };
             j += 2;
-        } else if !store && is(&args[j], "withscores") {
+        } else if !store && is(args[j], "withscores") {
             withscores = true;
             j += 1;
         } else {
@@ -1188,14 +1188,14 @@ fn setop(
     Ok((out, withscores))
 }
 
-fn setop_store(ctx: &mut Ctx, argv: &[Bytes], op: SetOp, name: &str) -> Frame {
+fn setop_store(ctx: &mut Ctx, argv: &[&[u8]], op: SetOp, name: &str) -> Frame {
     match setop(ctx, &argv[2..], op, true, name) {
-        Ok((entries, _)) => Frame::Integer(store_entries(ctx, &argv[1], entries) as i64),
+        Ok((entries, _)) => Frame::Integer(store_entries(ctx, argv[1], entries) as i64),
         Err(e) => e,
     }
 }
 
-fn setop_reply(ctx: &mut Ctx, argv: &[Bytes], op: SetOp, name: &str) -> Frame {
+fn setop_reply(ctx: &mut Ctx, argv: &[&[u8]], op: SetOp, name: &str) -> Frame {
     let proto = ctx.client.proto;
     match setop(ctx, &argv[1..], op, false, name) {
         Ok((entries, ws)) => entries_reply(proto, entries, ws),
@@ -1204,38 +1204,38 @@ fn setop_reply(ctx: &mut Ctx, argv: &[Bytes], op: SetOp, name: &str) -> Frame {
 }
 
 /// `ZUNIONSTORE destination numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX]`.
-fn zunionstore(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn zunionstore(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     setop_store(ctx, argv, SetOp::Union, "zunionstore")
 }
 
 /// `ZINTERSTORE destination numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE ...]`.
-fn zinterstore(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn zinterstore(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     setop_store(ctx, argv, SetOp::Inter, "zinterstore")
 }
 
 /// `ZDIFFSTORE destination numkeys key [key ...]`.
-fn zdiffstore(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn zdiffstore(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     setop_store(ctx, argv, SetOp::Diff, "zdiffstore")
 }
 
 /// `ZUNION numkeys key [key ...] [WEIGHTS ...] [AGGREGATE ...] [WITHSCORES]`.
-fn zunion(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn zunion(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     setop_reply(ctx, argv, SetOp::Union, "zunion")
 }
 
 /// `ZINTER numkeys key [key ...] [WEIGHTS ...] [AGGREGATE ...] [WITHSCORES]`.
-fn zinter(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn zinter(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     setop_reply(ctx, argv, SetOp::Inter, "zinter")
 }
 
 /// `ZDIFF numkeys key [key ...] [WITHSCORES]`.
-fn zdiff(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn zdiff(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     setop_reply(ctx, argv, SetOp::Diff, "zdiff")
 }
 
 /// `ZINTERCARD numkeys key [key ...] [LIMIT limit]`.
-fn zintercard(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
-    let numkeys = match int(&argv[1]) {
+fn zintercard(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    let numkeys = match int(argv[1]) {
         Ok(n) if n > 0 => n as usize,
         Ok(_) => return Frame::err("at least 1 input key is needed for 'zintercard' command"),
         Err(e) => return e,
@@ -1246,8 +1246,8 @@ fn zintercard(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
     let mut limit = 0usize;
     let mut j = 2 + numkeys;
     while j < argv.len() {
-        if is(&argv[j], "limit") && j + 1 < argv.len() {
-            match parse_i64(&argv[j + 1]) {
+        if is(argv[j], "limit") && j + 1 < argv.len() {
+            match parse_i64(argv[j + 1]) {
                 Some(l) if l >= 0 => limit = l as usize,
                 _ => return Frame::err("LIMIT can't be negative"),
             }
@@ -1256,7 +1256,7 @@ fn zintercard(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
             return syntax_error();
         }
     }
-    let args: Vec<Bytes> = argv[1..2 + numkeys].to_vec();
+    let args: Vec<&[u8]> = argv[1..2 + numkeys].to_vec();
     match setop(ctx, &args, SetOp::Inter, true, "zintercard") {
         Ok((e, _)) => Frame::Integer(if limit > 0 {
             e.len().min(limit)
@@ -1268,7 +1268,7 @@ fn zintercard(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 }
 
 /// `ZRANDMEMBER key [count [WITHSCORES]]`.
-fn zrandmember(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn zrandmember(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let proto = ctx.client.proto;
     let pick = |z: &ZSet, slots: Vec<usize>, single: bool, withscores: bool| {
         let mut entries = slots.into_iter().filter_map(|i| z.dict.get_index(i));
@@ -1285,7 +1285,7 @@ fn zrandmember(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
 
 /// `ZSCAN key cursor [MATCH pattern] [COUNT count]`: scores are bulk strings even in
 /// RESP3; small zsets come back whole, in order.
-fn zscan(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
+fn zscan(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     let t = super::keys::Thresholds::from_ctx(ctx);
     scan_collection(ctx, argv, read_zset, |z, cursor, opts| {
         let compact = z.len() <= t.zset_entries && z.dict.keys().all(|m| m.len() <= t.zset_value);

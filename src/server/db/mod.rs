@@ -99,6 +99,12 @@ fn copy(b: &[u8]) -> Bytes {
 }
 
 impl Db {
+    /// Whether a command left work for the dispatcher: expired keys to propagate,
+    /// keys ready for blocked clients, WATCHers to invalidate.
+    pub fn has_events(&self) -> bool {
+        !self.expired.is_empty() || !self.ready.is_empty() || !self.touched_clients.is_empty()
+    }
+
     pub fn new(expire_deletes: bool) -> Db {
         let now = lru_clock(Db::wall_ms());
         let _ = STARTED.compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
@@ -138,9 +144,7 @@ impl Db {
 
     /// The wall clock in unix ms, for the writers that are not given the call's time.
     fn wall_ms() -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64)
+        crate::server::state::recent_unix_ms()
     }
 
     /// Note an access to the key at index `i` of `map` (Redis's LRU touch in

@@ -136,7 +136,7 @@ pub fn must_postpone(st: &State, client: &Client, cmd: &Command) -> bool {
     cmd.name == "exec"
         && client.multi.as_ref().is_some_and(|q| {
             q.iter().any(|argv| {
-                crate::server::command::resolve_for_exec(argv)
+                crate::server::command::resolve_for_exec(&crate::server::command::arg_refs(argv))
                     .is_some_and(|(c, _)| c.has(flags::WRITE | flags::MAY_REPLICATE))
             })
         })
@@ -144,7 +144,7 @@ pub fn must_postpone(st: &State, client: &Client, cmd: &Command) -> bool {
 
 /// Postpone a call until the failover ends (the connection blocks on [`PAUSE_KEY`]
 /// and runs it again), at most until the failover's deadline plus `repl-timeout`.
-pub fn postpone(st: &State, argv: Vec<Bytes>) -> Outcome {
+pub fn postpone(st: &State, argv: &[&[u8]]) -> Outcome {
     let now = Instant::now();
     let until = match &st.repl.failover {
         FailoverState::WaitForSync {
@@ -161,6 +161,6 @@ pub fn postpone(st: &State, argv: Vec<Bytes>) -> Outcome {
             timeout_reply: Frame::err(PAUSE_TIMEOUT_ERR),
         }),
         handoff: None,
-        argv: Some(argv),
+        argv: Some(crate::server::command::owned_args(argv)),
     }
 }

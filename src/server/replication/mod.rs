@@ -149,8 +149,10 @@ pub struct Replication {
     pub second_repl_offset: i64,
     /// Database the stream last SELECTed (-1: none yet).
     pub stream_db: i64,
-    /// Commands of the current top-level execution, emitted by `flush_batch`.
-    batch: Vec<(usize, Vec<Bytes>)>,
+    /// Commands of the current top-level execution, emitted by `flush_batch`: their
+    /// db and the end of their RESP encoding in `batch_buf`.
+    batch: Vec<(usize, usize)>,
+    batch_buf: BytesMut,
     scratch: BytesMut,
     pub backlog: Option<Backlog>,
     /// Replicas by client id.
@@ -214,6 +216,7 @@ impl Replication {
             second_repl_offset: -1,
             stream_db: -1,
             batch: Vec::new(),
+            batch_buf: BytesMut::new(),
             scratch: BytesMut::new(),
             backlog: None,
             replicas: BTreeMap::new(),
@@ -257,11 +260,12 @@ impl Replication {
     /// Queue one executed write for the replication stream. This is the only place
     /// writes enter the stream; the queue is emitted by `flush_batch` at the end of
     /// the top-level command. A replica generates no stream of its own.
-    pub fn feed(&mut self, db: usize, argv: &[Bytes]) {
+    pub fn feed<A: AsRef<[u8]>>(&mut self, db: usize, argv: &[A]) {
         if self.master.is_some() || self.backlog.is_none() {
             return;
         }
-        self.batch.push((db, argv.to_vec()));
+        crate::resp::Frame::encode_command(argv, &mut self.batch_buf);
+        self.batch.push((db, self.batch_buf.len()));
     }
 
     /// Emit the queued writes of one top-level execution: a single command bare, two
@@ -271,18 +275,28 @@ impl Replication {
             return;
         }
         let batch = std::mem::take(&mut self.batch);
-        match batch.len() {
-            1 => self.emit(batch[0].0, &batch[0].1),
-            _ => {
-                let first = batch[0].0;
-                self.emit(first, &[Bytes::from_static(b"MULTI")]);
-                let mut last = first;
-                for (db, argv) in &batch {
-                    self.emit(*db, argv);
-                    last = *db;
-                }
-                self.emit(last, &[Bytes::from_static(b"EXEC")]);
-            }
+        let buf = std::mem::take(&mut self.batch_buf);
+        let wrap = batch.len() > 1;
+        if wrap {
+            self.emit(batch[0].0, &[Bytes::from_static(b"MULTI")]);
+        }
+        let mut start = 0;
+        for &(db, end) in &batch {
+            self.select(db);
+            self.append_raw(&buf[start..end]);
+            start = end;
+        }
+        if wrap {
+            let last = batch[batch.len() - 1].0;
+            self.emit(last, &[Bytes::from_static(b"EXEC")]);
+        }
+        // Keep the buffers' capacity for the next execution.
+        self.batch = batch;
+        self.batch.clear();
+        self.batch_buf = buf;
+        self.batch_buf.clear();
+        if self.batch_buf.capacity() > 1 << 20 {
+            self.batch_buf = BytesMut::new();
         }
         self.wake();
     }
@@ -298,12 +312,17 @@ impl Replication {
     }
 
     fn emit(&mut self, db: usize, argv: &[Bytes]) {
+        self.select(db);
+        self.append(argv);
+    }
+
+    /// A SELECT into the stream when the next command's db differs from the last one.
+    fn select(&mut self, db: usize) {
         if self.stream_db != db as i64 {
             let sel = [Bytes::from_static(b"SELECT"), Bytes::from(db.to_string())];
             self.append(&sel);
             self.stream_db = db as i64;
         }
-        self.append(argv);
     }
 
     /// Emit a command that never triggers a SELECT (the cron `ping`, GETACK).
@@ -660,6 +679,7 @@ pub fn become_replica(st: &mut State, host: &str, port: u16) -> bool {
         st.repl.cached = Some((st.repl.replid.clone(), st.repl.master_repl_offset));
         st.repl.link_db = st.repl.stream_db.max(0);
         st.repl.batch.clear();
+        st.repl.batch_buf.clear();
         set_expire_deletes(st, false);
     } else if st.repl.link.has_client {
         st.repl.cached = Some((st.repl.replid.clone(), st.repl.link.applied));

@@ -10,7 +10,7 @@
 use super::LinkState;
 use crate::resp::{Frame, RequestLimits, RequestParser};
 use crate::server::client::{Client, ClientEntry, ClientKind, ClientMsg};
-use crate::server::command::dispatch;
+use crate::server::command::{arg_refs, dispatch};
 use crate::server::rdb;
 use crate::server::state::{unix_ms, Shared, State};
 use bytes::BytesMut;
@@ -674,6 +674,7 @@ fn apply(
         return Ok(acks);
     }
     let now = unix_ms();
+    st.clock_mark = None;
     let mut applied_bytes = 0usize;
     let mut ran = 0;
     loop {
@@ -705,7 +706,7 @@ fn apply(
                 .push(st.repl.link.applied + applied_bytes as i64);
         } else {
             let name = argv[0].clone();
-            let out = dispatch(&mut st, client, argv, now);
+            let out = dispatch(&mut st, client, &arg_refs(&argv), now);
             if let Frame::Error(e) = &out.reply {
                 if e.starts_with("ERR unknown command") {
                     // The dataset diverges from the master's: say so (once per
