@@ -6,33 +6,10 @@ mod discovery_support;
 mod support;
 
 use discovery_support::{Flavor, Topology, NAME};
-use std::io::BufRead;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use support::{free_port, vigil_bin, Proc};
-
-/// One `#[test]` per flavor: `NAME::redis` (redis-sentinel + redis-server),
-/// `NAME::vigil_sentinel` (`vigil sentinel` + redis-server) and `NAME::vigil`
-/// (`vigil sentinel` + `vigil server`).
-macro_rules! flavors {
-    ($($body:ident),* $(,)?) => {$(
-        mod $body {
-            #[test]
-            fn redis() {
-                super::$body(super::Flavor::Redis)
-            }
-            #[test]
-            fn vigil_sentinel() {
-                super::$body(super::Flavor::VigilSentinel)
-            }
-            #[test]
-            fn vigil() {
-                super::$body(super::Flavor::Vigil)
-            }
-        }
-    )*};
-}
+use support::{free_port, spawn_lines, vigil_bin, Proc};
 
 flavors!(
     one_shot_text_json_and_errors,
@@ -111,34 +88,9 @@ fn one_shot_text_json_and_errors(flavor: Flavor) {
 
 /// Spawn `vigil discover --watch ...`; lines arrive on the channel.
 fn watch(args: &[&str], dir: &std::path::Path) -> (Proc, mpsc::Receiver<String>) {
-    let mut child = Command::new(vigil_bin())
-        .arg("discover")
-        .arg("--watch")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let p = Proc {
-        child,
-        port: 0,
-        name: "vigil-discover".into(),
-        dir: dir.to_path_buf(),
-    };
-    (p, rx)
+    let mut cmd = Command::new(vigil_bin());
+    cmd.arg("discover").arg("--watch").args(args);
+    spawn_lines(cmd, "vigil-discover", dir)
 }
 
 /// Lines until one satisfies `f` (panics after `timeout`).

@@ -5,9 +5,7 @@
 
 mod support;
 
-use std::io::BufRead;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use support::{vigil_bin, Proc};
 
@@ -120,31 +118,9 @@ fn demo_with_vigil_binaries_and_wait_loses_nothing() {
 /// Start `vigil demo --redis`, return it with the pids it printed once it is ready.
 fn start_demo() -> (Proc, Vec<i32>, tempfile::TempDir) {
     let dir = support::temp_dir();
-    let mut child = Command::new(vigil_bin())
-        .args(["demo", "--redis", "--timeout", "60s"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for l in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if tx.send(l).is_err() {
-                return;
-            }
-        }
-    });
-    let p = Proc {
-        child,
-        port: 0,
-        name: "vigil-demo".into(),
-        dir: dir.path().to_path_buf(),
-    };
+    let mut cmd = Command::new(vigil_bin());
+    cmd.args(["demo", "--redis", "--timeout", "60s"]);
+    let (p, rx) = support::spawn_lines(cmd, "vigil-demo", dir.path());
     let mut pids = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {

@@ -14,28 +14,6 @@ use vigil::discovery::{
     Addr, Discovery, DiscoveryError, FailoverClient, ManagerConfig, ManagerEvent, Role,
 };
 
-/// One `#[test]` per flavor: `NAME::redis` (redis-sentinel + redis-server),
-/// `NAME::vigil_sentinel` (`vigil sentinel` + redis-server) and `NAME::vigil`
-/// (`vigil sentinel` + `vigil server`).
-macro_rules! flavors {
-    ($($body:ident),* $(,)?) => {$(
-        mod $body {
-            #[test]
-            fn redis() {
-                super::$body(super::Flavor::Redis)
-            }
-            #[test]
-            fn vigil_sentinel() {
-                super::$body(super::Flavor::VigilSentinel)
-            }
-            #[test]
-            fn vigil() {
-                super::$body(super::Flavor::Vigil)
-            }
-        }
-    )*};
-}
-
 flavors!(
     resolves_master_replicas_and_reports_distinct_errors,
     replica_down_is_skipped,

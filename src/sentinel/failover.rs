@@ -388,6 +388,11 @@ fn exclusion(m: &Machine, mm: &Master, key: &str, r: &Instance, now: Instant) ->
         Some(t) if now.saturating_duration_since(t) <= info_validity => {}
         _ => return Some("its INFO is too old".into()),
     }
+    if mm.failover_state == FailoverState::SelectSlave
+        && !super::fencing::info_fresh(m, mm.name(), key)
+    {
+        return Some("no INFO since the old master's fencing leases lapsed".into());
+    }
     let mut max_down = mm.inst.down_after * 10;
     if let Some(t) = mm.inst.sdown_since {
         max_down += now.saturating_duration_since(t);
@@ -454,6 +459,10 @@ pub fn select_slave(m: &mut Machine, name: &str, now: Instant, log: bool) -> Opt
 }
 
 fn select_slave_state(m: &mut Machine, name: &str, now: Instant) {
+    // Write fencing: choose only once the old master can no longer acknowledge writes.
+    if super::fencing::hold_selection(m, name, now) {
+        return;
+    }
     let waiting = waiting_for_fresh_info(m, name, now);
     match select_slave(m, name, now, !waiting) {
         None if waiting => {}

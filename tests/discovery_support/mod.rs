@@ -6,6 +6,29 @@
 use crate::support::{self, info_field, wait_for, Client, Frame, Proc};
 use std::time::Duration;
 
+/// One `#[test]` per flavor: `NAME::redis` (redis-sentinel + redis-server),
+/// `NAME::vigil_sentinel` (`vigil sentinel` + redis-server) and `NAME::vigil`
+/// (`vigil sentinel` + `vigil server`).
+#[macro_export]
+macro_rules! flavors {
+    ($($body:ident),* $(,)?) => {$(
+        mod $body {
+            #[test]
+            fn redis() {
+                super::$body(super::Flavor::Redis)
+            }
+            #[test]
+            fn vigil_sentinel() {
+                super::$body(super::Flavor::VigilSentinel)
+            }
+            #[test]
+            fn vigil() {
+                super::$body(super::Flavor::Vigil)
+            }
+        }
+    )*};
+}
+
 pub const NAME: &str = "mymaster";
 
 /// Which binaries to run.

@@ -118,6 +118,41 @@ pub fn vigil_bin() -> &'static str {
     env!("CARGO_BIN_EXE_vigil")
 }
 
+/// Spawn `cmd` with its stdout piped: each line arrives on the channel (a reader
+/// thread ends with the process). The process is killed when the `Proc` drops.
+pub fn spawn_lines(
+    mut cmd: Command,
+    name: &str,
+    dir: &Path,
+) -> (Proc, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let p = Proc {
+        child,
+        port: 0,
+        name: name.into(),
+        dir: dir.to_path_buf(),
+    };
+    (p, rx)
+}
+
 /// A fresh temporary directory that lives as long as the returned guard.
 pub fn temp_dir() -> tempfile::TempDir {
     tempfile::Builder::new()
