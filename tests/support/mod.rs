@@ -433,7 +433,13 @@ pub fn assert_one_config_epoch(ports: &[u16], name: &str) -> String {
 
 /// One INFO field of the server on `port` ("" when absent).
 pub fn field(port: u16, section: &str, name: &str) -> String {
-    info_field(&Client::connect(port).text(&["INFO", section]), name).unwrap_or_default()
+    let mut c = Client::connect(port);
+    c.send(&["INFO", section]);
+    let reply = c.try_read().unwrap_or_else(|| {
+        panic!("INFO {section} on port {port}: connection closed or no reply within 10 s")
+    });
+    let text = reply.as_text().unwrap_or_else(|| format!("{reply:?}"));
+    info_field(&text, name).unwrap_or_default()
 }
 
 /// Wait (20 s at most) until the replica on `port` reports `master_link_status:up`
