@@ -4,7 +4,7 @@
 
 use super::client::{Client, ClientEntry, ClientKind, ClientMsg};
 use super::command::{arg_refs, dispatch, BlockOn, Handoff};
-use super::state::{unix_ms, Shared, State};
+use super::state::{Shared, State};
 use crate::resp::{Frame, Parsed, Proto, RequestLimits, RequestParser};
 use bytes::{Buf, Bytes, BytesMut};
 use std::collections::VecDeque;
@@ -306,8 +306,7 @@ impl Conn {
         self.query_limit = st.config.hot.client_query_buffer_limit;
         self.parser.limits.authenticated = self.client.authenticated;
         self.parser.limits.max_bulk_len = st.config.hot.proto_max_bulk_len;
-        let now_ms = unix_ms();
-        st.clock_mark = None;
+        let now_ms = st.begin_batch();
         let woff_before = self.client.woff;
         let sync_writes = st.config.hot.sync_replicas > 0;
         self.write_replies.clear();

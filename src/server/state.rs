@@ -52,7 +52,7 @@ pub struct State {
     /// Sentinel leases for write fencing (`vigil-fencing`).
     pub fencing: super::fencing::Fencing,
     /// When the last command of the running batch ended: the next one's start (one
-    /// clock read per command). Cleared when a batch starts.
+    /// clock read per command). Cleared by `begin_batch`.
     pub clock_mark: Option<Instant>,
 }
 
@@ -79,6 +79,13 @@ impl State {
             clock_mark: None,
             config,
         }
+    }
+
+    /// Start a batch of commands run under one lock: the wall clock its commands
+    /// share (unix ms) and a fresh call clock (see `clock_mark`).
+    pub fn begin_batch(&mut self) -> i64 {
+        self.clock_mark = None;
+        unix_ms()
     }
 
     /// Sum of the dirty counters of all databases.

@@ -12,7 +12,7 @@ use crate::resp::{Frame, RequestLimits, RequestParser};
 use crate::server::client::{Client, ClientEntry, ClientKind, ClientMsg};
 use crate::server::command::{arg_refs, dispatch};
 use crate::server::rdb;
-use crate::server::state::{unix_ms, Shared, State};
+use crate::server::state::{Shared, State};
 use bytes::BytesMut;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -673,8 +673,7 @@ fn apply(
     if st.repl.link.generation != gen {
         return Ok(acks);
     }
-    let now = unix_ms();
-    st.clock_mark = None;
+    let now = st.begin_batch();
     let mut applied_bytes = 0usize;
     let mut ran = 0;
     loop {
