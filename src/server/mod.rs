@@ -12,9 +12,11 @@ pub mod fencing;
 pub mod glob;
 pub mod info;
 pub mod longdouble;
+pub mod pause;
 pub mod pubsub;
 pub mod rdb;
 pub mod replication;
+pub mod slowlog;
 pub mod state;
 pub mod stats;
 pub mod sync_ack;
@@ -165,7 +167,8 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     }
 }
 
-/// Background work every 100 ms (Redis's serverCron at hz 10): active expiry.
+/// Background work every 100 ms (Redis's serverCron at hz 10): the end of a CLIENT
+/// PAUSE, active expiry.
 async fn cron(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     loop {
@@ -173,6 +176,8 @@ async fn cron(shared: Arc<Shared>) {
         // Also refreshes the clock the keys' LRU stamps read (state::recent_unix_ms).
         let now = state::unix_ms();
         let mut st = shared.state.lock();
+        // A CLIENT PAUSE whose time is up ends here, like in Redis's serverCron.
+        pause::check_deadline(&mut st, std::time::Instant::now());
         // DEBUG SET-ACTIVE-EXPIRE 0 (commands/server.rs) stops the active cycle.
         if !st.active_expire_enabled {
             continue;

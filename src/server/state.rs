@@ -54,6 +54,10 @@ pub struct State {
     /// When the last command of the running batch ended: the next one's start (one
     /// clock read per command). Cleared by `begin_batch`.
     pub clock_mark: Option<Instant>,
+    /// SLOWLOG entries (fed by `command::call`).
+    pub slowlog: super::slowlog::SlowLog,
+    /// CLIENT PAUSE and FAILOVER's write pause.
+    pub pause: super::pause::Pauses,
 }
 
 impl State {
@@ -77,6 +81,8 @@ impl State {
             monitors: Default::default(),
             fencing: Default::default(),
             clock_mark: None,
+            slowlog: Default::default(),
+            pause: Default::default(),
             config,
         }
     }
