@@ -78,11 +78,12 @@ fn slowlog_entries_match_redis() {
         let before = unix_now();
         let mut c = Client::connect(port);
         let peer = local_addr(&c);
-        let mut out = Vec::new();
         // Every command from now on is logged (this one included, as id 0).
-        out.push(c.text(&["CONFIG", "SET", "slowlog-log-slower-than", "0"]));
-        out.push(c.text(&["SLOWLOG", "RESET"]));
-        out.push(c.text(&["CLIENT", "SETNAME", "slow-one"]));
+        let mut out = vec![
+            c.text(&["CONFIG", "SET", "slowlog-log-slower-than", "0"]),
+            c.text(&["SLOWLOG", "RESET"]),
+            c.text(&["CLIENT", "SETNAME", "slow-one"]),
+        ];
         let many: Vec<String> = (0..40).map(|i| format!("e{i}")).collect();
         let mut rpush = vec!["RPUSH", "list"];
         rpush.extend(many.iter().map(|s| s.as_str()));
@@ -116,12 +117,13 @@ fn slowlog_threshold_length_reset_and_errors_match_redis() {
         let before = unix_now();
         let mut c = Client::connect(port);
         let peer = local_addr(&c);
-        let mut out = Vec::new();
         // Default threshold (10 ms): a 50 ms command is logged, fast ones are not.
-        out.push(c.text(&["CONFIG", "GET", "slowlog-log-slower-than"]));
-        out.push(c.text(&["SET", "a", "1"]));
-        out.push(c.text(&["DEBUG", "SLEEP", "0.05"]));
-        out.push(c.text(&["GET", "a"]));
+        let mut out = vec![
+            c.text(&["CONFIG", "GET", "slowlog-log-slower-than"]),
+            c.text(&["SET", "a", "1"]),
+            c.text(&["DEBUG", "SLEEP", "0.05"]),
+            c.text(&["GET", "a"]),
+        ];
         out.extend(entries(&mut c, "10", before, &peer));
         // A shorter log keeps the newest entries, at once.
         out.push(c.text(&["DEBUG", "SLEEP", "0.02"]));
