@@ -175,6 +175,7 @@ async fn cron(shared: Arc<Shared>) {
         // Also refreshes the clock the keys' LRU stamps read (state::recent_unix_ms).
         let now = state::unix_ms();
         let mut st = shared.state.lock();
+        st.resync_wall_clock();
         // DEBUG SET-ACTIVE-EXPIRE 0 (commands/server.rs) stops the active cycle.
         if !st.active_expire_enabled {
             continue;
