@@ -15,6 +15,8 @@
 //! they were postponed, like Redis's list of postponed clients: the end of a pause
 //! wakes the first waiter, and each one, when it runs again, wakes the next
 //! ([`retrying`]; waking them all at once would let the scheduler pick the order).
+//! Waiters are listed per database, so the order holds among the clients of one
+//! database.
 //! While any pause is in force no key expires (no DEL enters the stream), neither
 //! lazily nor in the cron.
 //!
