@@ -277,3 +277,55 @@ fn held_commands_run_in_the_order_they_arrived() {
         vec![show(&admin.cmd(&["LRANGE", "log", "0", "-1"]))]
     });
 }
+
+/// On a replica, CLIENT PAUSE holds the master link too (Redis pauses its master
+/// client): under WRITE the replica keeps serving reads of the old value and its
+/// offset stands still; after UNPAUSE the held stream is applied. Each kind of
+/// replica (vigil, redis) of a master of the same kind.
+#[test]
+fn client_pause_on_a_replica_holds_the_replication_stream() {
+    let dir = temp_dir();
+    for kind in ["vigil", "redis"] {
+        let sub = dir.path().join(kind);
+        std::fs::create_dir_all(sub.join("r")).unwrap();
+        let start = |d: &std::path::Path, extra: &[&str]| {
+            if kind == "vigil" {
+                vigil_server(d, extra)
+            } else {
+                redis_server(d, extra)
+            }
+        };
+        let m = start(&sub, &[]);
+        let r = start(
+            &sub.join("r"),
+            &["--replicaof", "127.0.0.1", &m.port.to_string()],
+        );
+        wait_link_up(r.port);
+        let mut mc = m.client();
+        assert_eq!(mc.text(&["SET", "k", "old"]), "OK");
+        wait_caught_up(m.port, r.port);
+        let mut rc = r.client();
+        assert_eq!(
+            rc.text(&["CLIENT", "PAUSE", "20000", "WRITE"]),
+            "OK",
+            "{kind}"
+        );
+        let offset = field(r.port, "replication", "slave_repl_offset");
+        assert_eq!(mc.text(&["SET", "k", "new"]), "OK");
+        // The master's write arrives but is not applied while the pause lasts.
+        std::thread::sleep(Duration::from_millis(600));
+        assert_eq!(rc.text(&["GET", "k"]), "old", "{kind}");
+        assert_eq!(
+            field(r.port, "replication", "slave_repl_offset"),
+            offset,
+            "{kind}"
+        );
+        assert_eq!(rc.text(&["CLIENT", "UNPAUSE"]), "OK", "{kind}");
+        wait_for(
+            &format!("{kind} replica applies after UNPAUSE"),
+            Duration::from_secs(5),
+            || (rc.text(&["GET", "k"]) == "new").then_some(()),
+        );
+        wait_caught_up(m.port, r.port);
+    }
+}

@@ -5,8 +5,9 @@
 //! failover ends). The strongest one in force applies. Under `ALL` every command of
 //! a normal client waits; under `WRITE` the commands that may change the dataset or
 //! the replication stream wait (flags WRITE and MAY_REPLICATE, and EXEC with such a
-//! command queued) while reads run. The master link is never paused, and replicas'
-//! links do not run commands.
+//! command queued) while reads run. On a replica, CLIENT PAUSE also holds the
+//! master link's commands ([`holds_master_link`]), as Redis does; replicas' links do
+//! not run commands.
 //!
 //! A paused command is postponed, not rejected: the dispatcher checks
 //! [`must_postpone`] just before MULTI queueing (Redis's order), and the connection
@@ -170,6 +171,18 @@ pub fn must_postpone(st: &mut State, client: &mut Client, cmd: &Command) -> bool
         client.postponed_gen = Some(st.pause.generation);
     }
     held
+}
+
+/// Whether a CLIENT PAUSE holds the master link's next command. Redis pauses its
+/// master client like any other: a replica under CLIENT PAUSE stops applying the
+/// stream (writes under WRITE, everything under ALL) and its offset stands still
+/// until the pause ends; the bytes wait in the link's buffer.
+pub fn holds_master_link(st: &mut State, client: &Client, cmd: &Command) -> bool {
+    if st.pause.client.is_none() {
+        return false;
+    }
+    check_deadline(st, Instant::now());
+    st.pause.client.is_some() && held(st, client, cmd)
 }
 
 fn held(st: &State, client: &Client, cmd: &Command) -> bool {

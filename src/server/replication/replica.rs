@@ -598,7 +598,10 @@ async fn stream_loop(
             if buf.len() > 1 << 30 {
                 return Err(fatal("master stream buffer too large"));
             }
+            // Held by a CLIENT PAUSE: look again shortly (UNPAUSE or the deadline).
+            let paused = acks.paused;
             tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(20)), if paused => {}
                 r = stream.read_buf(&mut buf) => {
                     let n = r.map_err(|e| lerr(format!("Error reading from MASTER: {e}")))?;
                     if n == 0 {
@@ -647,6 +650,28 @@ struct Applied {
     offsets: Vec<i64>,
     /// Stopped at the batch limit with commands left in the buffer.
     more: bool,
+    /// Stopped at a command a CLIENT PAUSE holds (it stays in the buffer).
+    paused: bool,
+}
+
+/// Whether a CLIENT PAUSE holds the next complete command in `buf` (looked at in
+/// place, not consumed).
+fn master_link_held(
+    st: &mut State,
+    client: &Client,
+    parser: &mut RequestParser,
+    buf: &BytesMut,
+) -> bool {
+    let Ok(Some(crate::resp::Parsed::Command(n))) = parser.parse(buf) else {
+        return false;
+    };
+    let Some(&(s, e)) = parser.ranges().first() else {
+        return false;
+    };
+    let Some(cmd) = crate::server::command::lookup(&buf[..n][s..e]) else {
+        return false;
+    };
+    crate::server::pause::holds_master_link(st, client, cmd)
 }
 
 /// Run every complete command in `buf` as the master link. Returns the offsets to
@@ -665,6 +690,7 @@ fn apply(
     let mut acks = Applied {
         offsets: Vec::new(),
         more: false,
+        paused: false,
     };
     if buf.is_empty() {
         return Ok(acks);
@@ -682,6 +708,10 @@ fn apply(
             break;
         }
         ran += 1;
+        if st.pause.kind.is_some() && master_link_held(&mut st, client, parser, buf) {
+            acks.paused = true;
+            break;
+        }
         let before = buf.len();
         let argv = match parser.next(buf) {
             Ok(Some(a)) => a,
