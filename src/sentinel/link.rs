@@ -316,8 +316,9 @@ pub struct LinkRead {
     buf: Vec<u8>,
 }
 
-/// Every connected link's read side, in one epoll set (level-triggered) that the
-/// reactor watches as a single descriptor.
+/// Every connected link's read side, in one epoll set (edge-triggered: a link is
+/// read until the socket is drained) that the reactor watches as a single
+/// descriptor.
 pub struct Readers {
     epfd: Arc<OwnedFd>,
     next: u64,
@@ -342,7 +343,7 @@ impl Readers {
 
     fn ctl(&self, op: libc::c_int, fd: RawFd, token: u64) -> std::io::Result<()> {
         let mut ev = libc::epoll_event {
-            events: (libc::EPOLLIN | libc::EPOLLRDHUP) as u32,
+            events: (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
             u64: token,
         };
         // SAFETY: valid descriptors and a pointer to an initialized event.
@@ -390,8 +391,9 @@ impl Readers {
     }
 }
 
-/// Read link `r` (everything the socket holds) and hand every complete reply or
-/// message to the machine. `Err` with the reason when the link has failed.
+/// Read link `r` until its socket is drained (a read that does not fill the
+/// scratch buffer, as the edge-triggered set requires) and hand every complete
+/// reply or message to the machine. `Err` with the reason when the link has failed.
 fn read_link(r: &mut LinkRead, m: &mut Machine, scratch: &mut [u8]) -> Result<(), String> {
     loop {
         match (&*r.stream).read(scratch) {
@@ -470,10 +472,8 @@ pub async fn read_links(shared: Arc<Shared>) {
             }
         };
         loop {
-            // The set is known drained only when a pass finds nothing (a level-
-            // triggered link left with data shows up in the next pass).
             let mut down = Vec::new();
-            {
+            let n = {
                 let mut rd = shared.readers.lock();
                 let n = rd.ready(&mut events);
                 if n == 0 {
@@ -494,11 +494,17 @@ pub async fn read_links(shared: Arc<Shared>) {
                 for (token, ..) in &down {
                     rd.remove(*token);
                 }
-            }
+                n
+            };
             for (_, key, conn, err) in down {
                 shared.link_down(&key, conn, &err);
             }
             shared.pump();
+            // Fewer events than room: the set's ready list was emptied, and a link
+            // that gets data later signals the reactor again (edge-triggered).
+            if n < MAX_EVENTS {
+                break;
+            }
         }
         guard.clear_ready();
     }
