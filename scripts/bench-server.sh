@@ -102,25 +102,31 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 
-# CPU work per request, which unlike requests/s does not depend on how busy the
-# machine is: `perf stat` instructions (user + kernel) of each server process over
-# the same SET/GET run. Skipped when perf is unavailable.
+# CPU work per request, which depends less than requests/s on how busy the machine
+# is: `perf stat` of each server process over the same SET/GET run: CPU time
+# (task-clock) and, where the machine has hardware counters (many VMs do not),
+# instructions (user + kernel). Skipped when perf is unavailable.
 INSTR="$WORK/instr.txt"
 : >"$INSTR"
 if [ "${SKIP_INSTR:-0}" != 1 ] && command -v perf >/dev/null \
-  && perf stat -e instructions:u true >/dev/null 2>&1; then
+  && perf stat -e task-clock true >/dev/null 2>&1; then
+  events=task-clock
+  if ! perf stat -x, -e instructions:u true 2>&1 >/dev/null | grep -q "not supported"; then
+    events=task-clock,instructions:u,instructions:k
+  fi
   for p in 1 16; do
     for t in set get; do
       for server in vigil redis; do
         if [ $server = vigil ]; then pid=$VPID port=$VPORT; else pid=$RPID port=$RPORT; fi
         n=$([ "$p" = 1 ] && echo "$N1" || echo "$N16")
-        perf stat -x, -e instructions:u,instructions:k -p "$pid" -o "$WORK/perf.out" &
+        perf stat -x, -e "$events" -p "$pid" -o "$WORK/perf.out" &
         ps=$!
         sleep 0.3
         redis-benchmark -p "$port" -c "$CLIENTS" -n "$n" -P "$p" -t "$t" -q >/dev/null 2>&1 || true
         kill -INT "$ps"; wait "$ps" 2>/dev/null || true
-        total=$(awk -F, '/instructions/ {s += $1} END {printf "%.0f\n", s}' "$WORK/perf.out")
-        echo "$server $p $t $total $n" >>"$INSTR"
+        cpu_ms=$(awk -F, '/task-clock/ {printf "%.3f\n", $1}' "$WORK/perf.out")
+        instr=$(awk -F, '/instructions/ && $1 ~ /^[0-9]+$/ {s += $1} END {printf "%.0f\n", s}' "$WORK/perf.out")
+        echo "$server $p $t ${cpu_ms:-0} ${instr:-0} $n" >>"$INSTR"
       done
     done
   done
@@ -155,18 +161,23 @@ for p in (1, 16):
         vm, rm = statistics.median(v), statistics.median(r)
         ratio = f"{vm / rm:.2f}x" if rm and vm else "n/a"
         print(f"{t.upper():<12}{'-P ' + str(p):>9}{vm:>14,.0f}{rm:>14,.0f}{ratio:>13}")
-ins = {}
+cpu, ins = {}, {}
 for line in open(instr):
-    server, p, test, total, n = line.split()
-    ins[(int(p), test, server)] = float(total) / int(n)
-if ins:
+    server, p, test, cpu_ms, total, n = line.split()
+    cpu[(int(p), test, server)] = float(cpu_ms) * 1e6 / int(n)
+    if float(total) > 0:
+        ins[(int(p), test, server)] = float(total) / int(n)
+for title, table, fmt in (("server CPU ns/request (perf stat task-clock)", cpu, ",.0f"),
+                          ("instructions/request (user+kernel, perf stat)", ins, ",.0f")):
+    if not table:
+        continue
     print()
-    print(f"{'instructions/request (user+kernel, perf stat)':<48}{'vigil':>9}{'redis':>9}{'vigil/redis':>13}")
-    for (p, t, server), v in sorted(ins.items()):
+    print(f"{title:<48}{'vigil':>9}{'redis':>9}{'vigil/redis':>13}")
+    for (p, t, server), v in sorted(table.items()):
         if server != "vigil":
             continue
-        r = ins.get((p, t, "redis"), 0)
-        print(f"{t.upper() + ' -P ' + str(p):<48}{v:>9,.0f}{r:>9,.0f}{(v / r if r else 0):>12.2f}x")
+        r = table.get((p, t, "redis"), 0)
+        print(f"{t.upper() + ' -P ' + str(p):<48}{v:>9{fmt}}{r:>9{fmt}}{(v / r if r else 0):>12.2f}x")
 mb = lambda kb: int(kb) / 1024
 print()
 print(f"RSS with {int(keys):,} keys (DEBUG POPULATE): vigil {mb(v_rss):.1f} MB "

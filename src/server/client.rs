@@ -78,6 +78,9 @@ pub struct Client {
     pub reply_off: bool,
     /// Number of upcoming replies to drop (CLIENT REPLY SKIP, SHUTDOWN).
     pub skip_replies: u32,
+    /// The command waiting on a pause was postponed at this pause generation
+    /// (`server::pause`: postponed commands run again in order).
+    pub postponed_gen: Option<u64>,
 }
 
 impl Client {
@@ -112,6 +115,7 @@ impl Client {
             pre_replies: Vec::new(),
             reply_off: false,
             skip_replies: 0,
+            postponed_gen: None,
         }
     }
 

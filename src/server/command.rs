@@ -5,7 +5,7 @@
 //! rule in [`dispatch`], in redis-server's order of checks (server.md §0): unknown
 //! command, arity, DEBUG gate, auth, MULTI restrictions, NOREPLICAS, write fencing
 //! (Vigil's own, off by default), READONLY,
-//! subscribed mode, MASTERDOWN, LOADING, queueing. [`call`] runs the handler and feeds
+//! subscribed mode, MASTERDOWN, LOADING, CLIENT PAUSE, queueing. [`call`] runs the handler and feeds
 //! executed writes to the replication stream exactly once.
 
 use super::client::Client;
@@ -43,6 +43,8 @@ pub mod flags {
     /// May propagate even though it is not a write (e.g. PUBLISH is not propagated in
     /// 7.0 standalone; kept for completeness).
     pub const MAY_REPLICATE: u32 = 1 << 14;
+    /// Not logged by SLOWLOG (EXEC: the commands it runs are).
+    pub const SKIP_SLOWLOG: u32 = 1 << 15;
 }
 
 /// A command table entry.
@@ -317,6 +319,10 @@ const DEBUG_DENIED: &str = "DEBUG command not allowed. If the enable-debug-comma
 
 /// Run one request from a client, with every check in redis-server's order.
 pub fn dispatch(state: &mut State, client: &mut Client, argv: &[&[u8]], now_ms: i64) -> Outcome {
+    // A command postponed by a pause is back: let the next one in line go too.
+    if let Some(generation) = client.postponed_gen.take() {
+        super::pause::retrying(state, client.db, generation);
+    }
     let (cmd, fullname) = match resolve(argv) {
         Resolved::Run(c, n) => (c, n),
         Resolved::Reject(e) => return reject(state, client, argv, e),
@@ -419,9 +425,9 @@ pub fn dispatch(state: &mut State, client: &mut Client, argv: &[&[u8]], now_ms: 
             Frame::error("LOADING Redis is loading the dataset in memory"),
         );
     }
-    // FAILOVER pauses writes: postponed (blocked), not rejected.
-    if !queued && super::replication::failover::must_postpone(state, client, cmd) {
-        return super::replication::failover::postpone(state, argv);
+    // CLIENT PAUSE and FAILOVER: postponed (blocked), not rejected; before queueing.
+    if super::pause::must_postpone(state, client, cmd) {
+        return super::pause::postpone(state, argv);
     }
     if queued {
         if let Some(q) = client.multi.as_mut() {
@@ -558,6 +564,11 @@ pub fn call(
     }
     if let Frame::Error(t) = &reply {
         state.stats.error_reply(t);
+    }
+    // A blocked command is logged when it finally runs.
+    if elapsed >= state.config.hot.slowlog_slower_than && block.is_none() {
+        let max_len = state.config.hot.slowlog_max_len;
+        state.slowlog.push(cmd, client, argv, elapsed, max_len);
     }
     state.stats.total_commands_processed += 1;
     // MONITOR clients see every executed command except admin ones, like Redis.

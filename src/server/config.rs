@@ -454,6 +454,9 @@ pub struct Hot {
     /// `vigil-sync-replicas` / `vigil-sync-timeout-ms` (see `server::sync_ack`).
     pub sync_replicas: i64,
     pub sync_timeout_ms: u64,
+    /// `slowlog-log-slower-than` in µs; `u64::MAX` when negative (disabled).
+    pub slowlog_slower_than: u64,
+    pub slowlog_max_len: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -674,6 +677,9 @@ impl Config {
             fencing_lease_ms: self.get_i64("vigil-fencing-lease-ms").max(1) as u64,
             sync_replicas: self.get_i64("vigil-sync-replicas").max(0),
             sync_timeout_ms: self.get_i64("vigil-sync-timeout-ms").max(1) as u64,
+            slowlog_slower_than: u64::try_from(self.get_i64("slowlog-log-slower-than"))
+                .unwrap_or(u64::MAX),
+            slowlog_max_len: self.get_i64("slowlog-max-len").max(0) as usize,
         };
     }
 

@@ -52,8 +52,16 @@ pub struct State {
     /// Sentinel leases for write fencing (`vigil-fencing`).
     pub fencing: super::fencing::Fencing,
     /// When the last command of the running batch ended: the next one's start (one
-    /// clock read per command). Cleared by `begin_batch`.
+    /// clock read per command). Set by `begin_batch`.
     pub clock_mark: Option<Instant>,
+    /// SLOWLOG entries (fed by `command::call`).
+    pub slowlog: super::slowlog::SlowLog,
+    /// CLIENT PAUSE and FAILOVER's write pause.
+    pub pause: super::pause::Pauses,
+    /// The wall clock at a monotonic instant (unix microseconds), re-read by the cron
+    /// every 100 ms: a batch derives its wall time from the one monotonic reading it
+    /// takes anyway.
+    wall_base: (Instant, i64),
 }
 
 impl State {
@@ -77,6 +85,9 @@ impl State {
             monitors: Default::default(),
             fencing: Default::default(),
             clock_mark: None,
+            slowlog: Default::default(),
+            pause: Default::default(),
+            wall_base: wall_now(),
             config,
         }
     }
@@ -84,8 +95,19 @@ impl State {
     /// Start a batch of commands run under one lock: the wall clock its commands
     /// share (unix ms) and a fresh call clock (see `clock_mark`).
     pub fn begin_batch(&mut self) -> i64 {
-        self.clock_mark = None;
-        unix_ms()
+        let now = Instant::now();
+        self.clock_mark = Some(now);
+        let (at, base_us) = self.wall_base;
+        let us = base_us + now.saturating_duration_since(at).as_micros() as i64;
+        let ms = us / 1000;
+        LAST_UNIX_MS.store(ms, std::sync::atomic::Ordering::Relaxed);
+        ms
+    }
+
+    /// Re-read the wall clock that `begin_batch` extrapolates from (the cron calls
+    /// this every 100 ms, so a wall-clock step is followed within that).
+    pub fn resync_wall_clock(&mut self) {
+        self.wall_base = wall_now();
     }
 
     /// Sum of the dirty counters of all databases.
@@ -126,6 +148,16 @@ pub fn unix_ms() -> i64 {
     now
 }
 
+/// A monotonic instant and the wall clock (unix µs) read right after it.
+fn wall_now() -> (Instant, i64) {
+    let at = Instant::now();
+    let us = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0);
+    (at, us)
+}
+
 static LAST_UNIX_MS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
 
 /// The last [`unix_ms`] reading (no clock read): for the keys' LRU clock, whose
@@ -134,5 +166,27 @@ pub fn recent_unix_ms() -> i64 {
     match LAST_UNIX_MS.load(std::sync::atomic::Ordering::Relaxed) {
         0 => unix_ms(),
         v => v,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_wall_clock_follows_the_system_clock() {
+        let mut st = State::new(Config::default());
+        for _ in 0..3 {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            let before = unix_ms();
+            let batch = st.begin_batch();
+            let after = unix_ms();
+            assert!(
+                before - 1 <= batch && batch <= after + 1,
+                "{before} {batch} {after}"
+            );
+            assert!(st.clock_mark.is_some());
+            st.resync_wall_clock();
+        }
     }
 }

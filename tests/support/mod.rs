@@ -105,10 +105,30 @@ impl Proc {
     pub fn client(&self) -> Client {
         Client::connect(self.port)
     }
+
+    /// The last 40 lines of the log `spawn` writes (DIR/NAME-PORT.log).
+    pub fn log_tail(&self) -> String {
+        let path = self.dir.join(format!("{}-{}.log", self.name, self.port));
+        let log = std::fs::read_to_string(&path).unwrap_or_else(|e| format!("({e})"));
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
 }
 
 impl Drop for Proc {
     fn drop(&mut self) {
+        // A failing test deletes its directory: show what the process logged first.
+        if std::thread::panicking() && self.port != 0 {
+            let exited = self
+                .try_exit()
+                .map_or("running".to_string(), |st| format!("exited: {st}"));
+            eprintln!(
+                "--- {} on port {} ({exited}), last log lines:\n{}",
+                self.name,
+                self.port,
+                self.log_tail()
+            );
+        }
         self.cont();
         self.kill();
     }
@@ -180,13 +200,18 @@ fn spawn(mut cmd: Command, port: u16, name: &str, dir: &Path) -> Proc {
         Duration::from_secs(10),
         || {
             if let Some(st) = p.try_exit() {
-                let log = std::fs::read_to_string(dir.join(format!("{name}-{port}.log")))
-                    .unwrap_or_default();
-                panic!("{name} exited early ({st}):\n{log}");
+                panic!("{name} exited early ({st}); its log follows");
             }
-            TcpStream::connect(("127.0.0.1", port)).ok().map(|_| ())
+            // Ready means our child answers a command on the port, not merely that
+            // something accepts connections there.
+            let mut c = Client::try_connect(port)?;
+            c.send_raw(b"PING\r\n");
+            c.try_read().map(|_| ())
         },
     );
+    if let Some(st) = p.try_exit() {
+        panic!("{name} on port {port} answered, then exited ({st}); its log follows");
+    }
     p
 }
 

@@ -1,6 +1,6 @@
 //! CLIENT subcommands (server.md §6): SETNAME, GETNAME, ID, INFO, LIST, KILL,
-//! SETINFO, REPLY, NO-EVICT, TRACKING (off only), TRACKINGINFO, GETREDIR, UNPAUSE,
-//! HELP. Unknown subcommands (MAINT_NOTIFICATIONS...) are answered by the dispatcher:
+//! SETINFO, REPLY, NO-EVICT, TRACKING (off only), TRACKINGINFO, GETREDIR, PAUSE,
+//! UNPAUSE, HELP. Unknown subcommands (MAINT_NOTIFICATIONS...) are answered by the dispatcher:
 //! `-ERR unknown subcommand 'X'. Try CLIENT HELP.`
 
 use super::args::{is, syntax_error};
@@ -8,8 +8,9 @@ use super::pubsub::help_lines;
 use crate::resp::Frame;
 use crate::server::client::{ClientEntry, ClientKind, ClientMsg};
 use crate::server::command::{flags::*, Command, Ctx};
+use crate::server::pause::{self, PauseKind};
 use bytes::Bytes;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub static COMMANDS: &[Command] = &[Command::new("client", -2, 0, help).subs(SUBS)];
 
@@ -28,6 +29,7 @@ static SUBS: &[Command] = &[
     Command::new("tracking", -3, F, tracking),
     Command::new("trackinginfo", 2, F, trackinginfo),
     Command::new("getredir", 2, F, getredir),
+    Command::new("pause", -3, ADMIN | F, pause),
     Command::new("unpause", 2, ADMIN | F, unpause),
     Command::new("help", 2, F, help),
 ];
@@ -346,9 +348,43 @@ fn getredir(_ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
     Frame::Integer(-1)
 }
 
-/// `CLIENT UNPAUSE`: `+OK`. CLIENT PAUSE itself is not implemented, so there is never
-/// a pause to end.
-fn unpause(_ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
+/// `CLIENT PAUSE timeout [WRITE|ALL]`: postpone every command (ALL, the default) or
+/// the writes (WRITE) of normal clients for `timeout` ms (see `server::pause`).
+fn pause(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    let Some(ms) = super::args::parse_i64(argv[2]) else {
+        return Frame::err("timeout is not an integer or out of range");
+    };
+    if ms < 0 {
+        return Frame::err("timeout is negative");
+    }
+    let kind = match argv.len() {
+        3 => PauseKind::All,
+        4 if is(argv[3], "all") => PauseKind::All,
+        4 if is(argv[3], "write") => PauseKind::Write,
+        4 => return Frame::err("CLIENT PAUSE mode must be WRITE or ALL"),
+        _ => {
+            return Frame::err(format!(
+                "unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+                String::from_utf8_lossy(&argv[1][..argv[1].len().min(128)])
+            ))
+        }
+    };
+    let now = Instant::now();
+    // Redis adds the timeout to its unix-ms clock: a sum past i64 wraps into the past,
+    // so such a pause ends at once.
+    let end = if ctx.now_ms.checked_add(ms).is_some() {
+        now.checked_add(Duration::from_millis(ms as u64))
+            .unwrap_or(now + Duration::from_secs(100 * 365 * 86_400))
+    } else {
+        now
+    };
+    pause::pause_clients(ctx.state, kind, end);
+    Frame::ok()
+}
+
+/// `CLIENT UNPAUSE`: end a CLIENT PAUSE (`+OK`, also when there is none).
+fn unpause(ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
+    pause::unpause_clients(ctx.state);
     Frame::ok()
 }
 
@@ -389,6 +425,8 @@ fn help(_ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
             "      Return clients of specified IDs only.",
             "UNPAUSE",
             "    Stop the current client pause, resuming traffic.",
+            "PAUSE <timeout> [WRITE|ALL]",
+            "    Suspend all, or just write, clients for <timeout> milliseconds.",
             "REPLY (ON|OFF|SKIP)",
             "    Control the replies sent to the current connection.",
             "SETNAME <name>",

@@ -1,7 +1,8 @@
 //! Server administration (server.md §7-§9, §12.7-§12.9): INFO, CONFIG
 //! GET/SET/REWRITE/RESETSTAT/HELP, COMMAND (COUNT, INFO, DOCS, LIST, GETKEYS,
 //! GETKEYSANDFLAGS, HELP), DEBUG (SLEEP, DIGEST, DIGEST-VALUE, SET-ACTIVE-EXPIRE,
-//! POPULATE, OBJECT, PROTOCOL, RELOAD, HELP), SHUTDOWN, LASTSAVE and MONITOR.
+//! POPULATE, OBJECT, PROTOCOL, RELOAD, HELP), SHUTDOWN, LASTSAVE, MONITOR and SLOWLOG
+//! (GET, LEN, RESET, HELP; the log itself is `server::slowlog`).
 
 use super::args::{int, is, syntax_error};
 use super::pubsub::help_lines;
@@ -24,6 +25,14 @@ pub static COMMANDS: &[Command] = &[
     ),
     Command::new("lastsave", 1, LOADING | STALE | FAST, lastsave),
     Command::new("monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE, monitor),
+    Command::new("slowlog", -2, 0, slowlog_help).subs(SLOWLOG_SUBS),
+];
+
+static SLOWLOG_SUBS: &[Command] = &[
+    Command::new("get", -2, ADMIN | LOADING | STALE, slowlog_get),
+    Command::new("len", 2, ADMIN | LOADING | STALE, slowlog_len),
+    Command::new("reset", 2, ADMIN | LOADING | STALE, slowlog_reset),
+    Command::new("help", 2, LOADING | STALE, slowlog_help),
 ];
 
 static CONFIG_SUBS: &[Command] = &[
@@ -137,6 +146,74 @@ fn config_help(_ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
 }
 
 // ---------------------------------------------------------------------------
+// SLOWLOG
+
+/// The slow log as of now: a lowered `slowlog-max-len` applies at once (Redis trims
+/// after every command while the log is enabled).
+fn slowlog_of<'a>(ctx: &'a mut Ctx) -> &'a mut crate::server::slowlog::SlowLog {
+    let hot = &ctx.state.config.hot;
+    if hot.slowlog_slower_than != u64::MAX {
+        let max_len = hot.slowlog_max_len;
+        ctx.state.slowlog.trim(max_len);
+    }
+    &mut ctx.state.slowlog
+}
+
+/// `SLOWLOG GET [count]`: the newest `count` entries (10 by default, -1 for all),
+/// each `[id, unix time, µs, args, "ip:port", name]`.
+fn slowlog_get(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    let count = match argv.len() {
+        2 => 10,
+        3 => match int(argv[2]) {
+            Ok(-1) => usize::MAX,
+            Ok(n) if n >= 0 => n as usize,
+            _ => return Frame::err("count should be greater than or equal to -1"),
+        },
+        _ => {
+            return Frame::err(format!(
+                "unknown subcommand or wrong number of arguments for '{}'. Try SLOWLOG HELP.",
+                String::from_utf8_lossy(&argv[1][..argv[1].len().min(128)])
+            ))
+        }
+    };
+    Frame::Array(
+        slowlog_of(ctx)
+            .newest(count)
+            .map(|e| e.to_frame())
+            .collect(),
+    )
+}
+
+/// `SLOWLOG LEN`: the number of entries.
+fn slowlog_len(ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
+    Frame::Integer(slowlog_of(ctx).len() as i64)
+}
+
+/// `SLOWLOG RESET`: forget every entry (`+OK`; ids keep growing).
+fn slowlog_reset(ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
+    ctx.state.slowlog.reset();
+    Frame::ok()
+}
+
+/// `SLOWLOG HELP`.
+fn slowlog_help(_ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
+    help_lines(
+        "SLOWLOG",
+        &[
+            "GET [<count>]",
+            "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+            "    Entries are made of:",
+            "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+            "    client name",
+            "LEN",
+            "    Return the length of the slowlog.",
+            "RESET",
+            "    Reset the slowlog.",
+        ],
+    )
+}
+
+// ---------------------------------------------------------------------------
 // COMMAND
 
 /// Command-table flags in the order COMMAND INFO lists them.
@@ -150,6 +227,7 @@ const FLAG_NAMES: &[(u32, &str)] = &[
     (BLOCKING, "blocking"),
     (LOADING, "loading"),
     (STALE, "stale"),
+    (SKIP_SLOWLOG, "skip_slowlog"),
     (FAST, "fast"),
     (NO_AUTH, "no_auth"),
     (NO_MULTI, "no_multi"),

@@ -15,7 +15,12 @@ pub static COMMANDS: &[Command] = &[
         NOSCRIPT | LOADING | STALE | FAST | NO_QUEUE,
         multi,
     ),
-    Command::new("exec", 1, NOSCRIPT | LOADING | STALE | NO_QUEUE, exec),
+    Command::new(
+        "exec",
+        1,
+        NOSCRIPT | LOADING | STALE | NO_QUEUE | SKIP_SLOWLOG,
+        exec,
+    ),
     Command::new(
         "discard",
         1,

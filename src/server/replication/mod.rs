@@ -496,7 +496,9 @@ pub fn start(shared: &Arc<Shared>) {
 }
 
 /// Keys expire by themselves on a master only; a replica waits for the master's DEL.
+/// Nothing expires while clients are paused (`server::pause`).
 pub fn set_expire_deletes(st: &mut State, on: bool) {
+    let on = on && st.pause.kind.is_none();
     for db in st.dbs.iter_mut() {
         db.expire_deletes = on;
     }
