@@ -2,22 +2,32 @@
 //! connect with a bounded timeout, write the setup commands, then pipeline commands
 //! and feed every reply back to the machine with the tag it was sent with.
 //!
+//! A link's task ([`run_link`]) only connects and writes the setup commands; the
+//! connected socket then joins the [`Readers`]: an epoll set of its own, watched by
+//! the reactor as one descriptor, whose single task ([`read_links`]) reads every
+//! link that has data in one pass and feeds all of it to the machine under one
+//! lock, with one `pump` after it. (One tokio task per link cost a task wake-up,
+//! a poll and a `pump` for each reply; a sentinel watching hundreds of instances
+//! gets hundreds of replies a second.)
+//!
 //! Commands are written by the driver itself ([`LinkOut::try_flush`] from
-//! `Shared::pump`, everything queued for a link in one write) without waking the
-//! link task; the task only reads. A write the socket does not take at once is
-//! finished by a short-lived task ([`finish_write`]).
+//! `Shared::pump`, everything queued for a link in one write). A write the socket
+//! does not take at once is finished by a short-lived task ([`finish_write`]).
 
-use super::machine::{LinkKey, Tag};
+use super::machine::{LinkKey, Machine, Tag};
+use super::state::FxBuild;
 use super::Shared;
 use crate::resp::{parse_frame, Frame};
 use bytes::{Buf, BytesMut};
 use parking_lot::Mutex;
 use std::borrow::Cow;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 
 /// What [`LinkOut::try_flush`] left to do.
@@ -35,7 +45,9 @@ pub enum Flush {
 pub struct LinkOut {
     key: LinkKey,
     conn: u64,
-    wr: Option<Arc<OwnedWriteHalf>>,
+    wr: Option<Arc<std::net::TcpStream>>,
+    /// The link's entry in the [`Readers`] once connected.
+    pub token: Option<u64>,
     /// Encoded commands not yet written.
     buf: BytesMut,
     /// Tags of the commands sent or queued on a command link, oldest first.
@@ -53,6 +65,7 @@ impl LinkOut {
             key,
             conn,
             wr: None,
+            token: None,
             buf: BytesMut::new(),
             fifo: VecDeque::new(),
             busy: false,
@@ -92,10 +105,11 @@ impl LinkOut {
             return Ok(false);
         };
         while !self.buf.is_empty() {
-            match wr.try_write(&self.buf) {
+            match (&**wr).write(&self.buf) {
                 Ok(n) if n == self.buf.len() => self.buf.clear(),
                 Ok(n) => self.buf.advance(n),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
@@ -109,11 +123,14 @@ impl LinkOut {
 /// Largest reply buffered from an instance before the link is dropped.
 const MAX_REPLY_BUF: usize = 64 * 1024 * 1024;
 
-/// Free room made in the read buffer before each read.
-const READ_CHUNK: usize = 512;
-
 /// Buffers grown past this by one big reply or burst are replaced when empty.
 const KEEP_CAPACITY: usize = 16 * 1024;
+
+/// Bytes taken from a socket per read (a longer reply takes several reads).
+const READ_SCRATCH: usize = 16 * 1024;
+
+/// Readiness events taken from the epoll set per call.
+const MAX_EVENTS: usize = 256;
 
 fn encode(args: &[String], out: &mut BytesMut) {
     Frame::encode_command(args, out);
@@ -146,6 +163,39 @@ pub async fn connect(host: &str, port: u16) -> std::io::Result<TcpStream> {
     }))
 }
 
+/// A descriptor shared through an `Arc`, registered with the reactor by an
+/// [`AsyncFd`] that keeps it open for as long as the registration lives.
+struct ArcFd<T>(Arc<T>);
+
+impl<T: AsRawFd> AsRawFd for ArcFd<T> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+}
+
+/// Register `fd` with the reactor for `interest`.
+fn register<T: AsRawFd>(fd: &Arc<T>, interest: Interest) -> std::io::Result<AsyncFd<ArcFd<T>>> {
+    // SAFETY: the `AsyncFd` owns an `Arc` of the descriptor's owner, so it stays
+    // open and the same for the registration's whole life.
+    unsafe { AsyncFd::register_with_interest(ArcFd(fd.clone()), interest) }.map_err(|e| e.into())
+}
+
+/// Wait until `wr` can take more bytes, at most `limit`: `Ok(())` when writable or
+/// when the wait ran out (the caller tries again).
+async fn writable(wr: &Arc<std::net::TcpStream>, limit: Duration) -> std::io::Result<()> {
+    match register(wr, Interest::WRITABLE) {
+        Ok(fd) => match tokio::time::timeout(limit, fd.writable()).await {
+            Ok(Err(e)) => Err(e),
+            _ => Ok(()),
+        },
+        // Not registrable right now: poll again shortly.
+        Err(_) => {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            Ok(())
+        }
+    }
+}
+
 /// Finish writing what a link has queued once the socket takes it; report the
 /// link down if the write fails. Ends when everything is written, or when the link
 /// is gone (its queue dropped: checked every second while the socket is full).
@@ -163,12 +213,10 @@ pub async fn finish_write(shared: Arc<Shared>, out: Weak<Mutex<LinkOut>>) {
         drop(o);
         let err = match (done, wr) {
             (Ok(true), _) => return,
-            (Ok(false), Some(wr)) => {
-                match tokio::time::timeout(Duration::from_secs(1), wr.writable()).await {
-                    Ok(Err(e)) => e.to_string(),
-                    _ => continue,
-                }
-            }
+            (Ok(false), Some(wr)) => match writable(&wr, Duration::from_secs(1)).await {
+                Ok(()) => continue,
+                Err(e) => e.to_string(),
+            },
             (Ok(false), None) => return,
             (Err(e), _) => e.to_string(),
         };
@@ -177,7 +225,9 @@ pub async fn finish_write(shared: Arc<Shared>, out: Weak<Mutex<LinkOut>>) {
     }
 }
 
-/// Run one link until it fails or the machine closes it (the task is aborted).
+/// Connect one link and write its setup commands, then hand the socket to the
+/// [`Readers`] and report the link up. Aborted if the machine closes the link
+/// meanwhile.
 pub async fn run_link(
     shared: Arc<Shared>,
     key: LinkKey,
@@ -188,7 +238,7 @@ pub async fn run_link(
 ) {
     let pubsub = matches!(key, LinkKey::Pubsub(_));
     let connect = tokio::time::timeout(Duration::from_millis(2000), connect(&ip, port)).await;
-    let stream = match connect {
+    let mut stream = match connect {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
             shared.link_down(&key, conn, &e.to_string());
@@ -201,25 +251,49 @@ pub async fn run_link(
     };
     let _ = stream.set_nodelay(true);
     let local_ip = stream.local_addr().ok().map(|a| a.ip().to_string());
-    let (mut rd, mut wr) = stream.into_split();
     let mut setup_buf = BytesMut::new();
     for cmd in &setup {
         encode(cmd, &mut setup_buf);
     }
-    if let Err(e) = wr.write_all(&setup_buf).await {
+    if let Err(e) = stream.write_all(&setup_buf).await {
         shared.link_down(&key, conn, &e.to_string());
         return;
     }
-    let wr = Arc::new(wr);
+    drop(setup_buf);
+    // The socket leaves the reactor (it stays non-blocking) for the readers' set.
+    let stream = match stream.into_std() {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            shared.link_down(&key, conn, &e.to_string());
+            return;
+        }
+    };
     {
         let mut o = out.lock();
+        let token = shared.readers.lock().add(LinkRead {
+            key: key.clone(),
+            conn,
+            pubsub,
+            stream: stream.clone(),
+            out: out.clone(),
+            buf: Vec::new(),
+        });
+        let token = match token {
+            Ok(t) => t,
+            Err(e) => {
+                drop(o);
+                shared.link_down(&key, conn, &e.to_string());
+                return;
+            }
+        };
+        o.token = Some(token);
         if !pubsub {
             // The setup replies come first; commands queued meanwhile follow.
             for _ in &setup {
                 o.fifo.push_front(Tag::Discard);
             }
         }
-        o.wr = Some(wr);
+        o.wr = Some(stream);
         // Commands queued before the link was up.
         if o.busy {
             o.busy = false;
@@ -228,71 +302,211 @@ pub async fn run_link(
             }
         }
     }
-    drop(setup_buf);
     shared.link_up(&key, conn, local_ip);
-    // Replies are read into a buffer that always starts at offset 0 and is drained
-    // after parsing, so a link only ever touches as many bytes as its largest reply
-    // (a hello or a PONG on most links) instead of walking through a big buffer.
-    let mut buf: Vec<u8> = Vec::with_capacity(if pubsub { 512 } else { 1024 });
+}
+
+/// A connected link's read side.
+pub struct LinkRead {
+    key: LinkKey,
+    conn: u64,
+    pubsub: bool,
+    stream: Arc<std::net::TcpStream>,
+    out: Arc<Mutex<LinkOut>>,
+    /// Bytes read and not parsed yet (an incomplete reply).
+    buf: Vec<u8>,
+}
+
+/// Every connected link's read side, in one epoll set (edge-triggered: a link is
+/// read until the socket is drained) that the reactor watches as a single
+/// descriptor.
+pub struct Readers {
+    epfd: Arc<OwnedFd>,
+    next: u64,
+    links: HashMap<u64, LinkRead, FxBuild>,
+}
+
+impl Readers {
+    /// A new, empty set.
+    pub fn new() -> std::io::Result<Readers> {
+        // SAFETY: plain syscall; the descriptor is owned below.
+        let raw = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if raw < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Readers {
+            // SAFETY: `raw` is a fresh descriptor nobody else owns.
+            epfd: Arc::new(unsafe { OwnedFd::from_raw_fd(raw) }),
+            next: 0,
+            links: HashMap::default(),
+        })
+    }
+
+    fn ctl(&self, op: libc::c_int, fd: RawFd, token: u64) -> std::io::Result<()> {
+        let mut ev = libc::epoll_event {
+            events: (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
+            u64: token,
+        };
+        // SAFETY: valid descriptors and a pointer to an initialized event.
+        if unsafe { libc::epoll_ctl(self.epfd.as_raw_fd(), op, fd, &mut ev) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Watch a link; returns its token.
+    pub fn add(&mut self, r: LinkRead) -> std::io::Result<u64> {
+        self.next += 1;
+        let token = self.next;
+        self.ctl(libc::EPOLL_CTL_ADD, r.stream.as_raw_fd(), token)?;
+        self.links.insert(token, r);
+        Ok(token)
+    }
+
+    /// Stop watching a link (closed by the machine, or failed).
+    pub fn remove(&mut self, token: u64) {
+        if let Some(r) = self.links.remove(&token) {
+            let _ = self.ctl(libc::EPOLL_CTL_DEL, r.stream.as_raw_fd(), token);
+        }
+    }
+
+    /// The links with something to read (or a hang-up), without waiting.
+    fn ready(&self, events: &mut [libc::epoll_event]) -> usize {
+        loop {
+            // SAFETY: `events` is a valid buffer of `events.len()` entries.
+            let n = unsafe {
+                libc::epoll_wait(
+                    self.epfd.as_raw_fd(),
+                    events.as_mut_ptr(),
+                    events.len() as libc::c_int,
+                    0,
+                )
+            };
+            if n >= 0 {
+                return n as usize;
+            }
+            if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+                return 0;
+            }
+        }
+    }
+}
+
+/// Read link `r` until its socket is drained (a read that does not fill the
+/// scratch buffer, as the edge-triggered set requires) and hand every complete
+/// reply or message to the machine. `Err` with the reason when the link has failed.
+fn read_link(r: &mut LinkRead, m: &mut Machine, scratch: &mut [u8]) -> Result<(), String> {
     loop {
-        if buf.capacity() - buf.len() < READ_CHUNK {
-            buf.reserve(READ_CHUNK);
-        }
-        let r = rd.read_buf(&mut buf).await;
-        match r {
-            Ok(0) => {
-                shared.link_down(&key, conn, "connection closed");
-                return;
-            }
-            Err(e) => {
-                shared.link_down(&key, conn, &e.to_string());
-                return;
-            }
-            Ok(_) => {}
-        }
-        let now = Instant::now();
-        let mut used = 0;
-        let mut failed = None;
-        {
-            let mut m = shared.machine.lock();
-            loop {
-                match parse_frame(&buf[used..]) {
-                    Ok(Some((f, n))) => {
-                        used += n;
-                        if pubsub {
-                            match message_of(&f) {
-                                Some((ch, payload)) => {
-                                    m.handle_pubsub_message(&key, conn, &ch, &payload, now)
-                                }
-                                None => m.handle_pubsub_activity(&key, conn, now),
-                            }
-                        } else {
-                            let tag = out.lock().fifo.pop_front().unwrap_or(Tag::Discard);
-                            m.handle_reply(&key, conn, tag, f, now);
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        failed = Some(format!("protocol error: {}", e.0));
-                        break;
-                    }
+        match (&*r.stream).read(scratch) {
+            Ok(0) => return Err("connection closed".into()),
+            Ok(n) => {
+                r.buf.extend_from_slice(&scratch[..n]);
+                if n < scratch.len() {
+                    break;
                 }
             }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.to_string()),
         }
-        if let Some(err) = failed {
-            shared.link_down(&key, conn, &err);
+    }
+    let now = Instant::now();
+    let mut used = 0;
+    let mut failed = None;
+    loop {
+        match parse_frame(&r.buf[used..]) {
+            Ok(Some((f, n))) => {
+                used += n;
+                if r.pubsub {
+                    match message_of(&f) {
+                        Some((ch, payload)) => {
+                            m.handle_pubsub_message(&r.key, r.conn, &ch, &payload, now)
+                        }
+                        None => m.handle_pubsub_activity(&r.key, r.conn, now),
+                    }
+                } else {
+                    let tag = r.out.lock().fifo.pop_front().unwrap_or(Tag::Discard);
+                    m.handle_reply(&r.key, r.conn, tag, f, now);
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                failed = Some(format!("protocol error: {}", e.0));
+                break;
+            }
+        }
+    }
+    if let Some(err) = failed {
+        return Err(err);
+    }
+    r.buf.drain(..used);
+    if r.buf.len() > MAX_REPLY_BUF {
+        return Err("reply too large".into());
+    }
+    if r.buf.is_empty() && r.buf.capacity() > KEEP_CAPACITY {
+        // A big reply (INFO of a busy master) is not kept around.
+        r.buf = Vec::new();
+    }
+    Ok(())
+}
+
+/// The task that reads every connected link: woken when the readers' epoll set has
+/// something, it drains the set, feeding all replies and messages of the pass to
+/// the machine under one lock, then carries out what the machine asks once.
+pub async fn read_links(shared: Arc<Shared>) {
+    let fd = shared.readers.lock().epfd.clone();
+    let afd = match register(&fd, Interest::READABLE) {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!(%e, "cannot watch the links");
             return;
         }
-        buf.drain(..used);
-        if buf.len() > MAX_REPLY_BUF {
-            shared.link_down(&key, conn, "reply too large");
-            return;
+    };
+    let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; MAX_EVENTS];
+    let mut scratch = vec![0u8; READ_SCRATCH];
+    loop {
+        let mut guard = match afd.readable().await {
+            Ok(g) => g,
+            Err(e) => {
+                tracing::error!(%e, "cannot watch the links");
+                return;
+            }
+        };
+        loop {
+            let mut down = Vec::new();
+            let n = {
+                let mut rd = shared.readers.lock();
+                let n = rd.ready(&mut events);
+                if n == 0 {
+                    break;
+                }
+                super::coalesce::note_link_io();
+                let mut m = shared.machine.lock();
+                for ev in &events[..n] {
+                    let token = ev.u64;
+                    let Some(r) = rd.links.get_mut(&token) else {
+                        continue;
+                    };
+                    if let Err(err) = read_link(r, &mut m, &mut scratch) {
+                        down.push((token, r.key.clone(), r.conn, err));
+                    }
+                }
+                drop(m);
+                for (token, ..) in &down {
+                    rd.remove(*token);
+                }
+                n
+            };
+            for (_, key, conn, err) in down {
+                shared.link_down(&key, conn, &err);
+            }
+            shared.pump();
+            // Fewer events than room: the set's ready list was emptied, and a link
+            // that gets data later signals the reactor again (edge-triggered).
+            if n < MAX_EVENTS {
+                break;
+            }
         }
-        if buf.is_empty() && buf.capacity() > KEEP_CAPACITY {
-            // A big reply (INFO of a busy master) is not kept around.
-            buf = Vec::with_capacity(READ_CHUNK);
-        }
-        shared.pump();
+        guard.clear_ready();
     }
 }
 

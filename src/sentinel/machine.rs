@@ -1708,13 +1708,64 @@ impl Machine {
         }
     }
 
+    /// Our hello payload for `id`'s master as [`Machine::hello_payload`] makes it,
+    /// taken from the master's cache while nothing it is made from has changed.
+    fn cached_hello_payload(&mut self, id: &Inst, link: &LinkKey) -> Option<String> {
+        let Machine { g, io, masters, .. } = self;
+        let m = masters.get_mut(id.master())?;
+        let ip = match &g.announce_ip {
+            Some(ip) => ip.as_str(),
+            None => io.links.get(link)?.local_ip.as_deref()?,
+        };
+        let port = if g.announce_port != 0 {
+            g.announce_port
+        } else {
+            g.port
+        };
+        let (mip, mport) = m.current_addr_ref();
+        if let Some(c) = &m.hello_cache {
+            if c.ip == ip
+                && c.port == port
+                && c.runid == g.myid
+                && c.current_epoch == g.current_epoch
+                && c.master_ip == mip
+                && c.master_port == mport
+                && c.config_epoch == m.config_epoch
+            {
+                return Some(c.payload.clone());
+            }
+        }
+        let hello = Hello {
+            ip: ip.to_string(),
+            port,
+            runid: g.myid.clone(),
+            current_epoch: g.current_epoch,
+            master_name: m.name().to_string(),
+            master_ip: mip.to_string(),
+            master_port: mport,
+            master_config_epoch: m.config_epoch,
+        };
+        let payload = hello.encode();
+        m.hello_cache = Some(HelloCache {
+            ip: hello.ip,
+            port,
+            runid: hello.runid,
+            current_epoch: hello.current_epoch,
+            master_ip: hello.master_ip,
+            master_port: mport,
+            config_epoch: hello.master_config_epoch,
+            payload: payload.clone(),
+        });
+        Some(payload)
+    }
+
     /// Publish our hello for `id`'s master on `id`'s command link.
     pub fn send_hello(&mut self, id: &Inst, now: Instant) -> bool {
         let link = Self::cmd_link(id);
-        let Some(m) = self.masters.get(id.master()) else {
+        let Some(payload) = self.cached_hello_payload(id, &link) else {
             return false;
         };
-        let Some(payload) = self.hello_payload(m, &link) else {
+        let Some(m) = self.masters.get(id.master()) else {
             return false;
         };
         let cmd = match id {
@@ -2252,6 +2303,45 @@ mod tests {
             }
         }
         v
+    }
+
+    /// The hello payload comes from the master's cache only while nothing it is made
+    /// from has changed: our address (announced or the link's), our epoch, our id,
+    /// the master's address and config epoch. It always equals a fresh one.
+    #[test]
+    fn cached_hello_changes_with_epochs_and_addresses() {
+        let t0 = Instant::now();
+        let mut m = machine(t0);
+        let (id, key, _) = master_links_up(&mut m, t0);
+        let check = |m: &mut Machine| -> String {
+            let fresh = m.hello_payload(&m.masters["m"], &key).unwrap();
+            let cached = m.cached_hello_payload(&id, &key).unwrap();
+            assert_eq!(cached, fresh);
+            cached
+        };
+        let p0 = check(&mut m);
+        assert_eq!(
+            p0,
+            "10.0.1.1,26379,0123456789abcdef0123456789abcdef01234567,0,m,10.0.0.1,6379,0"
+        );
+        assert_eq!(check(&mut m), p0);
+        m.masters.get_mut("m").unwrap().config_epoch = 3;
+        assert!(check(&mut m).ends_with(",m,10.0.0.1,6379,3"));
+        m.g.current_epoch = 4;
+        assert!(check(&mut m).ends_with(",4,m,10.0.0.1,6379,3"));
+        {
+            let mm = m.masters.get_mut("m").unwrap();
+            mm.inst.ip = "10.0.0.9".into();
+            mm.inst.port = 6380;
+        }
+        assert!(check(&mut m).ends_with(",m,10.0.0.9,6380,3"));
+        m.io.links.get_mut(&key).unwrap().local_ip = Some("10.0.1.2".into());
+        assert!(check(&mut m).starts_with("10.0.1.2,26379,"));
+        m.g.announce_ip = Some("192.0.2.1".into());
+        m.g.announce_port = 26999;
+        assert!(check(&mut m).starts_with("192.0.2.1,26999,"));
+        m.g.myid = "f".repeat(40);
+        assert!(check(&mut m).contains(&format!(",{},", "f".repeat(40))));
     }
 
     /// The quiet mark never delays periodic work: with every command answered at

@@ -5,6 +5,7 @@
 //! subscribers and the log, runs scripts, and rewrites the config file atomically
 //! off the reactor (before the reply when the reply depends on it, e.g. a vote).
 
+pub mod coalesce;
 pub mod commands;
 pub mod config;
 pub mod events;
@@ -73,6 +74,8 @@ pub struct Shared {
     pub machine: Mutex<Machine>,
     pub reg: Mutex<Registry>,
     links: Mutex<HashMap<LinkKey, LinkHandle, state::FxBuild>>,
+    /// The read sides of the connected links ([`link::read_links`]).
+    readers: Mutex<link::Readers>,
     config_path: PathBuf,
     flush_lock: tokio::sync::Mutex<()>,
     flush_scheduled: AtomicBool,
@@ -123,6 +126,9 @@ impl Shared {
                 self.execute(a, &loglevel, &mut flush);
             }
             // Everything queued for a link in this batch goes out in one write.
+            if !flush.is_empty() {
+                coalesce::note_link_io();
+            }
             for out in flush {
                 let blocked = {
                     let mut o = out.lock();
@@ -166,8 +172,9 @@ impl Shared {
                     out.clone(),
                 ));
                 let handle = LinkHandle { conn, out, task };
-                if let Some(old) = self.links.lock().insert(link, handle) {
-                    old.task.abort();
+                let old = self.links.lock().insert(link, handle);
+                if let Some(old) = old {
+                    self.drop_link(old);
                 }
             }
             Action::Send {
@@ -188,8 +195,9 @@ impl Shared {
                 }
             }
             Action::Close { link } => {
-                if let Some(old) = self.links.lock().remove(&link) {
-                    old.task.abort();
+                let old = self.links.lock().remove(&link);
+                if let Some(old) = old {
+                    self.drop_link(old);
                 }
             }
             Action::Event(e) => {
@@ -214,6 +222,15 @@ impl Shared {
                     .line(loglevel, Level::Warning, "Simulated failure: exiting");
                 std::process::exit(code);
             }
+        }
+    }
+
+    /// Stop a link: its task (if still connecting) and its read side.
+    fn drop_link(&self, h: LinkHandle) {
+        h.task.abort();
+        let token = h.out.lock().token.take();
+        if let Some(t) = token {
+            self.readers.lock().remove(t);
         }
     }
 
@@ -447,6 +464,7 @@ pub fn main(args: Vec<String>) -> Result<(), String> {
         machine: Mutex::new(machine),
         reg: Mutex::new(Registry::new(proc)),
         links: Mutex::new(HashMap::default()),
+        readers: Mutex::new(link::Readers::new().map_err(|e| format!("epoll: {e}"))?),
         config_path,
         flush_lock: tokio::sync::Mutex::new(()),
         flush_scheduled: AtomicBool::new(false),
@@ -457,6 +475,8 @@ pub fn main(args: Vec<String>) -> Result<(), String> {
     });
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .on_thread_park(coalesce::before_park)
+        .on_thread_unpark(coalesce::after_unpark)
         .build()
         .map_err(|e| format!("runtime: {e}"))?;
     rt.block_on(async move {
@@ -483,6 +503,7 @@ pub fn main(args: Vec<String>) -> Result<(), String> {
             .logger
             .line(&loglevel, Level::Notice, &format!("Sentinel ID is {myid}"));
         supervision.ready();
+        tokio::spawn(link::read_links(shared.clone()));
         shared.pump();
         for l in listeners {
             let sh = shared.clone();
@@ -582,6 +603,7 @@ async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: String) {
                     Ok(0) | Err(_) => break 'conn,
                     Ok(_) => {}
                 }
+                coalesce::note_client_io();
                 // Replies to everything parsed from this read go out in one write.
                 let mut out = BytesMut::new();
                 let mut close = false;

@@ -356,6 +356,20 @@ pub fn addr_key(ip: &str, port: u16) -> String {
 }
 
 /// A monitored master with its per-master options, replicas and peers.
+/// A hello payload with everything it was made from but the master's name (fixed
+/// for a [`Master`]).
+#[derive(Clone, Debug)]
+pub struct HelloCache {
+    pub ip: String,
+    pub port: u16,
+    pub runid: String,
+    pub current_epoch: u64,
+    pub master_ip: String,
+    pub master_port: u16,
+    pub config_epoch: u64,
+    pub payload: String,
+}
+
 #[derive(Clone, Debug)]
 pub struct Master {
     pub inst: Instance,
@@ -394,6 +408,10 @@ pub struct Master {
     /// marks and of its peers' answers going stale), with the link generation it was
     /// taken under (see `Machine::handle_tick`).
     pub quiet_until: Option<(Instant, u64)>,
+    /// Our last hello payload for this master and what it was made from: it only
+    /// changes with our address, our epoch, or the master's address or config
+    /// epoch (see `Machine::send_hello`).
+    pub hello_cache: Option<HelloCache>,
     pub election_attempts: u32,
     /// Last time we asked the promoted replica for its role (fast promotion check).
     pub last_promotion_poll: Option<Instant>,
@@ -437,6 +455,7 @@ impl Master {
             promoted: None,
             next_election: None,
             quiet_until: None,
+            hello_cache: None,
             election_attempts: 0,
             last_promotion_poll: None,
             coordinated: false,
@@ -456,15 +475,21 @@ impl Master {
     /// The address clients should use: the promoted replica's once the failover has
     /// reached reconf-slaves (`sentinelGetCurrentMasterAddress`).
     pub fn current_addr(&self) -> (String, u16) {
+        let (ip, port) = self.current_addr_ref();
+        (ip.to_string(), port)
+    }
+
+    /// [`Master::current_addr`], borrowed.
+    pub fn current_addr_ref(&self) -> (&str, u16) {
         if matches!(
             self.failover_state,
             FailoverState::ReconfSlaves | FailoverState::UpdateConfig
         ) {
             if let Some(p) = self.promoted.as_ref().and_then(|k| self.replicas.get(k)) {
-                return (p.ip.clone(), p.port);
+                return (&p.ip, p.port);
             }
         }
-        (self.inst.ip.clone(), self.inst.port)
+        (&self.inst.ip, self.inst.port)
     }
 
     /// Translate a command name through `rename-command`.
