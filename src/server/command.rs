@@ -570,6 +570,15 @@ pub fn call(
         let max_len = state.config.hot.slowlog_max_len;
         state.slowlog.push(cmd, client, argv, elapsed, max_len);
     }
+    // Redis records whole milliseconds: elapsed/1000 >= threshold.
+    if elapsed >= state.config.hot.latency_threshold_us && block.is_none() {
+        let event = if cmd.has(flags::FAST) {
+            "fast-command"
+        } else {
+            "command"
+        };
+        state.latency.add(event, elapsed / 1000);
+    }
     state.stats.total_commands_processed += 1;
     // MONITOR clients see every executed command except admin ones, like Redis.
     if !state.monitors.is_empty() && !cmd.has(flags::ADMIN) {
