@@ -185,6 +185,100 @@ fn latency_reset_counts_and_errors_match_redis() {
     });
 }
 
+/// The bucket labels Redis 7.0 reports (µs): the tops of the hdr sub-buckets at
+/// 1024·2^k ns, then the histogram's top.
+fn bucket_labels() -> Vec<i64> {
+    let mut v: Vec<i64> = (0..20)
+        .map(|k| {
+            let l = 1024i64 << k;
+            (l + l / 128 - 1) / 1000
+        })
+        .collect();
+    v.push(((1i64 << 30) - 1) / 1000);
+    v
+}
+
+/// LATENCY HISTOGRAM [args]: per command (sorted by name; Redis answers in hash
+/// order) its name and calls; the buckets are checked here (known labels, growing,
+/// cumulative up to the calls).
+fn histogram(c: &mut Client, args: &[&str]) -> Vec<String> {
+    let mut cmd = vec!["LATENCY", "HISTOGRAM"];
+    cmd.extend(args);
+    let items = c.cmd(&cmd).into_items().unwrap();
+    let labels = bucket_labels();
+    let mut out: Vec<String> = items
+        .chunks(2)
+        .map(|pair| {
+            let name = pair[0].as_text().unwrap();
+            let fields = pair[1].clone().into_items().unwrap();
+            assert_eq!(fields.len(), 4, "calls and histogram_usec");
+            assert_eq!(fields[0].as_text().unwrap(), "calls");
+            assert_eq!(fields[2].as_text().unwrap(), "histogram_usec");
+            let calls = fields[1].as_int().unwrap();
+            let buckets = fields[3].clone().into_items().unwrap();
+            let (mut last_label, mut last_count) = (-1, 0);
+            for b in buckets.chunks(2) {
+                let (label, count) = (b[0].as_int().unwrap(), b[1].as_int().unwrap());
+                assert!(labels.contains(&label), "bucket {label}");
+                assert!(
+                    label > last_label && count > last_count,
+                    "{name}: {buckets:?}"
+                );
+                (last_label, last_count) = (label, count);
+            }
+            assert_eq!(last_count, calls, "{name}: cumulative counts end at calls");
+            format!("{name} calls={calls}")
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn latency_histogram_matches_redis() {
+    same_on_both(&["--enable-debug-command", "yes"], |port| {
+        let mut c = Client::connect(port);
+        let mut out = vec![c.text(&["CONFIG", "RESETSTAT"])];
+        for _ in 0..3 {
+            out.push(c.text(&["SET", "k", "v"]));
+        }
+        out.push(c.text(&["DEBUG", "SLEEP", "0.02"]));
+        out.push(c.text(&["CONFIG", "GET", "latency-tracking"]));
+        out.extend(histogram(&mut c, &["set", "DEBUG", "nosuch", "get"]));
+        // A container gives its subcommands; a subcommand by its full name.
+        out.extend(histogram(&mut c, &["config"]));
+        out.extend(histogram(&mut c, &["CONFIG|get", "set"]));
+        // With no names: every command called so far.
+        out.extend(histogram(&mut c, &[]));
+        // Wrongly-spelled commands are rejected before running: not counted.
+        out.push(c.text(&["SET", "k"]));
+        out.extend(histogram(&mut c, &["set"]));
+        // latency-tracking no: calls are not counted.
+        out.push(c.text(&["CONFIG", "SET", "latency-tracking", "no"]));
+        out.push(c.text(&["SET", "k", "v"]));
+        out.extend(histogram(&mut c, &["set"]));
+        out.push(c.text(&["CONFIG", "SET", "latency-tracking", "yes"]));
+        // CONFIG RESETSTAT forgets them.
+        out.push(c.text(&["CONFIG", "RESETSTAT"]));
+        out.extend(histogram(&mut c, &["set", "debug"]));
+        // The RESP3 form is a map of maps.
+        c.cmd(&["HELLO", "3"]);
+        out.push(c.text(&["SET", "k", "v"]));
+        match c.cmd(&["LATENCY", "HISTOGRAM", "set"]) {
+            Frame::Map(pairs) => {
+                out.push(format!("map of {}", pairs.len()));
+                let Frame::Map(fields) = &pairs[0].1 else {
+                    panic!("not a map: {:?}", pairs[0].1)
+                };
+                out.push(format!("fields {}", fields.len()));
+                assert!(matches!(fields[1].1, Frame::Map(_)), "histogram_usec map");
+            }
+            other => panic!("not a map: {other:?}"),
+        }
+        out
+    });
+}
+
 #[test]
 fn latency_doctor_and_graph_are_not_done() {
     let dir = temp_dir();

@@ -554,11 +554,13 @@ pub fn call(
     }
     // Look the stat up by &str first: allocate its key only on a command's first call.
     let failed = reply.is_error();
+    // LATENCY HISTOGRAM: a blocked command counts when it finally runs.
+    let track = state.config.hot.latency_tracking && block.is_none();
     match state.stats.commands.get_mut(fullname) {
-        Some(stat) => stat.bump(elapsed, failed),
+        Some(stat) => stat.bump(elapsed, failed, track),
         None => {
             let mut stat = super::stats::CommandStat::default();
-            stat.bump(elapsed, failed);
+            stat.bump(elapsed, failed, track);
             state.stats.commands.insert(fullname.to_string(), stat);
         }
     }

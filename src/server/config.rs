@@ -459,6 +459,7 @@ pub struct Hot {
     pub slowlog_max_len: usize,
     /// `latency-monitor-threshold` in µs; `u64::MAX` when 0 (off).
     pub latency_threshold_us: u64,
+    pub latency_tracking: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -686,6 +687,7 @@ impl Config {
                 ms if ms <= 0 => u64::MAX,
                 ms => (ms as u64).saturating_mul(1000),
             },
+            latency_tracking: self.get_bool("latency-tracking"),
         };
     }
 

@@ -12,6 +12,73 @@
 use crate::resp::Frame;
 use bytes::Bytes;
 
+/// Reporting levels of LATENCY HISTOGRAM: Redis records each call's duration in ns
+/// (clamped to 1 ns .. 1 s) into an hdr_histogram of 2 significant digits and
+/// reports it with a log-2 iterator from 1024 ns. A level L = 1024·2^k (k < 20)
+/// counts the values below L + L/128 (the end of L's hdr sub-bucket) and is labelled
+/// with that bound - 1 in µs; the values above 2^29 + 2^22 ns fall in a last level,
+/// labelled with the histogram's top (2^30 - 1 ns).
+const HIST_LEVELS: usize = 21;
+/// Redis's LATENCY_HISTOGRAM_MAX_VALUE (ns).
+const HIST_MAX_NS: u64 = 1_000_000_000;
+
+/// Per-command latency histogram (fed by `call` while `latency-tracking` is on).
+#[derive(Clone, Debug, Default)]
+pub struct Histogram {
+    pub calls: u64,
+    counts: [u64; HIST_LEVELS],
+}
+
+/// Highest value (ns) counted by level `k`.
+fn level_top(k: usize) -> u64 {
+    if k + 1 == HIST_LEVELS {
+        return (1 << 30) - 1;
+    }
+    let l = 1024u64 << k;
+    l + l / 128 - 1
+}
+
+impl Histogram {
+    /// Record one call of `usec` µs.
+    pub fn record(&mut self, usec: u64) {
+        let ns = usec.saturating_mul(1000).clamp(1, HIST_MAX_NS);
+        // Level k covers values up to 1024·2^k·(1 + 1/128) - 1: the first level
+        // whose top reaches `ns`.
+        let k = (0..HIST_LEVELS - 1)
+            .find(|&k| ns <= level_top(k))
+            .unwrap_or(HIST_LEVELS - 1);
+        self.counts[k] += 1;
+        self.calls += 1;
+    }
+
+    /// `{calls, histogram_usec: {bucket µs: cumulative count}}`, only the levels
+    /// that add calls.
+    pub fn to_frame(&self) -> Frame {
+        let mut cumulative = 0;
+        let mut buckets = Vec::new();
+        for (k, &n) in self.counts.iter().enumerate() {
+            if n == 0 {
+                continue;
+            }
+            cumulative += n;
+            buckets.push((
+                Frame::Integer((level_top(k) / 1000) as i64),
+                Frame::Integer(cumulative as i64),
+            ));
+        }
+        Frame::Map(vec![
+            (
+                Frame::Bulk(Bytes::from_static(b"calls")),
+                Frame::Integer(self.calls as i64),
+            ),
+            (
+                Frame::Bulk(Bytes::from_static(b"histogram_usec")),
+                Frame::Map(buckets),
+            ),
+        ])
+    }
+}
+
 /// Samples kept per event (`LATENCY_TS_LEN`).
 pub const TS_LEN: usize = 160;
 
@@ -174,6 +241,49 @@ mod tests {
         assert_eq!(row[1], Frame::Integer(200));
         assert_eq!(row[2], Frame::Integer(200));
         assert_eq!(row[3], Frame::Integer(1000));
+    }
+
+    fn buckets(h: &Histogram) -> Vec<(i64, i64)> {
+        let Frame::Map(pairs) = h.to_frame() else {
+            panic!()
+        };
+        let Frame::Map(b) = &pairs[1].1 else { panic!() };
+        b.iter()
+            .map(|(k, v)| match (k, v) {
+                (Frame::Integer(k), Frame::Integer(v)) => (*k, *v),
+                _ => panic!(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn histogram_levels_match_redis() {
+        // Durations (µs) and the buckets redis-server 7.0 reported for them.
+        let mut h = Histogram::default();
+        for us in [0, 1, 2, 4, 131, 3000, 20000, 300000, 1_200_000, 5_000_000] {
+            h.record(us);
+        }
+        assert_eq!(
+            buckets(&h),
+            vec![
+                (1, 2),
+                (2, 3),
+                (4, 4),
+                (132, 5),
+                (4227, 6),
+                (33816, 7),
+                (541065, 8),
+                (1073741, 10)
+            ]
+        );
+        assert_eq!(h.calls, 10);
+        // Bounds: 1031 ns is the top of the first level, 1032 the next.
+        let mut h = Histogram::default();
+        h.record(1);
+        assert_eq!(buckets(&h), vec![(1, 1)]);
+        assert_eq!(level_top(0), 1031);
+        assert_eq!(level_top(1), 2063);
+        assert_eq!(level_top(19), 541065215);
     }
 
     #[test]

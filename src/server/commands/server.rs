@@ -3,7 +3,7 @@
 //! GETKEYSANDFLAGS, HELP), DEBUG (SLEEP, DIGEST, DIGEST-VALUE, SET-ACTIVE-EXPIRE,
 //! POPULATE, OBJECT, PROTOCOL, RELOAD, HELP), SHUTDOWN, LASTSAVE, MONITOR and SLOWLOG
 //! (GET, LEN, RESET, HELP; the log itself is `server::slowlog`), LATENCY (LATEST,
-//! HISTORY, RESET, HELP; the monitor is `server::latency`).
+//! HISTORY, RESET, HISTOGRAM, HELP; the monitor is `server::latency`).
 
 use super::args::{int, is, syntax_error};
 use super::pubsub::help_lines;
@@ -48,6 +48,12 @@ static LATENCY_SUBS: &[Command] = &[
         -2,
         ADMIN | NOSCRIPT | LOADING | STALE,
         latency_reset,
+    ),
+    Command::new(
+        "histogram",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        latency_histogram,
     ),
     Command::new("help", 2, LOADING | STALE, latency_help),
 ];
@@ -259,6 +265,36 @@ fn latency_reset(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
         argv[2..].iter().map(|e| monitor.reset(Some(e))).sum()
     };
     Frame::Integer(n as i64)
+}
+
+/// `LATENCY HISTOGRAM [command ...]`: `{name: {calls, histogram_usec}}` for every
+/// command with tracked calls, or for those named (a container name gives its
+/// subcommands too; unknown names are skipped, repeats repeated, as in Redis).
+fn latency_histogram(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    let stats = &ctx.state.stats.commands;
+    let entry = |name: &str| {
+        stats
+            .get(name)
+            .filter(|s| s.histogram.calls > 0)
+            .map(|s| (bulk(name), s.histogram.to_frame()))
+    };
+    let mut out = Vec::new();
+    if argv.len() == 2 {
+        let mut names: Vec<&String> = stats.keys().collect();
+        names.sort();
+        out.extend(names.into_iter().filter_map(|n| entry(n)));
+    } else {
+        for arg in &argv[2..] {
+            let Some((c, full)) = find_command(arg) else {
+                continue;
+            };
+            out.extend(entry(&full));
+            for s in c.subcommands {
+                out.extend(entry(&format!("{full}|{}", s.name)));
+            }
+        }
+    }
+    Frame::Map(out)
 }
 
 /// `LATENCY HELP` (Redis's text, including the subcommands not done here yet).
