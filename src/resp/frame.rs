@@ -8,7 +8,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 /// RESP2 connection, exactly as redis-server does (see server.md §1.1).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Frame {
-    Simple(String),
+    Simple(std::borrow::Cow<'static, str>),
     Error(String),
     Integer(i64),
     Bulk(Bytes),
@@ -38,11 +38,12 @@ pub enum Frame {
 }
 
 impl Frame {
+    /// `+OK` (no allocation: the text is static).
     pub fn ok() -> Frame {
-        Frame::Simple("OK".into())
+        Frame::Simple(std::borrow::Cow::Borrowed("OK"))
     }
 
-    pub fn simple(s: impl Into<String>) -> Frame {
+    pub fn simple(s: impl Into<std::borrow::Cow<'static, str>>) -> Frame {
         Frame::Simple(s.into())
     }
 

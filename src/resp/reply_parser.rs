@@ -54,7 +54,7 @@ fn parse_at(buf: &[u8], pos: usize, depth: usize) -> Result<Option<(Frame, usize
         return Ok(None);
     };
     match kind {
-        b'+' => Ok(Some((Frame::Simple(text_of(line)), next))),
+        b'+' => Ok(Some((Frame::Simple(text_of(line).into()), next))),
         b'-' => Ok(Some((Frame::Error(text_of(line)), next))),
         b':' => Ok(Some((Frame::Integer(int_of(line)?), next))),
         b'(' => Ok(Some((Frame::BigNumber(text_of(line)), next))),

@@ -212,6 +212,26 @@ pub fn table() -> &'static CommandTable {
 
 /// Look a command up case-insensitively.
 pub fn lookup(name: &[u8]) -> Option<&'static Command> {
+    // Pipelines repeat a name spelled the same way: remember the last one found
+    // (compared byte for byte, so a hit is exactly what the table returned for it).
+    thread_local! {
+        static LAST: std::cell::Cell<([u8; 16], usize, Option<&'static Command>)> =
+            const { std::cell::Cell::new(([0; 16], 0, None)) };
+    }
+    let (bytes, len, cmd) = LAST.get();
+    if cmd.is_some() && len == name.len() && bytes[..len] == *name {
+        return cmd;
+    }
+    let found = lookup_table(name);
+    if found.is_some() && name.len() <= 16 {
+        let mut b = [0u8; 16];
+        b[..name.len()].copy_from_slice(name);
+        LAST.set((b, name.len(), found));
+    }
+    found
+}
+
+fn lookup_table(name: &[u8]) -> Option<&'static Command> {
     if name.len() > 64 {
         return None;
     }
@@ -642,5 +662,32 @@ pub fn resolve_for_exec(argv: &[&[u8]]) -> Option<(&'static Command, String)> {
     match resolve(argv) {
         Resolved::Run(c, n) => Some((c, n.into_owned())),
         Resolved::Reject(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_is_case_insensitive_whatever_was_looked_up_before() {
+        for name in [
+            &b"SET"[..],
+            b"set",
+            b"get",
+            b"SET",
+            b"Get",
+            b"nosuch",
+            b"GET",
+            b"sEt",
+        ] {
+            let want = std::str::from_utf8(name).unwrap().to_ascii_lowercase();
+            match lookup(name) {
+                Some(c) => assert_eq!(c.name, want),
+                None => assert_eq!(want, "nosuch"),
+            }
+        }
+        assert!(lookup(b"nosuch").is_none());
+        assert!(lookup(&[b'x'; 100]).is_none());
     }
 }

@@ -331,28 +331,32 @@ impl Conn {
         // Requests are parsed in place: their arguments are slices of `inbuf`, which
         // is advanced past them once the batch is done (no copy, no refcount).
         let mut consumed = 0;
+        // The argument slices of the batch's multibulk requests, one vector reused
+        // for every request (no allocation per command).
+        let mut slices: Vec<&[u8]> = Vec::new();
         while ran < MAX_BATCH {
             let queued: Vec<Bytes>;
             let inline: Vec<Vec<u8>>;
-            let argv: Vec<&[u8]> = if let Some(a) = self.pending.pop_front() {
+            let owned: Vec<&[u8]>;
+            let argv: &[&[u8]] = if let Some(a) = self.pending.pop_front() {
                 queued = a;
-                arg_refs(&queued)
+                owned = arg_refs(&queued);
+                &owned
             } else {
                 let head = &self.inbuf[consumed..];
                 match self.parser.parse(head) {
                     Ok(Some(Parsed::Command(n))) => {
                         consumed += n;
                         let head = &head[..n];
-                        self.parser
-                            .ranges()
-                            .iter()
-                            .map(|&(s, e)| &head[s..e])
-                            .collect()
+                        slices.clear();
+                        slices.extend(self.parser.ranges().iter().map(|&(s, e)| &head[s..e]));
+                        &slices
                     }
                     Ok(Some(Parsed::Inline(n, args))) => {
                         consumed += n;
                         inline = args;
-                        inline.iter().map(|a| &a[..]).collect()
+                        owned = inline.iter().map(|a| &a[..]).collect();
+                        &owned
                     }
                     Ok(Some(Parsed::Skip(n))) => {
                         consumed += n;
@@ -384,7 +388,7 @@ impl Conn {
             } else {
                 (0, 0)
             };
-            let out = dispatch(&mut st, &mut self.client, &argv, now_ms);
+            let out = dispatch(&mut st, &mut self.client, argv, now_ms);
             if let Some(mut block) = out.block {
                 // A retried command that blocks again keeps its first deadline.
                 if let Some(d) = retry_deadline {

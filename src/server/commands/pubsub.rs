@@ -325,7 +325,7 @@ pub fn help_lines(container: &str, lines: &[&str]) -> Frame {
     let mut out = vec![Frame::simple(format!(
         "{container} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
     ))];
-    out.extend(lines.iter().map(|l| Frame::simple(*l)));
+    out.extend(lines.iter().map(|l| Frame::simple(l.to_string())));
     out.push(Frame::simple("HELP"));
     out.push(Frame::simple("    Prints this help."));
     Frame::Array(out)

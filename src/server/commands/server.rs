@@ -1060,7 +1060,7 @@ pub fn feed_monitors(
         line.push(' ');
         crate::util::quote::repr_bytes(a, &mut line);
     }
-    let frame = Frame::Simple(line);
+    let frame = Frame::Simple(line.into());
     let clients = &state.clients.entries;
     state.monitors.retain(|id| match clients.get(id) {
         Some(e) => {
