@@ -38,16 +38,22 @@ fn level_top(k: usize) -> u64 {
     l + l / 128 - 1
 }
 
+/// The first level whose top reaches `ns` (1 ..= HIST_MAX_NS): with 2^(10+j) <= ns
+/// < 2^(11+j), level j if ns is in its first sub-bucket, else level j + 1.
+fn level_of(ns: u64) -> usize {
+    if ns < 1024 {
+        return 0;
+    }
+    let j = (63 - ns.leading_zeros()) as usize - 10;
+    let k = if ns <= level_top(j) { j } else { j + 1 };
+    k.min(HIST_LEVELS - 1)
+}
+
 impl Histogram {
     /// Record one call of `usec` µs.
     pub fn record(&mut self, usec: u64) {
         let ns = usec.saturating_mul(1000).clamp(1, HIST_MAX_NS);
-        // Level k covers values up to 1024·2^k·(1 + 1/128) - 1: the first level
-        // whose top reaches `ns`.
-        let k = (0..HIST_LEVELS - 1)
-            .find(|&k| ns <= level_top(k))
-            .unwrap_or(HIST_LEVELS - 1);
-        self.counts[k] += 1;
+        self.counts[level_of(ns)] += 1;
         self.calls += 1;
     }
 
@@ -254,6 +260,30 @@ mod tests {
                 _ => panic!(),
             })
             .collect()
+    }
+
+    #[test]
+    fn level_of_is_the_first_level_reaching_the_value() {
+        let slow = |ns: u64| {
+            (0..HIST_LEVELS - 1)
+                .find(|&k| ns <= level_top(k))
+                .unwrap_or(HIST_LEVELS - 1)
+        };
+        let mut ns = 1;
+        while ns <= HIST_MAX_NS {
+            for v in [ns - 1, ns, ns + 1] {
+                if (1..=HIST_MAX_NS).contains(&v) {
+                    assert_eq!(level_of(v), slow(v), "{v} ns");
+                }
+            }
+            for k in 0..HIST_LEVELS - 1 {
+                let t = level_top(k);
+                assert_eq!(level_of(t), slow(t));
+                assert_eq!(level_of(t + 1), slow(t + 1));
+            }
+            ns = ns * 3 / 2 + 1;
+        }
+        assert_eq!(level_of(HIST_MAX_NS), HIST_LEVELS - 1);
     }
 
     #[test]
