@@ -574,11 +574,13 @@ pub fn call(
     }
     // Look the stat up by &str first: allocate its key only on a command's first call.
     let failed = reply.is_error();
+    // LATENCY HISTOGRAM: a blocked command counts when it finally runs.
+    let track = state.config.hot.latency_tracking && block.is_none();
     match state.stats.commands.get_mut(fullname) {
-        Some(stat) => stat.bump(elapsed, failed),
+        Some(stat) => stat.bump(elapsed, failed, track),
         None => {
             let mut stat = super::stats::CommandStat::default();
-            stat.bump(elapsed, failed);
+            stat.bump(elapsed, failed, track);
             state.stats.commands.insert(fullname.to_string(), stat);
         }
     }
@@ -589,6 +591,15 @@ pub fn call(
     if elapsed >= state.config.hot.slowlog_slower_than && block.is_none() {
         let max_len = state.config.hot.slowlog_max_len;
         state.slowlog.push(cmd, client, argv, elapsed, max_len);
+    }
+    // Redis records whole milliseconds: elapsed/1000 >= threshold.
+    if elapsed >= state.config.hot.latency_threshold_us && block.is_none() {
+        let event = if cmd.has(flags::FAST) {
+            "fast-command"
+        } else {
+            "command"
+        };
+        state.latency.add(event, elapsed / 1000);
     }
     state.stats.total_commands_processed += 1;
     // MONITOR clients see every executed command except admin ones, like Redis.

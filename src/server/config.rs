@@ -254,7 +254,7 @@ pub static PARAMS: &[Param] = &[
     ),
     p("slowlog-log-slower-than", "10000", Kind::Int(-1, i64::MAX)),
     p("slowlog-max-len", "128", I32),
-    p("latency-monitor-threshold", "0", I32),
+    p("latency-monitor-threshold", "0", Kind::Int(0, i64::MAX)),
     p("notify-keyspace-events", "", Kind::Str),
     p("hash-max-listpack-entries", "512", I32),
     p("hash-max-listpack-value", "64", I32),
@@ -457,6 +457,9 @@ pub struct Hot {
     /// `slowlog-log-slower-than` in µs; `u64::MAX` when negative (disabled).
     pub slowlog_slower_than: u64,
     pub slowlog_max_len: usize,
+    /// `latency-monitor-threshold` in µs; `u64::MAX` when 0 (off).
+    pub latency_threshold_us: u64,
+    pub latency_tracking: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -680,6 +683,11 @@ impl Config {
             slowlog_slower_than: u64::try_from(self.get_i64("slowlog-log-slower-than"))
                 .unwrap_or(u64::MAX),
             slowlog_max_len: self.get_i64("slowlog-max-len").max(0) as usize,
+            latency_threshold_us: match self.get_i64("latency-monitor-threshold") {
+                ms if ms <= 0 => u64::MAX,
+                ms => (ms as u64).saturating_mul(1000),
+            },
+            latency_tracking: self.get_bool("latency-tracking"),
         };
     }
 

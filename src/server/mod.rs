@@ -11,6 +11,7 @@ pub mod digest;
 pub mod fencing;
 pub mod glob;
 pub mod info;
+pub mod latency;
 pub mod longdouble;
 pub mod pause;
 pub mod pubsub;

@@ -56,6 +56,8 @@ pub struct State {
     pub clock_mark: Option<Instant>,
     /// SLOWLOG entries (fed by `command::call`).
     pub slowlog: super::slowlog::SlowLog,
+    /// LATENCY events (fed by `command::call`).
+    pub latency: super::latency::Monitor,
     /// CLIENT PAUSE and FAILOVER's write pause.
     pub pause: super::pause::Pauses,
     /// The wall clock at a monotonic instant (unix microseconds), re-read by the cron
@@ -86,6 +88,7 @@ impl State {
             fencing: Default::default(),
             clock_mark: None,
             slowlog: Default::default(),
+            latency: Default::default(),
             pause: Default::default(),
             wall_base: wall_now(),
             config,

@@ -8,15 +8,21 @@ pub struct CommandStat {
     pub usec: u64,
     pub rejected_calls: u64,
     pub failed_calls: u64,
+    /// LATENCY HISTOGRAM data (`latency-tracking`).
+    pub histogram: super::latency::Histogram,
 }
 
 impl CommandStat {
-    /// Count one call that took `usec` microseconds.
-    pub fn bump(&mut self, usec: u64, failed: bool) {
+    /// Count one call that took `usec` microseconds (into the latency histogram
+    /// too when `track`).
+    pub fn bump(&mut self, usec: u64, failed: bool, track: bool) {
         self.calls += 1;
         self.usec += usec;
         if failed {
             self.failed_calls += 1;
+        }
+        if track {
+            self.histogram.record(usec);
         }
     }
 }

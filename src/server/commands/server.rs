@@ -2,7 +2,8 @@
 //! GET/SET/REWRITE/RESETSTAT/HELP, COMMAND (COUNT, INFO, DOCS, LIST, GETKEYS,
 //! GETKEYSANDFLAGS, HELP), DEBUG (SLEEP, DIGEST, DIGEST-VALUE, SET-ACTIVE-EXPIRE,
 //! POPULATE, OBJECT, PROTOCOL, RELOAD, HELP), SHUTDOWN, LASTSAVE, MONITOR and SLOWLOG
-//! (GET, LEN, RESET, HELP; the log itself is `server::slowlog`).
+//! (GET, LEN, RESET, HELP; the log itself is `server::slowlog`), LATENCY (LATEST,
+//! HISTORY, RESET, HISTOGRAM, HELP; the monitor is `server::latency`).
 
 use super::args::{int, is, syntax_error};
 use super::pubsub::help_lines;
@@ -26,6 +27,35 @@ pub static COMMANDS: &[Command] = &[
     Command::new("lastsave", 1, LOADING | STALE | FAST, lastsave),
     Command::new("monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE, monitor),
     Command::new("slowlog", -2, 0, slowlog_help).subs(SLOWLOG_SUBS),
+    Command::new("latency", -2, 0, latency_help).subs(LATENCY_SUBS),
+];
+
+static LATENCY_SUBS: &[Command] = &[
+    Command::new(
+        "latest",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        latency_latest,
+    ),
+    Command::new(
+        "history",
+        3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        latency_history,
+    ),
+    Command::new(
+        "reset",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        latency_reset,
+    ),
+    Command::new(
+        "histogram",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        latency_histogram,
+    ),
+    Command::new("help", 2, LOADING | STALE, latency_help),
 ];
 
 static SLOWLOG_SUBS: &[Command] = &[
@@ -209,6 +239,83 @@ fn slowlog_help(_ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
             "    Return the length of the slowlog.",
             "RESET",
             "    Reset the slowlog.",
+        ],
+    )
+}
+
+// ---------------------------------------------------------------------------
+// LATENCY
+
+/// `LATENCY LATEST`: `[event, time, latest ms, max ms]` per event.
+fn latency_latest(ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
+    ctx.state.latency.latest()
+}
+
+/// `LATENCY HISTORY event`: `[time, ms]` per second sampled, oldest first.
+fn latency_history(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    ctx.state.latency.history(argv[2])
+}
+
+/// `LATENCY RESET [event ...]`: forget all events or the ones named; how many went.
+fn latency_reset(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    let monitor = &mut ctx.state.latency;
+    let n = if argv.len() == 2 {
+        monitor.reset(None)
+    } else {
+        argv[2..].iter().map(|e| monitor.reset(Some(e))).sum()
+    };
+    Frame::Integer(n as i64)
+}
+
+/// `LATENCY HISTOGRAM [command ...]`: `{name: {calls, histogram_usec}}` for every
+/// command with tracked calls, or for those named (a container name gives its
+/// subcommands too; unknown names are skipped, repeats repeated, as in Redis).
+fn latency_histogram(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
+    let stats = &ctx.state.stats.commands;
+    let entry = |name: &str| {
+        stats
+            .get(name)
+            .filter(|s| s.histogram.calls > 0)
+            .map(|s| (bulk(name), s.histogram.to_frame()))
+    };
+    let mut out = Vec::new();
+    if argv.len() == 2 {
+        let mut names: Vec<&String> = stats.keys().collect();
+        names.sort();
+        out.extend(names.into_iter().filter_map(|n| entry(n)));
+    } else {
+        for arg in &argv[2..] {
+            let Some((c, full)) = find_command(arg) else {
+                continue;
+            };
+            out.extend(entry(&full));
+            for s in c.subcommands {
+                out.extend(entry(&format!("{full}|{}", s.name)));
+            }
+        }
+    }
+    Frame::Map(out)
+}
+
+/// `LATENCY HELP` (Redis's text, including the subcommands not done here yet).
+fn latency_help(_ctx: &mut Ctx, _argv: &[&[u8]]) -> Frame {
+    help_lines(
+        "LATENCY",
+        &[
+            "DOCTOR",
+            "    Return a human readable latency analysis report.",
+            "GRAPH <event>",
+            "    Return an ASCII latency graph for the <event> class.",
+            "HISTORY <event>",
+            "    Return time-latency samples for the <event> class.",
+            "LATEST",
+            "    Return the latest latency samples for all events.",
+            "RESET [<event> ...]",
+            "    Reset latency data of one or more <event> classes.",
+            "    (default: reset all data for all event classes)",
+            "HISTOGRAM [COMMAND ...]",
+            "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+            "    If no commands are specified then all histograms are replied.",
         ],
     )
 }
