@@ -996,3 +996,42 @@ fn shutdown_saves_or_refuses() {
         Some("1")
     );
 }
+
+/// MONITOR shows AUTH's and HELLO AUTH's secrets as "(redacted)", like Redis.
+#[test]
+fn monitor_redacts_passwords_like_redis() {
+    let dir = temp_dir();
+    let mut seen = Vec::new();
+    for kind in ["vigil", "redis"] {
+        let sub = dir.path().join(kind);
+        std::fs::create_dir_all(&sub).unwrap();
+        let args = ["--requirepass", "s3cret"];
+        let s = if kind == "vigil" {
+            vigil_server(&sub, &args)
+        } else {
+            redis_server(&sub, &args)
+        };
+        let mut m = s.client();
+        assert_eq!(m.text(&["AUTH", "s3cret"]), "OK");
+        assert_eq!(m.text(&["MONITOR"]), "OK");
+        let mut c = s.client();
+        assert_eq!(c.text(&["AUTH", "s3cret"]), "OK");
+        c.cmd(&["HELLO", "2", "AUTH", "default", "s3cret", "SETNAME", "x"]);
+        assert_eq!(c.text(&["SET", "k", "v"]), "OK");
+        let lines: Vec<String> = (0..3)
+            .map(|_| {
+                let line = bulk(&m.read());
+                line.split_once("] ").expect("monitor line").1.to_string()
+            })
+            .collect();
+        assert!(
+            !lines.iter().any(|l| l.contains("s3cret")),
+            "{kind}: {lines:?}"
+        );
+        seen.push(lines);
+    }
+    assert_eq!(
+        seen[0], seen[1],
+        "vigil (left) and redis-server (right) differ"
+    );
+}

@@ -113,8 +113,9 @@ impl SlowLog {
     }
 }
 
-/// Which arguments are secrets (Redis's `redactClientCommandArgument` callers).
-fn redacted(argv: &[&[u8]], i: usize) -> bool {
+/// Which arguments are secrets (Redis's `redactClientCommandArgument` callers): the
+/// slow log and MONITOR show them as `(redacted)`.
+pub fn redacted(argv: &[&[u8]], i: usize) -> bool {
     let is = |a: &[u8], w: &str| a.eq_ignore_ascii_case(w.as_bytes());
     let name = argv[0];
     if is(name, "auth") {

@@ -1056,9 +1056,15 @@ pub fn feed_monitors(
         client.db,
         client.addr
     );
-    for a in argv {
+    for (i, a) in argv.iter().enumerate() {
         line.push(' ');
-        crate::util::quote::repr_bytes(a, &mut line);
+        // Passwords never reach a MONITOR client, as in Redis.
+        let shown = if crate::server::slowlog::redacted(argv, i) {
+            b"(redacted)".as_slice()
+        } else {
+            a
+        };
+        crate::util::quote::repr_bytes(shown, &mut line);
     }
     let frame = Frame::Simple(line.into());
     let clients = &state.clients.entries;
