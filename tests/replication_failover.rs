@@ -284,11 +284,7 @@ fn master_drops_a_replica_that_stopped_acking() {
         let sub = dir.path().join(kind);
         std::fs::create_dir_all(&sub).unwrap();
         let args = ["--replicaof", "127.0.0.1", &m.port.to_string()];
-        let r = if kind == "vigil" {
-            vigil_server(&sub, &args)
-        } else {
-            redis_server(&sub, &args)
-        };
+        let r = server_of(kind, &sub, &args);
         wait_link_up(r.port);
         std::thread::sleep(Duration::from_millis(2500));
         assert_eq!(field(m.port, "replication", "connected_slaves"), "1");
@@ -309,11 +305,7 @@ fn backlog_freed_after_repl_backlog_ttl_without_replicas_like_redis() {
         let sub = dir.path().join(kind);
         std::fs::create_dir_all(&sub).unwrap();
         let args = ["--repl-backlog-ttl", "1"];
-        let m = if kind == "vigil" {
-            vigil_server(&sub, &args)
-        } else {
-            redis_server(&sub, &args)
-        };
+        let m = server_of(kind, &sub, &args);
         assert_eq!(field(m.port, "replication", "repl_backlog_active"), "0");
         std::fs::create_dir_all(sub.join("r")).unwrap();
         let r = vigil_server(

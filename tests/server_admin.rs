@@ -1006,11 +1006,7 @@ fn monitor_redacts_passwords_like_redis() {
         let sub = dir.path().join(kind);
         std::fs::create_dir_all(&sub).unwrap();
         let args = ["--requirepass", "s3cret"];
-        let s = if kind == "vigil" {
-            vigil_server(&sub, &args)
-        } else {
-            redis_server(&sub, &args)
-        };
+        let s = server_of(kind, &sub, &args);
         let mut m = s.client();
         assert_eq!(m.text(&["AUTH", "s3cret"]), "OK");
         assert_eq!(m.text(&["MONITOR"]), "OK");

@@ -288,13 +288,7 @@ fn client_pause_on_a_replica_holds_the_replication_stream() {
     for kind in ["vigil", "redis"] {
         let sub = dir.path().join(kind);
         std::fs::create_dir_all(sub.join("r")).unwrap();
-        let start = |d: &std::path::Path, extra: &[&str]| {
-            if kind == "vigil" {
-                vigil_server(d, extra)
-            } else {
-                redis_server(d, extra)
-            }
-        };
+        let start = |d: &std::path::Path, extra: &[&str]| server_of(kind, d, extra);
         let m = start(&sub, &[]);
         let r = start(
             &sub.join("r"),

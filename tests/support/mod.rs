@@ -246,6 +246,16 @@ pub fn redis_server(dir: &Path, extra: &[&str]) -> Proc {
     spawn(cmd, port, "redis-server", dir)
 }
 
+/// `vigil_server` or `redis_server` by name ("vigil" or "redis"), for tests that run
+/// one scenario against both.
+pub fn server_of(kind: &str, dir: &Path, extra: &[&str]) -> Proc {
+    match kind {
+        "vigil" => vigil_server(dir, extra),
+        "redis" => redis_server(dir, extra),
+        other => panic!("unknown server kind {other}"),
+    }
+}
+
 /// Write `conf` (with `port P` appended) to DIR/sentinel-P.conf and start `vigil sentinel`.
 pub fn vigil_sentinel(dir: &Path, conf: &str) -> Proc {
     let port = free_port();
