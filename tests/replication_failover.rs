@@ -150,19 +150,6 @@ fn failover_under_writes(redis_target: bool) {
     assert_eq!(field(target.port, "stats", "sync_full"), "0");
 }
 
-/// Send a write and check that it gets no reply for a while (paused, not refused).
-fn assert_paused(c: &mut Client, args: &[&str]) {
-    c.send(args);
-    c.stream
-        .set_read_timeout(Some(Duration::from_millis(400)))
-        .unwrap();
-    let r = c.try_read();
-    assert!(r.is_none(), "{args:?} was not paused: {r:?}");
-    c.stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-}
-
 #[test]
 fn abort_and_timeout_release_paused_writes() {
     let dir = temp_dir();
@@ -193,7 +180,7 @@ fn abort_and_timeout_release_paused_writes() {
         "ERR REPLICAOF not allowed while failing over."
     );
     let mut w = m.client();
-    assert_paused(&mut w, &["SET", "k", "paused-1"]);
+    w.assert_held(&["SET", "k", "paused-1"]);
     // Reads are served; a write waits already where MULTI would queue it (Redis
     // checks the pause before queueing).
     let mut r2 = m.client();
@@ -205,7 +192,7 @@ fn abort_and_timeout_release_paused_writes() {
     assert_eq!(field(m.port, "replication", "master_repl_offset"), off);
     let mut tx = m.client();
     assert_eq!(tx.text(&["MULTI"]), "OK");
-    assert_paused(&mut tx, &["INCR", "n"]);
+    tx.assert_held(&["INCR", "n"]);
     // TIMEOUT: the failover aborts, the writes run, we are still the master.
     assert_eq!(w.read(), Frame::Simple("OK".into()));
     assert!(started.elapsed() >= Duration::from_millis(1400));
@@ -220,7 +207,7 @@ fn abort_and_timeout_release_paused_writes() {
     assert_eq!(r2.text(&["GET", "k"]), "paused-1");
     // ABORT: same, at once.
     assert_eq!(mc.text(&["FAILOVER", "TO", "127.0.0.1", &rport]), "OK");
-    assert_paused(&mut w, &["SET", "k", "paused-2"]);
+    w.assert_held(&["SET", "k", "paused-2"]);
     assert_eq!(mc.text(&["FAILOVER", "ABORT"]), "OK");
     assert_eq!(w.read(), Frame::Simple("OK".into()));
     assert_eq!(r2.text(&["GET", "k"]), "paused-2");
@@ -368,7 +355,7 @@ fn forced_failover_to_a_dead_target_then_abort() {
         "OK"
     );
     let mut w = m.client();
-    assert_paused(&mut w, &["SET", "k", "held"]);
+    w.assert_held(&["SET", "k", "held"]);
     wait_for("failover-in-progress", Duration::from_secs(5), || {
         (field(m.port, "replication", "master_failover_state") == "failover-in-progress")
             .then_some(())

@@ -8,34 +8,6 @@ mod support;
 use support::*;
 use vigil::resp::Frame;
 
-/// Run `scenario` against both servers (started with `extra`) and require the same
-/// transcript.
-fn same_on_both(extra: &[&str], scenario: impl Fn(u16) -> Vec<String>) {
-    let dir = temp_dir();
-    let v = vigil_server(dir.path(), extra);
-    let r = redis_server(dir.path(), extra);
-    let ours = scenario(v.port);
-    let theirs = scenario(r.port);
-    assert_eq!(ours, theirs, "vigil (left) and redis-server (right) differ");
-}
-
-fn show(f: &Frame) -> String {
-    match f {
-        Frame::Array(items) | Frame::Set(items) | Frame::Push(items) => format!(
-            "[{}]",
-            items.iter().map(show).collect::<Vec<_>>().join(", ")
-        ),
-        other => other.as_text().unwrap_or_else(|| format!("{other:?}")),
-    }
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
 /// A sample's time and duration within bounds: taken since `before`, at least
 /// `min_ms` (and not absurdly more).
 fn check_sample(time: i64, ms: i64, before: i64, min_ms: i64) {

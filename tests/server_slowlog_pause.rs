@@ -7,41 +7,6 @@ mod support;
 
 use std::time::{Duration, Instant};
 use support::*;
-use vigil::resp::Frame;
-
-/// Run `scenario` against both servers (started with `extra`) and require the same
-/// transcript.
-fn same_on_both(extra: &[&str], scenario: impl Fn(u16) -> Vec<String>) {
-    let dir = temp_dir();
-    let v = vigil_server(dir.path(), extra);
-    let r = redis_server(dir.path(), extra);
-    let ours = scenario(v.port);
-    let theirs = scenario(r.port);
-    assert_eq!(ours, theirs, "vigil (left) and redis-server (right) differ");
-}
-
-fn show(f: &Frame) -> String {
-    match f {
-        Frame::Array(items) | Frame::Set(items) | Frame::Push(items) => format!(
-            "[{}]",
-            items.iter().map(show).collect::<Vec<_>>().join(", ")
-        ),
-        other => other.as_text().unwrap_or_else(|| format!("{other:?}")),
-    }
-}
-
-/// Send a command and check that no reply comes for a while (postponed, not refused).
-fn assert_held(c: &mut Client, args: &[&str]) {
-    c.send(args);
-    c.stream
-        .set_read_timeout(Some(Duration::from_millis(400)))
-        .unwrap();
-    let r = c.try_read();
-    assert!(r.is_none(), "{args:?} was not held: {r:?}");
-    c.stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-}
 
 fn local_addr(c: &Client) -> String {
     c.stream.local_addr().unwrap().to_string()
@@ -63,13 +28,6 @@ fn entries(c: &mut Client, count: &str, before: i64, peer: &str) -> Vec<String> 
             format!("{} {} {}", show(&e[0]), show(&e[3]), show(&e[5]))
         })
         .collect()
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
 }
 
 #[test]
@@ -173,13 +131,13 @@ fn client_pause_write_holds_writes_while_reads_run() {
         out.push(admin.text(&["SET", "ttl", "v", "PX", "100"]));
         out.push(admin.text(&["CLIENT", "PAUSE", "20000", "WRITE"]));
         let mut w = Client::connect(port);
-        assert_held(&mut w, &["SET", "k", "new"]);
+        w.assert_held(&["SET", "k", "new"]);
         let mut p = Client::connect(port);
-        assert_held(&mut p, &["PUBLISH", "ch", "m"]);
+        p.assert_held(&["PUBLISH", "ch", "m"]);
         // A write waits already where MULTI would queue it.
         let mut tx = Client::connect(port);
         out.push(tx.text(&["MULTI"]));
-        assert_held(&mut tx, &["INCR", "n"]);
+        tx.assert_held(&["INCR", "n"]);
         // Reads go on, the caller included.
         let mut r = Client::connect(port);
         out.push(r.text(&["GET", "k"]));
@@ -214,9 +172,9 @@ fn client_pause_all_holds_reads_until_the_timeout() {
         let started = Instant::now();
         out.push(admin.text(&["CLIENT", "PAUSE", "1500", "ALL"]));
         let mut r = Client::connect(port);
-        assert_held(&mut r, &["GET", "k"]);
+        r.assert_held(&["GET", "k"]);
         // The caller is paused too, CLIENT UNPAUSE included.
-        assert_held(&mut admin, &["CLIENT", "UNPAUSE"]);
+        admin.assert_held(&["CLIENT", "UNPAUSE"]);
         out.push(show(&r.read()));
         out.push(show(&admin.read()));
         assert!(started.elapsed() < Duration::from_secs(10));
@@ -248,9 +206,9 @@ fn a_stronger_pause_takes_the_longer_deadline_and_errors_match_redis() {
         out.push(c.text(&["CLIENT", "PAUSE", "1500", "WRITE"]));
         out.push(c.text(&["CLIENT", "PAUSE", "100", "all"]));
         let mut r = Client::connect(port);
-        assert_held(&mut r, &["GET", "k"]);
+        r.assert_held(&["GET", "k"]);
         let mut w = Client::connect(port);
-        assert_held(&mut w, &["SET", "k", "v"]);
+        w.assert_held(&["SET", "k", "v"]);
         out.push(show(&r.read()));
         out.push(show(&w.read()));
         out.push(r.text(&["GET", "k"]));
@@ -268,7 +226,7 @@ fn held_commands_run_in_the_order_they_arrived() {
         admin.text(&["CLIENT", "PAUSE", "20000", "WRITE"]);
         let mut writers: Vec<Client> = (0..8).map(|_| Client::connect(port)).collect();
         for (i, w) in writers.iter_mut().enumerate() {
-            assert_held(w, &["RPUSH", "log", &i.to_string()]);
+            w.assert_held(&["RPUSH", "log", &i.to_string()]);
         }
         admin.text(&["CLIENT", "UNPAUSE"]);
         for w in writers.iter_mut() {

@@ -256,6 +256,36 @@ pub fn server_of(kind: &str, dir: &Path, extra: &[&str]) -> Proc {
     }
 }
 
+/// Run `scenario` against a fresh `vigil server` and a fresh redis-server (both
+/// started with `extra`) and require the same transcript.
+pub fn same_on_both(extra: &[&str], scenario: impl Fn(u16) -> Vec<String>) {
+    let dir = temp_dir();
+    let v = vigil_server(dir.path(), extra);
+    let r = redis_server(dir.path(), extra);
+    let ours = scenario(v.port);
+    let theirs = scenario(r.port);
+    assert_eq!(ours, theirs, "vigil (left) and redis-server (right) differ");
+}
+
+/// A reply as one line of a transcript (arrays as `[a, b]`).
+pub fn show(f: &Frame) -> String {
+    match f {
+        Frame::Array(items) | Frame::Set(items) | Frame::Push(items) => format!(
+            "[{}]",
+            items.iter().map(show).collect::<Vec<_>>().join(", ")
+        ),
+        other => other.as_text().unwrap_or_else(|| format!("{other:?}")),
+    }
+}
+
+/// Unix time in seconds.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
 /// Write `conf` (with `port P` appended) to DIR/sentinel-P.conf and start `vigil sentinel`.
 pub fn vigil_sentinel(dir: &Path, conf: &str) -> Proc {
     let port = free_port();
@@ -365,6 +395,20 @@ impl Client {
     pub fn text(&mut self, args: &[&str]) -> String {
         let f = self.cmd(args);
         f.as_text().unwrap_or_else(|| format!("{f:?}"))
+    }
+
+    /// Send a command and check that no reply comes for 400 ms (held by a pause,
+    /// not refused).
+    pub fn assert_held(&mut self, args: &[&str]) {
+        self.send(args);
+        self.stream
+            .set_read_timeout(Some(Duration::from_millis(400)))
+            .unwrap();
+        let r = self.try_read();
+        assert!(r.is_none(), "{args:?} was not held: {r:?}");
+        self.stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
     }
 
     /// Whether the server closed the connection (reads EOF within the timeout).
