@@ -50,13 +50,6 @@ pub enum PauseKind {
     All,
 }
 
-/// Why the server pauses (Redis's pause purposes).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Purpose {
-    ClientCommand,
-    Failover,
-}
-
 #[derive(Default)]
 pub struct Pauses {
     /// CLIENT PAUSE: its mode and end.

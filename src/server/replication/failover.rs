@@ -5,7 +5,7 @@
 //!
 //! While a failover runs (`waiting-for-sync` and `failover-in-progress`) writes are
 //! paused like Redis's `CLIENT_PAUSE_WRITE`, through the same mechanism as CLIENT
-//! PAUSE (`server::pause`, purpose `Failover`): a write (or MAY_REPLICATE command, or
+//! PAUSE (`server::pause`, its own failover pause): a write (or MAY_REPLICATE command, or
 //! an EXEC with a write queued) from a normal client is postponed, not rejected, and
 //! runs again when the failover ends (on the new replica it then answers `-READONLY`;
 //! after an abort or a timeout it runs). Keys do not expire either (no DEL enters the
