@@ -55,8 +55,10 @@ redis-sentinel "$tmp/redis.conf" >"$tmp/redis-sentinel.log" 2>&1 & rpid=$!; pids
 
 echo "warming up ${WARMUP}s..."
 sleep "$WARMUP"
-ticks=$(getconf CLK_TCK)
-cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# CPU time in ns summed over the process's threads (/proc/PID/task/*/schedstat: exact
+# run time, not the 10 ms ticks of /proc/PID/stat, which made short runs noisy; a thread
+# that exits during the run would drop out, none does in this steady state).
+cpu() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%.0f", s}'; }
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 v0=$(cpu $vpid); r0=$(cpu $rpid)
 echo "measuring ${DUR}s..."
@@ -66,9 +68,9 @@ vr=$(rss $vpid); rr=$(rss $rpid)
 vrep=$(redis-cli -p $VP sentinel replicas m0 | grep -c '^name' || true)
 rrep=$(redis-cli -p $RP sentinel replicas m0 | grep -c '^name' || true)
 
-awk -v v0="$v0" -v v1="$v1" -v r0="$r0" -v r1="$r1" -v t="$ticks" -v d="$DUR" \
+awk -v v0="$v0" -v v1="$v1" -v r0="$r0" -v r1="$r1" -v d="$DUR" \
     -v vr="$vr" -v rr="$rr" -v n="$N" -v vrep="$vrep" -v rrep="$rrep" 'BEGIN {
-  vc = (v1 - v0) / t * 60 / d; rc = (r1 - r0) / t * 60 / d
+  vc = (v1 - v0) / 1e9 * 60 / d; rc = (r1 - r0) / 1e9 * 60 / d
   printf "masters monitored: %d (replicas seen for m0: vigil %d, redis %d)\n", n, vrep, rrep
   printf "%-16s %14s %10s\n", "", "cpu s/min", "rss MB"
   printf "%-16s %14.3f %10.1f\n", "vigil sentinel", vc, vr / 1024
