@@ -954,7 +954,7 @@ fn info_section(cx: &Ctx, sec: &str) -> String {
                 } else {
                     "ok"
                 };
-                let (ip, port) = mm.current_addr();
+                let (ip, port) = mm.current_addr(&m.g);
                 out.push_str(&format!(
                     "master{i}:name={},status={status},address={},slaves={},sentinels={}\r\n",
                     mm.name(),
@@ -1021,9 +1021,9 @@ pub fn instance_map(m: &Machine, master: &Master, id: &Inst, i: &Instance, now: 
     let mut put = |k: &str, val: String| v.push((bulk(k), Frame::bulk(Bytes::from(val))));
     let link = Machine::cmd_link(id);
     let (ip, port) = if i.kind == Kind::Master {
-        master.current_addr()
+        master.current_addr(&m.g)
     } else {
-        (i.ip.clone(), i.port)
+        (m.g.shown(i).to_string(), i.port)
     };
     put("name", i.name.clone());
     put("ip", ip);
@@ -1241,7 +1241,7 @@ fn sentinel(cx: &mut Ctx, args: &[Bytes]) -> Outcome {
             }
             match cx.m.masters.get(&s(&args[2])) {
                 Some(mm) => {
-                    let (ip, port) = mm.current_addr();
+                    let (ip, port) = mm.current_addr(&cx.m.g);
                     Outcome::one(Frame::Array(vec![bulk(ip), bulk(port.to_string())]))
                 }
                 None => Outcome::one(Frame::NullArray),
@@ -1600,6 +1600,7 @@ fn set_options(cx: &mut Ctx, args: &[Bytes]) -> Outcome {
             }
         };
         let e = super::events::instance_event(
+            &cx.m.g,
             super::events::Level::Warning,
             "+set",
             mm,

@@ -2,7 +2,7 @@
 //! lines, everything else) and the state rewrite that keeps comments and unknown
 //! lines in place while regenerating every `sentinel ...` line.
 
-use super::state::{Global, Instance, Kind, Map, Master, Timers};
+use super::state::{Global, Kind, Map, Master, Timers};
 use crate::resp::split_args;
 use std::time::{Duration, Instant};
 
@@ -254,7 +254,10 @@ fn apply(
             if masters.contains_key(&a[1]) {
                 return Err("Duplicated master name.".into());
             }
-            let m = Master::new(a[1].clone(), a[2].clone(), port, quorum, t, now);
+            // Resolved now; a name that does not resolve is accepted, as Redis does
+            // (reported as given until a link reaches it).
+            let mut m = Master::new(a[1].clone(), a[2].clone(), port, quorum, t, now);
+            m.inst.resolved = g.resolve(&a[2]);
             masters.insert(a[1].clone(), m);
         }
         ("down-after-milliseconds", 3) => {
@@ -323,15 +326,9 @@ fn apply(
                 Ok(p) if p > 0 => p,
                 _ => return Err("Wrong hostname or port for replica.".into()),
             };
-            let mut r = Instance::new(
-                Kind::Replica,
-                super::state::addr_key(&a[2], port),
-                a[2].clone(),
-                port,
-                now,
-            );
+            let mut r = g.instance(Kind::Replica, String::new(), a[2].clone(), port, now);
             r.down_after = m.inst.down_after;
-            m.replicas.insert(r.addr_key(), r);
+            m.replicas.insert(r.name.clone(), r);
         }
         ("known-sentinel", 4) => {
             // The form without a run id is ignored, as Redis does.
@@ -344,7 +341,7 @@ fn apply(
                 _ => return Err("Wrong hostname or port for sentinel.".into()),
             };
             if a[4] != g.myid {
-                let mut s = Instance::new(Kind::Sentinel, a[4].clone(), a[2].clone(), port, now);
+                let mut s = g.instance(Kind::Sentinel, a[4].clone(), a[2].clone(), port, now);
                 s.runid = a[4].clone();
                 s.down_after = m.inst.down_after;
                 m.sentinels.insert(a[4].clone(), s);
@@ -405,7 +402,8 @@ pub fn render_state(g: &Global, masters: &Map<String, Master>) -> Vec<String> {
     }
     for m in masters.values() {
         let name = q(m.name());
-        let (mip, mport) = m.current_addr();
+        let cur = m.current();
+        let (mip, mport) = m.current_addr(g);
         out.push(format!(
             "sentinel monitor {name} {} {mport} {}",
             q(&mip),
@@ -451,15 +449,16 @@ pub fn render_state(g: &Global, masters: &Map<String, Master>) -> Vec<String> {
         out.push(format!("sentinel leader-epoch {name} {}", m.leader_epoch));
         for r in m.replicas.values() {
             // The promoted replica is written as the old master's address.
-            let (ip, port) = if r.ip == mip && r.port == mport {
-                (m.inst.ip.clone(), m.inst.port)
+            let r = if g.same_addr(r, &cur.ip, cur.port) {
+                &m.inst
             } else {
-                (r.ip.clone(), r.port)
+                r
             };
+            let (ip, port) = (g.shown(r), r.port);
             if ip == mip && port == mport {
                 continue;
             }
-            out.push(format!("sentinel known-replica {name} {} {port}", q(&ip)));
+            out.push(format!("sentinel known-replica {name} {} {port}", q(ip)));
         }
         for s in m.sentinels.values() {
             if s.runid.is_empty() {
@@ -467,7 +466,7 @@ pub fn render_state(g: &Global, masters: &Map<String, Master>) -> Vec<String> {
             }
             out.push(format!(
                 "sentinel known-sentinel {name} {} {} {}",
-                q(&s.ip),
+                q(g.shown(s)),
                 s.port,
                 s.runid
             ));

@@ -1,7 +1,7 @@
 //! Sentinel events: levels, Redis's message formats (`%@` instance descriptions),
 //! the Redis log-line format, and notification-script invocation rules.
 
-use super::state::{Instance, Kind, Master};
+use super::state::{Global, Instance, Kind, Master};
 
 /// Log level of an event (`#` warning, `*` notice, `-` verbose, `.` debug in logs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -48,35 +48,35 @@ pub struct Event {
     pub script: Option<String>,
 }
 
-/// `%@`: `<type> <name> <ip> <port>` plus ` @ <master> <ip> <port>` for non-masters.
-pub fn describe(m: &Master, inst: Option<&Instance>) -> String {
-    match inst {
-        None => format!("master {} {} {}", m.inst.name, m.inst.ip, m.inst.port),
-        Some(i) if i.kind == Kind::Master => {
-            format!("master {} {} {}", i.name, i.ip, i.port)
-        }
-        Some(i) => format!(
-            "{} {} {} {} @ {} {} {}",
-            i.kind.word(),
-            i.name,
-            i.ip,
-            i.port,
-            m.inst.name,
-            m.inst.ip,
-            m.inst.port
-        ),
+/// `%@`: `<type> <name> <ip> <port>` plus ` @ <master> <ip> <port>` for non-masters,
+/// addresses as reported ([`Global::shown`]).
+pub fn describe(g: &Global, m: &Master, inst: Option<&Instance>) -> String {
+    let i = inst.unwrap_or(&m.inst);
+    if i.kind == Kind::Master {
+        return format!("master {} {} {}", i.name, g.shown(i), i.port);
     }
+    format!(
+        "{} {} {} {} @ {} {} {}",
+        i.kind.word(),
+        i.name,
+        g.shown(i),
+        i.port,
+        m.inst.name,
+        g.shown(&m.inst),
+        m.inst.port
+    )
 }
 
 /// Build an event about an instance of `m` (`inst = None` means the master itself).
 pub fn instance_event(
+    g: &Global,
     level: Level,
     kind: &str,
     m: &Master,
     inst: Option<&Instance>,
     extra: &str,
 ) -> Event {
-    let mut text = describe(m, inst);
+    let mut text = describe(g, m, inst);
     if !extra.is_empty() {
         text.push(' ');
         text.push_str(extra);
@@ -159,16 +159,33 @@ mod tests {
             6380,
             now,
         );
-        let e = instance_event(Level::Warning, "+sdown", &m, Some(&r), "");
+        let g = Global::default();
+        let e = instance_event(&g, Level::Warning, "+sdown", &m, Some(&r), "");
         assert_eq!(
             e.text,
             "slave 127.0.0.1:6380 127.0.0.1 6380 @ mymaster 127.0.0.1 6379"
         );
         assert_eq!(e.script.as_deref(), Some("/bin/true"));
-        let e = instance_event(Level::Warning, "+odown", &m, None, "#quorum 2/2");
+        let e = instance_event(&g, Level::Warning, "+odown", &m, None, "#quorum 2/2");
         assert_eq!(e.text, "master mymaster 127.0.0.1 6379 #quorum 2/2");
-        let e = instance_event(Level::Notice, "+slave", &m, Some(&r), "");
+        let e = instance_event(&g, Level::Notice, "+slave", &m, Some(&r), "");
         assert_eq!(e.script, None);
+        // A master given by name: its IP, or the name with announce-hostnames yes.
+        let mut g = Global {
+            resolve_hostnames: true,
+            resolver: crate::sentinel::addr::Resolver::table([("db", "10.0.0.5")]),
+            ..Global::default()
+        };
+        let h = g.instance(Kind::Master, "h".into(), "db".into(), 6379, now);
+        m.inst = h;
+        let e = instance_event(&g, Level::Warning, "+sdown", &m, Some(&r), "");
+        assert_eq!(
+            e.text,
+            "slave 127.0.0.1:6380 127.0.0.1 6380 @ h 10.0.0.5 6379"
+        );
+        g.announce_hostnames = true;
+        let e = instance_event(&g, Level::Warning, "+sdown", &m, None, "");
+        assert_eq!(e.text, "master h db 6379");
     }
 
     #[test]

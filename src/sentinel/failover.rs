@@ -99,7 +99,7 @@ fn start_failover(m: &mut Machine, name: &str, now: Instant, force: bool) {
     m.g.current_epoch += 1;
     let epoch = m.g.current_epoch;
     m.io.dirty = true;
-    let Machine { masters, io, .. } = m;
+    let Machine { masters, io, g, .. } = m;
     let Some(mm) = masters.get_mut(name) else {
         return;
     };
@@ -119,6 +119,7 @@ fn start_failover(m: &mut Machine, name: &str, now: Instant, force: bool) {
         epoch.to_string(),
     ));
     io.event(instance_event(
+        g,
         Level::Warning,
         "+try-failover",
         mm,
@@ -181,7 +182,7 @@ fn abort(m: &mut Machine, name: &str, now: Instant) {
 /// Emit the master-level abort event `event` (`-failover-abort-*`), then abort.
 fn abort_with(m: &mut Machine, name: &str, now: Instant, event: &str) {
     if let Some(mm) = m.masters.get(name) {
-        let e = instance_event(Level::Warning, event, mm, None, "");
+        let e = instance_event(&m.g, Level::Warning, event, mm, None, "");
         m.io.event(e);
     }
     abort(m, name, now);
@@ -260,7 +261,7 @@ fn wait_start(m: &mut Machine, name: &str, now: Instant) {
             return;
         };
         mm.force_until = None;
-        let e = instance_event(Level::Warning, "+elected-leader", mm, None, "");
+        let e = instance_event(&m.g, Level::Warning, "+elected-leader", mm, None, "");
         m.io.event(e);
         super::fencing::on_elected(m, name, now);
         if m.simfail_after_election {
@@ -273,6 +274,7 @@ fn wait_start(m: &mut Machine, name: &str, now: Instant) {
         mm.failover_state = FailoverState::SelectSlave;
         mm.failover_state_change_time = now;
         m.io.event(instance_event(
+            &m.g,
             Level::Warning,
             "+failover-state-select-slave",
             &m.masters[name],
@@ -468,7 +470,7 @@ fn select_slave_state(m: &mut Machine, name: &str, now: Instant) {
         None if waiting => {}
         None => abort_with(m, name, now, "-failover-abort-no-good-slave"),
         Some(key) => {
-            let Machine { masters, io, .. } = m;
+            let Machine { masters, io, g, .. } = m;
             let Some(mm) = masters.get_mut(name) else {
                 return;
             };
@@ -480,6 +482,7 @@ fn select_slave_state(m: &mut Machine, name: &str, now: Instant) {
             mm.failover_state_change_time = now;
             let r = mm.replicas.get(&key).cloned();
             io.event(instance_event(
+                g,
                 Level::Warning,
                 "+selected-slave",
                 mm,
@@ -487,6 +490,7 @@ fn select_slave_state(m: &mut Machine, name: &str, now: Instant) {
                 "",
             ));
             io.event(instance_event(
+                g,
                 Level::Notice,
                 "+failover-state-send-slaveof-noone",
                 mm,
@@ -560,7 +564,7 @@ fn send_slaveof_noone(m: &mut Machine, name: &str, now: Instant) {
         return;
     }
     if send_slaveof(m, &id, None) {
-        let Machine { masters, io, .. } = m;
+        let Machine { masters, io, g, .. } = m;
         let Some(mm) = masters.get_mut(name) else {
             return;
         };
@@ -568,6 +572,7 @@ fn send_slaveof_noone(m: &mut Machine, name: &str, now: Instant) {
         mm.failover_state_change_time = now;
         let r = mm.replicas.get(&key).cloned();
         io.event(instance_event(
+            g,
             Level::Notice,
             "+failover-state-wait-promotion",
             mm,
@@ -662,13 +667,14 @@ fn reconf_slaves(m: &mut Machine, name: &str, now: Instant) {
     let Some(p) = mm.replicas.get(&pkey) else {
         return;
     };
-    let (pip, pport) = (p.ip.clone(), p.port);
+    // REPLICAOF names the promoted replica as reported (`sentinelSendSlaveOf`).
+    let (pip, pport) = (m.g.shown(p).to_string(), p.port);
     let parallel = mm.parallel_syncs.max(1) as usize;
     // Replicas stuck in RECONF_SENT for too long count as done.
     let mut in_progress = 0usize;
     let keys: Vec<String> = mm.replicas.keys().cloned().collect();
     for k in &keys {
-        let Machine { masters, io, .. } = &mut *m;
+        let Machine { masters, io, g, .. } = &mut *m;
         let Some(mm) = masters.get_mut(name) else {
             return;
         };
@@ -683,6 +689,7 @@ fn reconf_slaves(m: &mut Machine, name: &str, now: Instant) {
             r.reconf = Reconf::Done;
             let snap = r.clone();
             io.event(instance_event(
+                g,
                 Level::Notice,
                 "-slave-reconf-sent-timeout",
                 mm,
@@ -728,7 +735,7 @@ fn send_reconf(
     if !send_slaveof(m, id, Some(target)) {
         return false;
     }
-    let Machine { masters, io, .. } = &mut *m;
+    let Machine { masters, io, g, .. } = &mut *m;
     let Some(mm) = masters.get_mut(id.master()) else {
         return true;
     };
@@ -737,7 +744,7 @@ fn send_reconf(
         r.reconf_sent_time = Some(now);
         r.info_sent = None;
         let snap = r.clone();
-        io.event(instance_event(Level::Notice, event, mm, Some(&snap), ""));
+        io.event(instance_event(g, Level::Notice, event, mm, Some(&snap), ""));
     }
     m.request_info(id, now);
     true
@@ -770,6 +777,7 @@ fn detect_end(m: &mut Machine, name: &str, now: Instant) {
     }
     if timeout {
         m.io.event(instance_event(
+            &m.g,
             Level::Warning,
             "+failover-end-for-timeout",
             mm,
@@ -781,7 +789,7 @@ fn detect_end(m: &mut Machine, name: &str, now: Instant) {
             .promoted
             .as_ref()
             .and_then(|k| mm.replicas.get(k))
-            .map(|r| (r.ip.clone(), r.port));
+            .map(|r| (m.g.shown(r).to_string(), r.port));
         let rest: Vec<String> = mm
             .replicas
             .iter()
@@ -795,11 +803,12 @@ fn detect_end(m: &mut Machine, name: &str, now: Instant) {
             }
         }
     }
-    let Machine { masters, io, .. } = m;
+    let Machine { masters, io, g, .. } = m;
     let Some(mm) = masters.get_mut(name) else {
         return;
     };
     io.event(instance_event(
+        g,
         Level::Warning,
         "+failover-end",
         mm,
@@ -823,14 +832,17 @@ pub(crate) fn switch_finished(m: &mut Machine, now: Instant) {
         let Some(mm) = m.masters.get(&name) else {
             continue;
         };
-        let old = (mm.inst.ip.clone(), mm.inst.port);
-        let new = mm.current_addr();
+        let old = (m.g.shown(&mm.inst).to_string(), mm.inst.port);
+        let new = mm.current_addr(&m.g);
+        // The new address is taken from the promoted replica's host name and
+        // resolved again (`sentinelFailoverSwitchToPromotedSlave`).
+        let host = mm.current().ip.clone();
         m.io.event(super::events::plain_event(
             Level::Warning,
             "+switch-master",
             format!("{} {} {} {} {}", name, old.0, old.1, new.0, new.1),
         ));
-        m.reset_master_and_change_address(&name, &new.0, new.1, now);
+        m.reset_master_and_change_address(&name, &host, new.1, now);
         m.force_hellos(&name, now);
     }
 }
@@ -870,8 +882,7 @@ pub(crate) fn on_info_acting(m: &mut Machine, id: &Inst, now: Instant) {
     let wrong_master = r
         .master_host
         .as_deref()
-        .map(|h| h != mm.inst.ip)
-        .unwrap_or(false)
+        .is_some_and(|h| !m.g.addr_is(&mm.inst, h))
         || (r.master_port != 0 && r.master_port != mm.inst.port);
     if wrong_master && r.reconf == Reconf::None && !mm.in_failover() {
         let wait = mm.failover_timeout;
@@ -892,8 +903,11 @@ pub(crate) fn on_info_acting(m: &mut Machine, id: &Inst, now: Instant) {
     let Some(p) = mm.promoted.as_ref().and_then(|k| mm.replicas.get(k)) else {
         return;
     };
-    let (pip, pport) = (p.ip.clone(), p.port);
-    let Machine { masters, io, .. } = m;
+    // Its `master_host` may name the promoted replica by IP or by host name.
+    let follows_promoted = mm.replicas.get(&**key).is_some_and(|r| {
+        r.master_port == p.port && r.master_host.as_deref().is_some_and(|h| m.g.addr_is(p, h))
+    });
+    let Machine { masters, io, g, .. } = m;
     let Some(mm) = masters.get_mut(&**name) else {
         return;
     };
@@ -901,10 +915,7 @@ pub(crate) fn on_info_acting(m: &mut Machine, id: &Inst, now: Instant) {
         return;
     };
     let mut events = Vec::new();
-    if r.reconf == Reconf::Sent
-        && r.master_host.as_deref() == Some(pip.as_str())
-        && r.master_port == pport
-    {
+    if r.reconf == Reconf::Sent && follows_promoted {
         r.reconf = Reconf::InProg;
         events.push("+slave-reconf-inprog");
     }
@@ -914,7 +925,7 @@ pub(crate) fn on_info_acting(m: &mut Machine, id: &Inst, now: Instant) {
     }
     let snap = r.clone();
     for e in events {
-        io.event(instance_event(Level::Notice, e, mm, Some(&snap), ""));
+        io.event(instance_event(g, Level::Notice, e, mm, Some(&snap), ""));
     }
     if snap.reconf == Reconf::Done {
         // Move on at once: next replica, or the end of the failover.
@@ -929,7 +940,7 @@ fn repoint_to_master(m: &mut Machine, id: &Inst, event: &str) {
     let Some(mm) = m.masters.get(id.master()) else {
         return;
     };
-    let target = (mm.inst.ip.clone(), mm.inst.port);
+    let target = (m.g.shown(&mm.inst).to_string(), mm.inst.port);
     if send_slaveof(m, id, Some(target)) {
         let Some(mm) = m.masters.get(id.master()) else {
             return;
@@ -938,7 +949,7 @@ fn repoint_to_master(m: &mut Machine, id: &Inst, event: &str) {
             Inst::Replica(_, key) => mm.replicas.get(&**key),
             _ => None,
         };
-        let e = instance_event(Level::Notice, event, mm, r, "");
+        let e = instance_event(&m.g, Level::Notice, event, mm, r, "");
         m.io.event(e);
     }
 }
@@ -963,7 +974,7 @@ fn no_down_for(r: &Instance, now: Instant, d: Duration) -> bool {
 /// The promoted replica reports `role:master`.
 fn promoted(m: &mut Machine, name: &str, key: &str, now: Instant) {
     let crash = m.simfail_after_promotion;
-    let Machine { masters, io, .. } = m;
+    let Machine { masters, io, g, .. } = m;
     let Some(mm) = masters.get_mut(name) else {
         return;
     };
@@ -971,6 +982,7 @@ fn promoted(m: &mut Machine, name: &str, key: &str, now: Instant) {
     io.dirty = true;
     let r = mm.replicas.get(key).cloned();
     io.event(instance_event(
+        g,
         Level::Warning,
         "+promoted-slave",
         mm,
@@ -984,6 +996,7 @@ fn promoted(m: &mut Machine, name: &str, key: &str, now: Instant) {
     mm.failover_state = FailoverState::ReconfSlaves;
     mm.failover_state_change_time = now;
     io.event(instance_event(
+        g,
         Level::Warning,
         "+failover-state-reconf-slaves",
         mm,
@@ -997,9 +1010,9 @@ fn promoted(m: &mut Machine, name: &str, key: &str, now: Instant) {
                 name.to_string(),
                 "leader".into(),
                 "start".into(),
-                mm.inst.ip.clone(),
+                g.shown(&mm.inst).to_string(),
                 mm.inst.port.to_string(),
-                r.ip.clone(),
+                g.shown(&r).to_string(),
                 r.port.to_string(),
             ],
         });
@@ -1012,7 +1025,7 @@ fn promoted(m: &mut Machine, name: &str, key: &str, now: Instant) {
         .and_then(|mm| {
             mm.replicas
                 .get(key)
-                .map(|r| (r.ip.clone(), r.port, mm.cmd_name("CLIENT")))
+                .map(|r| (m.g.shown(r).to_string(), r.port, mm.cmd_name("CLIENT")))
         });
     if let Some((ip, port, client)) = demote {
         let old = Inst::Master(nm(name));
@@ -1024,6 +1037,7 @@ fn promoted(m: &mut Machine, name: &str, key: &str, now: Instant) {
             );
             let mm = &m.masters[name];
             m.io.event(instance_event(
+                &m.g,
                 Level::Notice,
                 "+convert-to-slave",
                 mm,

@@ -521,7 +521,7 @@ mod tests {
         let key = LinkKey::Cmd(Inst::Master(nm("m")));
         m.handle_tick(now);
         let conn = m.io.links[&key].conn;
-        m.handle_link_up(&key, conn, Some("10.0.1.1".into()), now);
+        m.handle_link_up(&key, conn, Some("10.0.1.1".into()), None, now);
         key
     }
 
@@ -702,7 +702,7 @@ mod tests {
         for id in &ids {
             for key in [LinkKey::Cmd(id.clone()), LinkKey::Pubsub(id.clone())] {
                 let conn = m.io.links[&key].conn;
-                m.handle_link_up(&key, conn, Some("10.0.1.1".into()), t);
+                m.handle_link_up(&key, conn, Some("10.0.1.1".into()), None, t);
             }
         }
         let info_reply = |m: &mut Machine, id: &Inst, now: Instant| {

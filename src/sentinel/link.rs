@@ -251,6 +251,7 @@ pub async fn run_link(
     };
     let _ = stream.set_nodelay(true);
     let local_ip = stream.local_addr().ok().map(|a| a.ip().to_string());
+    let peer_ip = stream.peer_addr().ok().map(|a| a.ip().to_string());
     let mut setup_buf = BytesMut::new();
     for cmd in &setup {
         encode(cmd, &mut setup_buf);
@@ -302,7 +303,7 @@ pub async fn run_link(
             }
         }
     }
-    shared.link_up(&key, conn, local_ip);
+    shared.link_up(&key, conn, local_ip, peer_ip);
 }
 
 /// A connected link's read side.

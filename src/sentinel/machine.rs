@@ -497,6 +497,7 @@ impl Machine {
     pub fn start(&mut self) {
         for m in self.masters.values() {
             let e = instance_event(
+                &self.g,
                 Level::Warning,
                 "+monitor",
                 m,
@@ -537,12 +538,16 @@ impl Machine {
 
     // ---------------------------------------------------------------- link reports
 
-    /// A link finished connecting (its setup commands were written).
+    /// A link finished connecting (its setup commands were written). `local_ip` is
+    /// our end of it (for hellos), `peer_ip` the address it reached: with
+    /// `resolve-hostnames yes` that is the instance's IP from now on (Redis resolves
+    /// the host name again when it reconnects).
     pub fn handle_link_up(
         &mut self,
         key: &LinkKey,
         conn: u64,
         local_ip: Option<String>,
+        peer_ip: Option<String>,
         now: Instant,
     ) {
         self.io.gen += 1;
@@ -552,6 +557,12 @@ impl Machine {
         if l.conn != conn {
             return;
         }
+        if let (Some(ip), true) = (peer_ip, self.g.resolve_hostnames) {
+            self.link_reached(key, &ip);
+        }
+        let Some(l) = self.io.links.get_mut(key) else {
+            return;
+        };
         l.connected = true;
         l.connecting = false;
         l.connected_at = Some(now);
@@ -571,6 +582,30 @@ impl Machine {
         };
         for id in ids {
             self.send_ping(&id, now);
+        }
+    }
+
+    /// Record the IP a link to a named instance reached (see `handle_link_up`).
+    fn link_reached(&mut self, key: &LinkKey, ip: &str) {
+        let set = |i: &mut Instance| {
+            if i.ip.parse::<std::net::IpAddr>().is_err() && i.resolved.as_deref() != Some(ip) {
+                i.resolved = Some(ip.to_string());
+            }
+        };
+        match key {
+            LinkKey::Cmd(id) => {
+                if let Some(i) = self.inst_mut(id) {
+                    set(i);
+                }
+            }
+            LinkKey::Pubsub(_) => {}
+            LinkKey::Peer(r) => {
+                for m in self.masters.values_mut() {
+                    if let Some(s) = m.sentinels.get_mut(&**r) {
+                        set(s);
+                    }
+                }
+            }
         }
     }
 
@@ -786,7 +821,7 @@ impl Machine {
             super::fencing::on_master_info(self, name, text, now);
         }
         let tilt = self.tilt;
-        let Machine { masters, io, .. } = self;
+        let Machine { masters, io, g, .. } = self;
         let Some(m) = masters.get_mut(id.master()) else {
             return;
         };
@@ -811,6 +846,7 @@ impl Machine {
             if let Some((old, snapshot)) = i {
                 if !old.is_empty() && old != *run_id {
                     io.event(instance_event(
+                        g,
                         Level::Notice,
                         "+reboot",
                         m,
@@ -826,12 +862,16 @@ impl Machine {
         // Replicas listed by a master.
         if is_master && f.role_master == Some(true) {
             for (ip, port) in &f.slaves {
-                let key = addr_key(ip, *port);
-                if !m.replicas.contains_key(&key) {
-                    let mut r = Instance::new(Kind::Replica, key.clone(), ip.clone(), *port, now);
+                // Known under the address as listed (the usual case: an IP), or
+                // under its reported address once resolved.
+                if m.replicas.contains_key(&addr_key(ip, *port)) {
+                    continue;
+                }
+                let mut r = g.instance(Kind::Replica, String::new(), ip.clone(), *port, now);
+                if !m.replicas.contains_key(&r.name) {
                     r.down_after = m.inst.down_after;
-                    io.event(instance_event(Level::Notice, "+slave", m, Some(&r), ""));
-                    m.replicas.insert(key, r);
+                    io.event(instance_event(g, Level::Notice, "+slave", m, Some(&r), ""));
+                    m.replicas.insert(r.name.clone(), r);
                     io.dirty = true;
                 }
             }
@@ -865,6 +905,7 @@ impl Machine {
                 let role_word = if role_master { "master" } else { "slave" };
                 let inst_opt = if is_master { None } else { Some(&snapshot) };
                 io.event(instance_event(
+                    g,
                     Level::Verbose,
                     kind,
                     m,
@@ -927,7 +968,7 @@ impl Machine {
         } else {
             self.g.port
         };
-        let (mip, mport) = m.current_addr();
+        let (mip, mport) = m.current_addr(&self.g);
         Some(
             Hello {
                 ip,
@@ -973,8 +1014,7 @@ impl Machine {
         let known = self.masters[&name]
             .sentinels
             .get(&h.runid)
-            .map(|s| s.ip == h.ip && s.port == h.port)
-            .unwrap_or(false);
+            .is_some_and(|s| self.g.same_addr(s, &h.ip, h.port));
         if !known {
             self.add_or_move_sentinel(&name, &h, now);
         }
@@ -988,17 +1028,19 @@ impl Machine {
                 h.current_epoch.to_string(),
             ));
         }
-        let Machine { masters, io, .. } = self;
+        let Machine { masters, io, g, .. } = self;
         let Some(m) = masters.get_mut(&name) else {
             return;
         };
         if m.config_epoch < h.master_config_epoch && m.sentinels.contains_key(&h.runid) {
             m.config_epoch = h.master_config_epoch;
             io.dirty = true;
-            let (cur_ip, cur_port) = m.current_addr();
-            if cur_ip != h.master_ip || cur_port != h.master_port {
+            let (cur_ip, cur_port) = m.current_addr(g);
+            // The peer's master address may be our name for it, or its IP.
+            if cur_port != h.master_port || !g.addr_is(m.current(), &h.master_ip) {
                 let from = m.sentinels.get(&h.runid).cloned();
                 io.event(instance_event(
+                    g,
                     Level::Warning,
                     "+config-update-from",
                     m,
@@ -1040,7 +1082,7 @@ impl Machine {
     }
 
     fn add_or_move_sentinel(&mut self, name: &str, h: &Hello, now: Instant) {
-        let Machine { masters, io, .. } = self;
+        let Machine { masters, io, g, .. } = self;
         let Some(m) = masters.get_mut(name) else {
             return;
         };
@@ -1049,6 +1091,7 @@ impl Machine {
         if let Some(old) = &removed {
             io.close(&LinkKey::Peer(nm(&old.runid)));
             io.event(instance_event(
+                g,
                 Level::Notice,
                 "+sentinel-address-switch",
                 m,
@@ -1060,12 +1103,13 @@ impl Machine {
         let other: Option<String> = m
             .sentinels
             .values()
-            .find(|s| s.ip == h.ip && s.port == h.port && s.runid != h.runid)
+            .find(|s| s.runid != h.runid && g.same_addr(s, &h.ip, h.port))
             .map(|s| s.runid.clone());
         let mut invalid = None;
         if let Some(o) = other {
             if m.sentinels.contains_key(&o) {
                 io.event(instance_event(
+                    g,
                     Level::Notice,
                     "+sentinel-invalid-addr",
                     m,
@@ -1075,11 +1119,19 @@ impl Machine {
             }
             invalid = Some(o);
         }
-        let mut s = Instance::new(Kind::Sentinel, h.runid.clone(), h.ip.clone(), h.port, now);
+        let mut s = g.instance(Kind::Sentinel, h.runid.clone(), h.ip.clone(), h.port, now);
         s.runid = h.runid.clone();
+        let resolved = s.resolved.clone();
         s.down_after = m.inst.down_after;
         if removed.is_none() {
-            io.event(instance_event(Level::Notice, "+sentinel", m, Some(&s), ""));
+            io.event(instance_event(
+                g,
+                Level::Notice,
+                "+sentinel",
+                m,
+                Some(&s),
+                "",
+            ));
         }
         m.sentinels.insert(h.runid.clone(), s);
         io.dirty = true;
@@ -1093,8 +1145,9 @@ impl Machine {
             }
             if n != name && removed.is_some() {
                 if let Some(s) = other_m.sentinels.get_mut(&h.runid) {
-                    if s.ip != h.ip || s.port != h.port {
+                    if !g.same_addr(s, &h.ip, h.port) {
                         s.ip = h.ip.clone();
+                        s.resolved = resolved.clone();
                         s.port = h.port;
                         updated += 1;
                     }
@@ -1107,6 +1160,7 @@ impl Machine {
         if updated > 0 {
             if let Some(m) = masters.get(name) {
                 io.event(instance_event(
+                    g,
                     Level::Notice,
                     "+sentinel-address-update",
                     m,
@@ -1129,28 +1183,31 @@ impl Machine {
         let Some(m) = self.masters.get(name) else {
             return;
         };
+        // Replicas (and the old master) are added back from their host names and
+        // resolved again, as Redis does.
+        let g = &self.g;
         let mut keep: Vec<(String, u16)> = m
             .replicas
             .values()
-            .filter(|r| !(r.ip == ip && r.port == port))
+            .filter(|r| !g.same_addr(r, ip, port))
             .map(|r| (r.ip.clone(), r.port))
             .collect();
-        if !(m.inst.ip == ip && m.inst.port == port) {
+        if !g.same_addr(&m.inst, ip, port) {
             keep.push((m.inst.ip.clone(), m.inst.port));
         }
         self.reset_master(name, true, now);
-        let Machine { masters, io, .. } = self;
+        let Machine { masters, io, g, .. } = self;
         let Some(m) = masters.get_mut(name) else {
             return;
         };
         m.inst.ip = ip.to_string();
+        m.inst.resolved = g.resolve(ip);
         m.inst.port = port;
         for (rip, rport) in keep {
-            let key = addr_key(&rip, rport);
-            let mut r = Instance::new(Kind::Replica, key.clone(), rip, rport, now);
+            let mut r = g.instance(Kind::Replica, String::new(), rip, rport, now);
             r.down_after = m.inst.down_after;
-            io.event(instance_event(Level::Notice, "+slave", m, Some(&r), ""));
-            m.replicas.insert(key, r);
+            io.event(instance_event(g, Level::Notice, "+slave", m, Some(&r), ""));
+            m.replicas.insert(r.name.clone(), r);
         }
         io.dirty = true;
     }
@@ -1183,7 +1240,9 @@ impl Machine {
         io.close(&LinkKey::Pubsub(Inst::Master(nm(name))));
         let down_after = m.inst.down_after;
         let (ip, port) = (m.inst.ip.clone(), m.inst.port);
+        let resolved = m.inst.resolved.take();
         m.inst = Instance::new(Kind::Master, name.to_string(), ip, port, now);
+        m.inst.resolved = resolved;
         m.inst.down_after = down_after;
         m.failover_state = FailoverState::None;
         m.failover_start_time = None;
@@ -1722,7 +1781,8 @@ impl Machine {
         } else {
             g.port
         };
-        let (mip, mport) = m.current_addr_ref();
+        let cur = m.current();
+        let (mip, mport) = (g.shown(cur), cur.port);
         if let Some(c) = &m.hello_cache {
             if c.ip == ip
                 && c.port == port
@@ -1803,7 +1863,7 @@ impl Machine {
     fn check_sdown(&mut self, at: At, connected: bool, now: Instant) {
         let disconnected = !connected;
         let info_period = self.t.info_period;
-        let Machine { masters, io, .. } = self;
+        let Machine { masters, io, g, .. } = self;
         let Some((_, m)) = masters.get_index_mut(at.master) else {
             return;
         };
@@ -1841,7 +1901,7 @@ impl Machine {
             } else {
                 Some(&snap)
             };
-            io.event(instance_event(Level::Warning, "+sdown", m, inst, ""));
+            io.event(instance_event(g, Level::Warning, "+sdown", m, inst, ""));
         } else if !down && i.sdown_since.is_some() {
             i.sdown_since = None;
             i.script_kill_sent = false;
@@ -1851,13 +1911,13 @@ impl Machine {
             } else {
                 Some(&snap)
             };
-            io.event(instance_event(Level::Warning, "-sdown", m, inst, ""));
+            io.event(instance_event(g, Level::Warning, "-sdown", m, inst, ""));
         }
     }
 
     /// ODOWN: our SDOWN plus peers that said "down" recently reach the quorum.
     pub fn check_odown(&mut self, name: &str, now: Instant) {
-        let Machine { masters, io, .. } = self;
+        let Machine { masters, io, g, .. } = self;
         let Some(m) = masters.get_mut(name) else {
             return;
         };
@@ -1871,6 +1931,7 @@ impl Machine {
             m.inst.odown_since = Some(now);
             m.inst.down_mark = Some(now);
             let e = instance_event(
+                g,
                 Level::Warning,
                 "+odown",
                 m,
@@ -1880,7 +1941,7 @@ impl Machine {
             io.event(e);
         } else if !odown && m.inst.odown_since.is_some() {
             m.inst.odown_since = None;
-            io.event(instance_event(Level::Warning, "-odown", m, None, ""));
+            io.event(instance_event(g, Level::Warning, "-odown", m, None, ""));
         }
     }
 
@@ -1910,7 +1971,7 @@ impl Machine {
             return;
         }
         let myid = g.myid.clone();
-        let (ip, port) = (m.inst.ip.clone(), m.inst.port);
+        let (ip, port) = (g.shown(&m.inst).to_string(), m.inst.port);
         // Until ODOWN is reached, peers that said "not down" are asked again every
         // 100 ms (they may reach SDOWN a moment after us), not once per second.
         let interval = if m.inst.odown_since.is_none() && !candidate {
@@ -2130,11 +2191,12 @@ impl Machine {
         ])
     }
 
-    /// Find a master by address (`IS-MASTER-DOWN-BY-ADDR` looks masters up that way).
+    /// Find a master by address (`IS-MASTER-DOWN-BY-ADDR` looks masters up that
+    /// way): by IP or by host name ([`Global::same_addr`]).
     pub fn master_by_addr(&self, ip: &str, port: u16) -> Option<String> {
         self.masters
             .values()
-            .find(|m| m.inst.ip == ip && m.inst.port == port)
+            .find(|m| self.g.same_addr(&m.inst, ip, port))
             .map(|m| m.name().to_string())
     }
 
@@ -2155,13 +2217,14 @@ impl Machine {
         if !(1..=65535).contains(&port) {
             return Err("Invalid port number.".into());
         }
-        if !self.g.resolve_hostnames && !super::config::is_ip(ip) {
+        // Resolved now, like Redis (without resolve-hostnames: IPs only).
+        let Some(resolved) = self.g.resolve(ip) else {
             return Err("Invalid IP address or hostname specified".into());
-        }
+        };
         if self.masters.contains_key(name) {
             return Err("Duplicate master name.".into());
         }
-        let m = Master::new(
+        let mut m = Master::new(
             name.to_string(),
             ip.to_string(),
             port as u16,
@@ -2169,7 +2232,9 @@ impl Machine {
             &self.t,
             now,
         );
+        m.inst.resolved = Some(resolved);
         let e = instance_event(
+            &self.g,
             Level::Warning,
             "+monitor",
             &m,
@@ -2189,8 +2254,14 @@ impl Machine {
         }
         self.reset_master(name, false, now);
         if let Some(m) = self.masters.shift_remove(name) {
-            self.io
-                .event(instance_event(Level::Warning, "-monitor", &m, None, ""));
+            self.io.event(instance_event(
+                &self.g,
+                Level::Warning,
+                "-monitor",
+                &m,
+                None,
+                "",
+            ));
         }
         self.io.dirty = true;
         true
@@ -2207,8 +2278,14 @@ impl Machine {
         for n in &names {
             self.reset_master(n, false, now);
             if let Some(m) = self.masters.get(n) {
-                self.io
-                    .event(instance_event(Level::Warning, "+reset-master", m, None, ""));
+                self.io.event(instance_event(
+                    &self.g,
+                    Level::Warning,
+                    "+reset-master",
+                    m,
+                    None,
+                    "",
+                ));
             }
         }
         if !names.is_empty() {
@@ -2282,8 +2359,8 @@ mod tests {
         m.handle_tick(t0);
         let conn = m.io.links[&key].conn;
         let pconn = m.io.links[&pkey].conn;
-        m.handle_link_up(&key, conn, Some("10.0.1.1".into()), t0);
-        m.handle_link_up(&pkey, pconn, Some("10.0.1.1".into()), t0);
+        m.handle_link_up(&key, conn, Some("10.0.1.1".into()), None, t0);
+        m.handle_link_up(&pkey, pconn, Some("10.0.1.1".into()), None, t0);
         (id, key, conn)
     }
 
@@ -2332,9 +2409,16 @@ mod tests {
         {
             let mm = m.masters.get_mut("m").unwrap();
             mm.inst.ip = "10.0.0.9".into();
+            mm.inst.resolved = Some("10.0.0.9".into());
             mm.inst.port = 6380;
         }
         assert!(check(&mut m).ends_with(",m,10.0.0.9,6380,3"));
+        // A master given by name: its IP, or the name with announce-hostnames yes.
+        m.masters.get_mut("m").unwrap().inst.ip = "db9".into();
+        assert!(check(&mut m).ends_with(",m,10.0.0.9,6380,3"));
+        m.g.announce_hostnames = true;
+        assert!(check(&mut m).ends_with(",m,db9,6380,3"));
+        m.g.announce_hostnames = false;
         m.io.links.get_mut(&key).unwrap().local_ip = Some("10.0.1.2".into());
         assert!(check(&mut m).starts_with("10.0.1.2,26379,"));
         m.g.announce_ip = Some("192.0.2.1".into());
@@ -2472,7 +2556,7 @@ mod tests {
         // Links requested; bring the command link up and answer PINGs.
         let key = LinkKey::Cmd(Inst::Master("m".into()));
         let conn = m.io.links[&key].conn;
-        m.handle_link_up(&key, conn, Some("10.0.1.1".into()), t);
+        m.handle_link_up(&key, conn, Some("10.0.1.1".into()), None, t);
         m.handle_reply(
             &key,
             conn,
@@ -2551,7 +2635,7 @@ mod tests {
             }
         }
         assert_ne!(conn2, conn, "reconnected");
-        m.handle_link_up(&key, conn2, Some("10.0.1.1".into()), t);
+        m.handle_link_up(&key, conn2, Some("10.0.1.1".into()), None, t);
         assert_eq!(m.masters["m"].inst.act_ping_time, Some(first));
         // 1 s after the first unanswered PING: SDOWN, though the new link is
         // only 300 ms old.
@@ -2624,7 +2708,7 @@ mod tests {
         // A newer config epoch with another address switches the master.
         m.handle_hello(&format!("10.0.1.2,26379,{peer2},4,m,10.0.0.9,6380,4"), t0);
         assert_eq!(
-            m.masters["m"].current_addr(),
+            m.masters["m"].current_addr(&m.g),
             ("10.0.0.9".to_string(), 6380)
         );
         assert_eq!(m.masters["m"].config_epoch, 4);
@@ -2641,5 +2725,87 @@ mod tests {
         m.handle_hello("0123456789abcdef0123456789abcdef01234567,x", t0);
         m.handle_hello("10.0.1.2,26379,x,1,m", t0);
         assert_eq!(m.masters["m"].sentinels.len(), 2);
+    }
+
+    /// With `resolve-hostnames yes` a master given by name is reported by the IP it
+    /// resolved to when created (by its name with `announce-hostnames yes`), and
+    /// addresses that come in match it by IP or by name: a peer's
+    /// IS-MASTER-DOWN-BY-ADDR, a hello's master address, a replica listed by its
+    /// master. A link that reaches it reports its IP again.
+    #[test]
+    fn hostname_master_reported_by_ip_and_matched_by_ip_or_name() {
+        let t0 = Instant::now();
+        let mut m = machine(t0);
+        m.g.resolve_hostnames = true;
+        m.g.resolver =
+            crate::sentinel::addr::Resolver::table([("db1", "10.0.0.5"), ("db2", "10.0.0.6")]);
+        assert_eq!(
+            m.monitor("h", "nowhere", "6379", "2", t0),
+            Err("Invalid IP address or hostname specified".to_string())
+        );
+        m.monitor("h", "db1", "6379", "2", t0).unwrap();
+        let ev = events(&mut m);
+        assert!(
+            ev.contains(&"+monitor master h 10.0.0.5 6379 quorum 2".to_string()),
+            "{ev:?}"
+        );
+        assert_eq!(m.masters["h"].current_addr(&m.g), ("10.0.0.5".into(), 6379));
+        // Asked by IP (Redis peers, announce-hostnames no) or by name.
+        for host in ["10.0.0.5", "db1", "DB1"] {
+            assert_eq!(m.master_by_addr(host, 6379).as_deref(), Some("h"), "{host}");
+        }
+        assert_eq!(m.master_by_addr("10.0.0.6", 6379), None);
+        assert_eq!(m.master_by_addr("db1", 6380), None);
+        // A replica listed by IP, then by a name for the same IP: one replica, named
+        // by its IP.
+        let info = |ip: &str| {
+            format!("# Replication\r\nrole:master\r\nslave0:ip={ip},port=6380,state=online,offset=0,lag=0\r\n")
+        };
+        let hid = Inst::Master("h".into());
+        m.on_info(&hid, &info("10.0.0.6"), t0);
+        m.on_info(&hid, &info("db2"), t0);
+        let keys: Vec<&String> = m.masters["h"].replicas.keys().collect();
+        assert_eq!(keys, ["10.0.0.6:6380"]);
+        // The config rewrite names the master by IP, or by name with announce yes.
+        let monitor_line = |m: &Machine| {
+            config::render_state(&m.g, &m.masters)
+                .into_iter()
+                .find(|l| l.starts_with("sentinel monitor h "))
+                .unwrap()
+        };
+        assert_eq!(monitor_line(&m), "sentinel monitor h 10.0.0.5 6379 2");
+        m.g.announce_hostnames = true;
+        assert_eq!(monitor_line(&m), "sentinel monitor h db1 6379 2");
+        assert_eq!(m.masters["h"].current_addr(&m.g), ("db1".into(), 6379));
+        m.g.announce_hostnames = false;
+        // A peer's newer config naming the same master (by IP or by name) is no
+        // switch; naming another host is.
+        let peer = "fedcba9876543210fedcba9876543210fedcba98";
+        m.handle_hello(&format!("10.0.1.2,26379,{peer},1,h,10.0.0.5,6379,1"), t0);
+        m.handle_hello(&format!("10.0.1.2,26379,{peer},2,h,db1,6379,2"), t0);
+        let ev = events(&mut m);
+        assert!(
+            !ev.iter().any(|e| e.starts_with("+switch-master")),
+            "{ev:?}"
+        );
+        assert_eq!(m.masters["h"].config_epoch, 2);
+        m.handle_hello(&format!("10.0.1.2,26379,{peer},3,h,db2,6379,3"), t0);
+        let ev = events(&mut m);
+        assert!(
+            ev.contains(&"+switch-master h 10.0.0.5 6379 db2 6379".to_string()),
+            "{ev:?}"
+        );
+        assert_eq!(m.masters["h"].current_addr(&m.g), ("10.0.0.6".into(), 6379));
+        assert!(m.masters["h"].replicas.contains_key("10.0.0.5:6379"));
+        // The link reaches the name at another IP now: that IP is reported.
+        m.handle_tick(t0);
+        let key = LinkKey::Cmd(Inst::Master("h".into()));
+        let conn = m.io.links[&key].conn;
+        m.handle_link_up(&key, conn, None, Some("10.0.0.7".into()), t0);
+        assert_eq!(m.masters["h"].current_addr(&m.g), ("10.0.0.7".into(), 6379));
+        // Without resolve-hostnames, links never rename anything.
+        m.g.resolve_hostnames = false;
+        m.handle_link_up(&key, conn, None, Some("10.0.0.8".into()), t0);
+        assert_eq!(m.masters["h"].current_addr(&m.g), ("10.0.0.7".into(), 6379));
     }
 }

@@ -5,6 +5,7 @@
 //! subscribers and the log, runs scripts, and rewrites the config file atomically
 //! off the reactor (before the reply when the reply depends on it, e.g. a vote).
 
+pub mod addr;
 pub mod coalesce;
 pub mod commands;
 pub mod config;
@@ -84,10 +85,16 @@ pub struct Shared {
 
 impl Shared {
     /// A link task reports that it is up.
-    pub fn link_up(self: &Arc<Self>, key: &LinkKey, conn: u64, local_ip: Option<String>) {
+    pub fn link_up(
+        self: &Arc<Self>,
+        key: &LinkKey,
+        conn: u64,
+        local_ip: Option<String>,
+        peer_ip: Option<String>,
+    ) {
         self.machine
             .lock()
-            .handle_link_up(key, conn, local_ip, Instant::now());
+            .handle_link_up(key, conn, local_ip, peer_ip, Instant::now());
         self.pump();
     }
 

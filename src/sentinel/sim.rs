@@ -518,10 +518,14 @@ impl World {
             }
             Ev::LinkUp(i, key, conn, t) => {
                 if self.alive(t) && self.reachable(Node::Sentinel(i), t) {
+                    let peer = Some(match t {
+                        Node::Server(s) => self.servers[s].ip.clone(),
+                        Node::Sentinel(s) => self.sens[s].ip.clone(),
+                    });
                     let sen = &mut self.sens[i];
                     if let Some(m) = sen.m.as_mut() {
                         sen.links.insert(key.clone(), (conn, t));
-                        m.handle_link_up(&key, conn, Some(sen.ip.clone()), now);
+                        m.handle_link_up(&key, conn, Some(sen.ip.clone()), peer, now);
                         self.after_step(i)?;
                     }
                 } else if let Some(m) = self.sens[i].m.as_mut() {
@@ -744,7 +748,7 @@ impl World {
         self.sens
             .iter()
             .filter_map(|s| s.m.as_ref())
-            .map(|m| m.masters[MASTER].current_addr())
+            .map(|m| m.masters[MASTER].current_addr(&m.g))
             .collect()
     }
 }

@@ -148,6 +148,8 @@ pub struct Global {
     pub sentinel_pass: Option<String>,
     pub resolve_hostnames: bool,
     pub announce_hostnames: bool,
+    /// How host names are resolved (the system's resolver; a table in tests).
+    pub resolver: super::addr::Resolver,
     /// Our listening port (for hellos).
     pub port: u16,
     pub requirepass: Option<String>,
@@ -224,7 +226,11 @@ pub struct Instance {
     pub name: String,
     /// The same, shared (its key in the maps and in link identities).
     pub key: Name,
+    /// The host as given: an IP, or a name with `resolve-hostnames yes`.
     pub ip: String,
+    /// The IP `ip` resolved to when the address was created, or when a link last
+    /// reached it; `None` while it never resolved (see `addr.rs`).
+    pub resolved: Option<String>,
     pub port: u16,
     pub runid: String,
     pub created: Instant,
@@ -294,6 +300,7 @@ impl Instance {
             kind,
             key: Name::from(name.as_str()),
             name,
+            resolved: ip.parse::<std::net::IpAddr>().is_ok().then(|| ip.clone()),
             ip,
             port,
             runid: String::new(),
@@ -472,24 +479,24 @@ impl Master {
         self.failover_state != FailoverState::None
     }
 
-    /// The address clients should use: the promoted replica's once the failover has
-    /// reached reconf-slaves (`sentinelGetCurrentMasterAddress`).
-    pub fn current_addr(&self) -> (String, u16) {
-        let (ip, port) = self.current_addr_ref();
-        (ip.to_string(), port)
-    }
-
-    /// [`Master::current_addr`], borrowed.
-    pub fn current_addr_ref(&self) -> (&str, u16) {
+    /// The instance whose address clients should use: the promoted replica once the
+    /// failover has reached reconf-slaves (`sentinelGetCurrentMasterAddress`).
+    pub fn current(&self) -> &Instance {
         if matches!(
             self.failover_state,
             FailoverState::ReconfSlaves | FailoverState::UpdateConfig
         ) {
             if let Some(p) = self.promoted.as_ref().and_then(|k| self.replicas.get(k)) {
-                return (&p.ip, p.port);
+                return p;
             }
         }
-        (&self.inst.ip, self.inst.port)
+        &self.inst
+    }
+
+    /// [`Master::current`]'s address as reported ([`Global::shown`]).
+    pub fn current_addr(&self, g: &Global) -> (String, u16) {
+        let c = self.current();
+        (g.shown(c).to_string(), c.port)
     }
 
     /// Translate a command name through `rename-command`.
@@ -627,8 +634,9 @@ mod tests {
         m.replicas.insert(r.addr_key(), r);
         m.promoted = Some("10.0.0.2:6380".into());
         m.failover_state = FailoverState::WaitPromotion;
-        assert_eq!(m.current_addr(), ("10.0.0.1".to_string(), 6379));
+        let g = Global::default();
+        assert_eq!(m.current_addr(&g), ("10.0.0.1".to_string(), 6379));
         m.failover_state = FailoverState::ReconfSlaves;
-        assert_eq!(m.current_addr(), ("10.0.0.2".to_string(), 6380));
+        assert_eq!(m.current_addr(&g), ("10.0.0.2".to_string(), 6380));
     }
 }
