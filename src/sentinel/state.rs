@@ -347,10 +347,6 @@ impl Instance {
             quiet_rest: None,
         }
     }
-
-    pub fn addr_key(&self) -> String {
-        addr_key(&self.ip, self.port)
-    }
 }
 
 /// `ip:port`, or `[ip]:port` for IPv6, the replica dictionary key.
@@ -631,7 +627,7 @@ mod tests {
             6380,
             now,
         );
-        m.replicas.insert(r.addr_key(), r);
+        m.replicas.insert(addr_key(&r.ip, r.port), r);
         m.promoted = Some("10.0.0.2:6380".into());
         m.failover_state = FailoverState::WaitPromotion;
         let g = Global::default();
