@@ -2,6 +2,7 @@
 //! lines, everything else) and the state rewrite that keeps comments and unknown
 //! lines in place while regenerating every `sentinel ...` line.
 
+use super::addr::Resolver;
 use super::state::{Global, Kind, Map, Master, Timers};
 use crate::resp::split_args;
 use std::time::{Duration, Instant};
@@ -57,10 +58,24 @@ pub fn parse(
     t: &Timers,
     now: Instant,
 ) -> Result<Loaded, String> {
+    parse_with(path, text, extra, t, now, Resolver::default())
+}
+
+/// [`parse`] resolving host names (with `resolve-hostnames yes`) through `resolver`,
+/// which the sentinel keeps using afterwards.
+pub fn parse_with(
+    path: &str,
+    text: &str,
+    extra: &[String],
+    t: &Timers,
+    now: Instant,
+    resolver: Resolver,
+) -> Result<Loaded, String> {
     let mut g = Global {
         port: 26379,
         deny_scripts_reconfig: true,
         loglevel: "notice".into(),
+        resolver,
         ..Global::default()
     };
     let mut process = ProcessOptions::default();

@@ -5,6 +5,7 @@
 //! decrease (also across restarts, which reload the persisted config); every failover
 //! ends; once the network heals, all sentinels converge on one master address.
 
+use super::addr::Resolver;
 use super::config;
 use super::machine::{Action, LinkKey, Machine, Tag};
 use super::state::{FailoverState, Timers};
@@ -22,10 +23,14 @@ enum Node {
 
 struct Server {
     ip: String,
+    /// Its host name (`db1`, `db2`...), used in hostname worlds.
+    name: String,
     port: u16,
     alive: bool,
     run_id: String,
     master: Option<usize>,
+    /// The master's host as given to REPLICAOF (what INFO's `master_host` shows).
+    master_host: String,
     offset: i64,
 }
 
@@ -92,6 +97,12 @@ struct World {
     actions: Option<Vec<String>>,
     /// [`Machine::skip_quiet`] for the sentinels booted in this world.
     skip_quiet: bool,
+    /// A hostname world: sentinels run with `resolve-hostnames yes` (and
+    /// `announce-hostnames` set to the value held here) and monitor the master by
+    /// name, masters list their replicas by name, replicas follow their master by
+    /// IP at first, then by whatever REPLICAOF named (so the sentinels must match
+    /// names and IPs); names resolve through a table.
+    hostnames: Option<bool>,
 }
 
 const MASTER: &str = "m";
@@ -109,14 +120,25 @@ impl World {
 
     /// A world whose sentinels skip quiet instances (`skip_quiet`) or not.
     fn new_with(seed: u64, n_sentinels: usize, skip_quiet: bool) -> World {
+        World::build(seed, n_sentinels, skip_quiet, None)
+    }
+
+    /// A hostname world (see [`World::hostnames`]).
+    fn new_named(seed: u64, n_sentinels: usize, announce_hostnames: bool) -> World {
+        World::build(seed, n_sentinels, true, Some(announce_hostnames))
+    }
+
+    fn build(seed: u64, n_sentinels: usize, skip_quiet: bool, hostnames: Option<bool>) -> World {
         let mut rng = StdRng::seed_from_u64(seed);
         let servers: Vec<Server> = (0..3)
             .map(|i| Server {
                 ip: format!("10.0.0.{}", i + 1),
+                name: format!("db{}", i + 1),
                 port: 6379,
                 alive: true,
                 run_id: hex40(&mut rng),
                 master: if i == 0 { None } else { Some(0) },
+                master_host: "10.0.0.1".into(),
                 offset: 0,
             })
             .collect();
@@ -139,15 +161,23 @@ impl World {
             trace: Vec::new(),
             actions: None,
             skip_quiet,
+            hostnames,
         };
         for i in 0..n_sentinels {
             let myid = hex40(&mut w.rng);
-            let persisted = vec![
+            let mut persisted = vec![
                 format!("sentinel myid {myid}"),
                 format!("sentinel monitor {MASTER} 10.0.0.1 6379 {quorum}"),
                 format!("sentinel down-after-milliseconds {MASTER} 1000"),
                 format!("sentinel failover-timeout {MASTER} 5000"),
             ];
+            if let Some(announce) = hostnames {
+                persisted[1] = format!("sentinel monitor {MASTER} db1 6379 {quorum}");
+                persisted.insert(1, "sentinel resolve-hostnames yes".into());
+                if announce {
+                    persisted.insert(1, "sentinel announce-hostnames yes".into());
+                }
+            }
             w.sens.push(Sen {
                 ip: format!("10.0.1.{}", i + 1),
                 port: 26379,
@@ -203,8 +233,16 @@ impl World {
 
     fn boot(&mut self, i: usize) {
         let text = format!("port 26379\n{}\n", self.sens[i].persisted.join("\n"));
-        let loaded = config::parse("sim.conf", &text, &[], &Timers::default(), self.instant())
-            .unwrap_or_else(|e| panic!("reload failed: {e}\n{text}"));
+        let resolver = Resolver::table(self.servers.iter().map(|s| (&*s.name, &*s.ip)));
+        let loaded = config::parse_with(
+            "sim.conf",
+            &text,
+            &[],
+            &Timers::default(),
+            self.instant(),
+            resolver,
+        )
+        .unwrap_or_else(|e| panic!("reload failed: {e}\n{text}"));
         let seed = self.rng.gen();
         let mut m = Machine::new(loaded.global, loaded.masters, seed);
         m.skip_quiet = self.skip_quiet;
@@ -221,18 +259,34 @@ impl World {
         self.at(d, Ev::Tick(i));
     }
 
-    fn resolve(&self, ip: &str, port: u16) -> Option<Node> {
-        if let Some(i) = self
-            .servers
-            .iter()
-            .position(|s| s.ip == ip && s.port == port)
-        {
+    /// The server or sentinel at `host:port` (`host` an IP, or a server's name in a
+    /// hostname world).
+    fn resolve(&self, host: &str, port: u16) -> Option<Node> {
+        if let Some(i) = self.server_at(host, port) {
             return Some(Node::Server(i));
         }
         self.sens
             .iter()
-            .position(|s| s.ip == ip && s.port == port)
+            .position(|s| s.ip == host && s.port == port)
             .map(Node::Sentinel)
+    }
+
+    fn server_at(&self, host: &str, port: u16) -> Option<usize> {
+        let named = self.hostnames.is_some();
+        self.servers
+            .iter()
+            .position(|s| (s.ip == host || (named && s.name == host)) && s.port == port)
+    }
+
+    /// How a master lists replica `s` in INFO: its IP, or its name in a hostname
+    /// world (as if it ran with `replica-announce-ip <name>`).
+    fn host_of(&self, s: usize) -> &str {
+        let sv = &self.servers[s];
+        if self.hostnames.is_some() {
+            &sv.name
+        } else {
+            &sv.ip
+        }
     }
 
     fn alive(&self, n: Node) -> bool {
@@ -361,7 +415,9 @@ impl World {
                     {
                         t.push_str(&format!(
                             "slave{k}:ip={},port={},state=online,offset={},lag=0\r\n",
-                            r.ip, r.port, r.offset
+                            self.host_of(j),
+                            r.port,
+                            r.offset
                         ));
                         k += 1;
                     }
@@ -374,7 +430,7 @@ impl World {
                     && self.reachable(Node::Server(s), Node::Server(mi));
                 t.push_str(&format!(
                     "role:slave\r\nmaster_host:{}\r\nmaster_port:{}\r\nmaster_link_status:{}\r\n{}slave_repl_offset:{}\r\nslave_priority:100\r\n",
-                    m.ip,
+                    sv.master_host,
                     m.port,
                     if up { "up" } else { "down" },
                     if up { String::new() } else { "master_link_down_since_seconds:1\r\n".into() },
@@ -416,10 +472,8 @@ impl World {
                             self.servers[s].master = None;
                         } else {
                             let port: u16 = c[2].parse().unwrap_or(0);
-                            self.servers[s].master = self
-                                .servers
-                                .iter()
-                                .position(|x| x.ip == c[1] && x.port == port);
+                            self.servers[s].master = self.server_at(&c[1], port);
+                            self.servers[s].master_host = c[1].clone();
                         }
                     }
                 }
@@ -940,4 +994,81 @@ fn simultaneous_forced_failovers_never_share_an_epoch() {
     }
     assert!(failures.is_empty(), "failing seeds: {failures:?}");
     assert_eq!(completed, 200);
+}
+
+/// Hostname worlds (`resolve-hostnames yes`, the master monitored as `db1`, replicas
+/// listed by name, following by IP or by name): the invariants and the
+/// convergence after faults hold as with IPs, and every sentinel reports the
+/// master by IP with `announce-hostnames no` and by name with `yes` (before and
+/// after failovers, whose `+switch-master`, hellos and REPLICAOF use those forms).
+#[test]
+fn hostname_worlds_hold_invariants_and_report_as_announced() {
+    let mut failures = Vec::new();
+    // Seeds that failed over, with announce-hostnames no and yes.
+    let mut with_failover = [0usize; 2];
+    let seeds = 300u64;
+    for seed in 1..=seeds {
+        let announce = seed.is_multiple_of(2);
+        let n = if seed.is_multiple_of(3) { 5 } else { 3 };
+        let mut w = World::new_named(seed, n, announce);
+        let r = run_world(&mut w).and_then(|k| {
+            let addrs = w.addresses();
+            let prefix = if announce { "db" } else { "10.0.0." };
+            if addrs.iter().all(|(h, _)| h.starts_with(prefix)) {
+                Ok(k)
+            } else {
+                Err(format!("announce-hostnames {announce}: reported {addrs:?}"))
+            }
+        });
+        match r {
+            Ok(k) => with_failover[usize::from(announce)] += usize::from(k > 0),
+            Err(e) => {
+                eprintln!("hostname seed {seed} failed: {e}");
+                failures.push(seed);
+            }
+        }
+    }
+    assert!(failures.is_empty(), "failing seeds: {failures:?}");
+    // Each half must fail over (the peers' IS-MASTER-DOWN-BY-ADDR finds the master).
+    assert!(
+        with_failover.iter().all(|&k| k * 10 >= seeds as usize),
+        "seeds that failed over (announce no, yes): {with_failover:?}"
+    );
+}
+
+/// A hostname world loses its master: one failover, every sentinel reports the
+/// new master as announced (IP or name), the replicas and the returning old master
+/// follow it, and no replica is ever "fixed" (its `master_host`, an IP or a name,
+/// matches the master it follows) nor the switch announced twice.
+#[test]
+fn hostname_world_master_crash_fails_over_once() {
+    for announce in [false, true] {
+        let mut w = World::new_named(42, 3, announce);
+        w.actions = Some(Vec::new());
+        w.run_until(Duration::from_secs(5)).unwrap();
+        w.at(Duration::ZERO, Ev::CrashServer(0, Duration::from_secs(20)));
+        w.run_until(Duration::from_secs(15)).unwrap();
+        let addrs = w.addresses();
+        let (new_ip, new_name) = if addrs[0].0.ends_with('2') {
+            ("10.0.0.2", "db2")
+        } else {
+            ("10.0.0.3", "db3")
+        };
+        let shown = if announce { new_name } else { new_ip };
+        assert!(addrs.iter().all(|a| a.0 == shown), "{announce}: {addrs:?}");
+        assert_eq!(w.leaders.len(), 1, "{announce}: {:?}", w.leaders);
+        let new_master = w.servers.iter().position(|s| s.ip == new_ip).unwrap();
+        assert_eq!(w.servers[new_master].master, None);
+        assert_eq!(w.servers[3 - new_master].master, Some(new_master));
+        // The old master returns (at 25 s) and is converted.
+        w.run_until(Duration::from_secs(60)).unwrap();
+        assert_eq!(w.servers[0].master, Some(new_master), "{announce}");
+        let actions = w.actions.take().unwrap_or_default();
+        let count = |what: &str| actions.iter().filter(|a| a.contains(what)).count();
+        assert_eq!(count("kind: \"+switch-master\""), 3, "{announce}");
+        assert_eq!(count("+fix-slave-config"), 0, "{announce}");
+        let old = if announce { "db1" } else { "10.0.0.1" };
+        let switch = format!("text: \"m {old} 6379 {shown} 6379\"");
+        assert_eq!(count(&switch), 3, "{announce}: {switch}");
+    }
 }
