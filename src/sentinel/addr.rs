@@ -36,7 +36,7 @@ impl Resolve for SystemResolver {
         match (host, 0u16).to_socket_addrs() {
             Ok(mut addrs) => addrs.next().map(|a| a.ip().to_string()),
             Err(e) => {
-                tracing::warn!(host, %e, "Failed to resolve hostname");
+                tracing::debug!(host, %e, "Failed to resolve hostname");
                 None
             }
         }

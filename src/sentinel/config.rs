@@ -273,6 +273,9 @@ fn apply(
             // (reported as given until a link reaches it).
             let mut m = Master::new(a[1].clone(), a[2].clone(), port, quorum, t, now);
             m.inst.resolved = g.resolve(&a[2]);
+            if m.inst.resolved.is_none() {
+                tracing::warn!("Failed to resolve hostname '{}'", a[2]);
+            }
             masters.insert(a[1].clone(), m);
         }
         ("down-after-milliseconds", 3) => {
