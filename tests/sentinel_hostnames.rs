@@ -13,12 +13,39 @@ use support::*;
 
 const NAME: &str = "mym";
 
-/// A redis master and a replica that follows it as `localhost`, replication up.
-fn master_and_replica(dir: &Path) -> (Proc, Proc) {
-    let master = redis_server(dir, &[]);
-    let replica = redis_server(dir, &["--replicaof", "localhost", &master.port.to_string()]);
-    wait_link_up(replica.port);
-    (master, replica)
+/// A redis master, a replica that follows it as `localhost`, and a vigil and a
+/// redis-sentinel monitoring it as `localhost` with `quorum`, all known to each other.
+struct SideBySide {
+    dir: tempfile::TempDir,
+    master: Proc,
+    replica: Proc,
+    /// vigil, then redis-sentinel.
+    sentinels: [Proc; 2],
+}
+
+impl SideBySide {
+    fn start(quorum: u32) -> SideBySide {
+        let dir = temp_dir();
+        let master = redis_server(dir.path(), &[]);
+        let mp = master.port;
+        let replica = redis_server(dir.path(), &["--replicaof", "localhost", &mp.to_string()]);
+        wait_link_up(replica.port);
+        let sentinels = [
+            vigil_sentinel(dir.path(), &conf(mp, quorum)),
+            redis_sentinel(dir.path(), &conf(mp, quorum)),
+        ];
+        wait_sentinels_know(&[sentinels[0].port, sentinels[1].port], NAME, 1);
+        SideBySide {
+            dir,
+            master,
+            replica,
+            sentinels,
+        }
+    }
+
+    fn ports(&self) -> [u16; 2] {
+        [self.sentinels[0].port, self.sentinels[1].port]
+    }
 }
 
 fn conf(master_port: u16, quorum: u32) -> String {
@@ -107,15 +134,20 @@ fn next_message(sub: &mut Client) -> String {
     items.get(2).and_then(|p| p.as_text()).unwrap_or_default()
 }
 
+/// The next message on each subscription (vigil's, then redis-sentinel's) is `want`.
+fn expect_next(subs: &mut [Client], want: &str) {
+    for (s, who) in subs.iter_mut().zip(["vigil", "redis-sentinel"]) {
+        assert_eq!(next_message(s), want, "{who}");
+    }
+}
+
 #[test]
 fn hostname_master_is_reported_like_redis_sentinel() {
-    let dir = temp_dir();
-    let (master, replica) = master_and_replica(dir.path());
-    let (mp, rp) = (master.port, replica.port);
-    let v = vigil_sentinel(dir.path(), &conf(mp, 1));
-    let r = redis_sentinel(dir.path(), &conf(mp, 1));
-    let ports = [v.port, r.port];
-    wait_sentinels_know(&ports, NAME, 1);
+    let set = SideBySide::start(1);
+    let (dir, replica) = (&set.dir, &set.replica);
+    let (mp, rp) = (set.master.port, replica.port);
+    let ports = set.ports();
+    let [v, r] = ports;
 
     // announce-hostnames no (the default): the IP `localhost` resolved to.
     let ip = |p: u16| format!("127.0.0.1:{p}");
@@ -126,25 +158,23 @@ fn hostname_master_is_reported_like_redis_sentinel() {
         format!("replica {} ip 127.0.0.1", ip(rp)),
         "sentinel ip 127.0.0.1".to_string(),
     ];
-    assert_eq!(reported(v.port), expected, "vigil");
-    assert_eq!(reported(r.port), expected, "redis-sentinel");
+    assert_eq!(reported(v), expected, "vigil");
+    assert_eq!(reported(r), expected, "redis-sentinel");
     let lines = vec![
         format!("sentinel known-replica {NAME} 127.0.0.1 {rp}"),
         format!("sentinel monitor {NAME} 127.0.0.1 {mp} 1"),
     ];
-    assert_eq!(rewritten(dir.path(), v.port), lines, "vigil");
-    assert_eq!(rewritten(dir.path(), r.port), lines, "redis-sentinel");
+    assert_eq!(rewritten(dir.path(), v), lines, "vigil");
+    assert_eq!(rewritten(dir.path(), r), lines, "redis-sentinel");
 
     // The same event line from both when the replica stops answering.
     let mut subs: Vec<Client> = ports.iter().map(|&p| subscribe(p, &["+sdown"])).collect();
     replica.stop();
-    let events: Vec<String> = subs.iter_mut().map(next_message).collect();
-    replica.cont();
-    assert_eq!(
-        events,
-        vec![format!("slave {} 127.0.0.1 {rp} @ {NAME} 127.0.0.1 {mp}", ip(rp)); 2],
-        "vigil (first) and redis-sentinel"
+    expect_next(
+        &mut subs,
+        &format!("slave {} 127.0.0.1 {rp} @ {NAME} 127.0.0.1 {mp}", ip(rp)),
     );
+    replica.cont();
 
     // announce-hostnames yes: the name as given, at run time and in the rewrite.
     for p in ports {
@@ -171,34 +201,31 @@ fn hostname_master_is_reported_like_redis_sentinel() {
 
 /// One vigil and one redis-sentinel, quorum 2, master given as `localhost`: each
 /// needs the other's "down" answer to IS-MASTER-DOWN-BY-ADDR (sent with the IP) to
-/// reach ODOWN; both then announce the same `+switch-master`.
+/// reach ODOWN. The replica may not be promoted until both have (priority 0: no
+/// failover could outrun the slower one); then both announce the same
+/// `+switch-master`.
 #[test]
 fn mixed_sentinels_agree_on_odown_of_a_hostname_master() {
-    let dir = temp_dir();
-    let (master, replica) = master_and_replica(dir.path());
+    let set = SideBySide::start(2);
+    let (master, replica) = (&set.master, &set.replica);
     let (mp, rp) = (master.port, replica.port);
-    let v = vigil_sentinel(dir.path(), &conf(mp, 2));
-    let r = redis_sentinel(dir.path(), &conf(mp, 2));
-    let ports = [v.port, r.port];
-    wait_sentinels_know(&ports, NAME, 1);
+    replica
+        .client()
+        .cmd(&["CONFIG", "SET", "replica-priority", "0"]);
+    let ports = set.ports();
     let mut subs: Vec<Client> = ports
         .iter()
         .map(|&p| subscribe(p, &["+odown", "+switch-master"]))
         .collect();
     master.stop();
-    for (s, who) in subs.iter_mut().zip(["vigil", "redis-sentinel"]) {
-        let odown = next_message(s);
-        assert!(
-            odown.starts_with(&format!("master {NAME} 127.0.0.1 {mp} #quorum 2/2")),
-            "{who}: {odown}"
-        );
-        let switch = next_message(s);
-        assert_eq!(
-            switch,
-            format!("{NAME} 127.0.0.1 {mp} 127.0.0.1 {rp}"),
-            "{who}"
-        );
-    }
+    expect_next(
+        &mut subs,
+        &format!("master {NAME} 127.0.0.1 {mp} #quorum 2/2"),
+    );
+    replica
+        .client()
+        .cmd(&["CONFIG", "SET", "replica-priority", "100"]);
+    expect_next(&mut subs, &format!("{NAME} 127.0.0.1 {mp} 127.0.0.1 {rp}"));
     for p in ports {
         assert_eq!(
             sentinel_master_addr(p, NAME),
