@@ -119,14 +119,21 @@ impl Global {
     /// the instance `i` (`sentinelAddrEqualsHostname`): by IP once resolved, else
     /// by the host name as given.
     pub fn addr_is(&self, i: &Instance, host: &str) -> bool {
+        // Without a lookup (the usual case, on every INFO): its IP, or the name as
+        // given when names are resolved.
+        if i.resolved
+            .as_deref()
+            .is_some_and(|r| r.eq_ignore_ascii_case(host))
+            || (self.resolve_hostnames && i.ip.eq_ignore_ascii_case(host))
+        {
+            return true;
+        }
         match self.resolve(host) {
-            Some(ip) => {
-                i.resolved
-                    .as_deref()
-                    .is_some_and(|r| r.eq_ignore_ascii_case(&ip))
-                    || (self.resolve_hostnames && i.ip.eq_ignore_ascii_case(host))
-            }
-            None if self.resolve_hostnames => i.ip.eq_ignore_ascii_case(host),
+            Some(ip) => i
+                .resolved
+                .as_deref()
+                .is_some_and(|r| r.eq_ignore_ascii_case(&ip)),
+            None if self.resolve_hostnames => false,
             None => i
                 .resolved
                 .as_deref()
