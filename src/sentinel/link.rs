@@ -56,6 +56,8 @@ pub struct LinkOut {
     busy: bool,
     /// Queued since the last flush (the driver flushes once per batch).
     pub dirty: bool,
+    /// A batched write's outcome is unknown: the link is reported down.
+    failed: bool,
 }
 
 impl LinkOut {
@@ -70,7 +72,19 @@ impl LinkOut {
             fifo: VecDeque::new(),
             busy: false,
             dirty: false,
+            failed: false,
         }
+    }
+
+    /// Bytes queued and not written yet.
+    #[cfg(test)]
+    pub fn queued_len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The connection is up: writes go to `wr` from now on.
+    pub fn attach(&mut self, wr: Arc<std::net::TcpStream>) {
+        self.wr = Some(wr);
     }
 
     /// Queue a command whose reply will be reported with `tag`.
@@ -99,11 +113,48 @@ impl LinkOut {
         }
     }
 
+    /// The socket and the bytes a batched write should send now, when this link
+    /// can take one (connected, not finishing a write already, something queued).
+    pub fn pending(&self) -> Option<(RawFd, &[u8])> {
+        match &self.wr {
+            Some(wr) if !self.busy && !self.buf.is_empty() => Some((wr.as_raw_fd(), &self.buf)),
+            _ => None,
+        }
+    }
+
+    /// Account for a batched write of [`LinkOut::pending`]'s bytes: `Ok(n)` bytes
+    /// went out, or the write failed. What is left (a short write, a full socket,
+    /// an error to report) is [`finish_write`]'s: `Flush::Blocked`.
+    pub fn sent(&mut self, res: std::io::Result<usize>) -> Flush {
+        if let Ok(n) = res {
+            self.buf.advance(n.min(self.buf.len()));
+            if self.buf.is_empty() {
+                if self.buf.capacity() > KEEP_CAPACITY {
+                    self.buf = BytesMut::new();
+                }
+                return Flush::Done;
+            }
+        }
+        self.busy = true;
+        Flush::Blocked
+    }
+
+    /// A batched write whose outcome is unknown (the batch failed): nothing more
+    /// can be written in order, so [`finish_write`] reports the link down.
+    pub fn failed(&mut self) -> Flush {
+        self.failed = true;
+        self.busy = true;
+        Flush::Blocked
+    }
+
     /// Write as much as the socket takes; `Ok(true)` when everything went out.
     fn write_some(&mut self) -> std::io::Result<bool> {
         let Some(wr) = &self.wr else {
             return Ok(false);
         };
+        if self.failed {
+            return Err(std::io::Error::other("batched write failed"));
+        }
         while !self.buf.is_empty() {
             match (&**wr).write(&self.buf) {
                 Ok(n) if n == self.buf.len() => self.buf.clear(),
@@ -294,7 +345,7 @@ pub async fn run_link(
                 o.fifo.push_front(Tag::Discard);
             }
         }
-        o.wr = Some(stream);
+        o.attach(stream);
         // Commands queued before the link was up.
         if o.busy {
             o.busy = false;
