@@ -530,6 +530,7 @@ pub fn main(args: Vec<String>) -> Result<(), String> {
         tokio::spawn(async move {
             let mut timer = ticker::Ticker::start();
             loop {
+                link::drain_lazy(&ticker);
                 let next = {
                     let mut m = ticker.machine.lock();
                     let now = Instant::now();
