@@ -469,3 +469,92 @@ fn notification_script_runs_for_warning_events() {
     master.cont();
     let _ = s;
 }
+
+/// CLIENT LIST's `cmd=` field and HELLO 3's map, next to redis-sentinel's: the last
+/// command by its full name (`sentinel|masters`, `ping`), no `role` in sentinel mode.
+#[test]
+fn client_list_and_hello_like_redis_sentinel() {
+    let dir = temp_dir();
+    let seen = |s: &Proc| {
+        let mut a = Client::connect(s.port);
+        let mut b = Client::connect(s.port);
+        let id = match a.cmd(&["CLIENT", "ID"]) {
+            Frame::Integer(i) => i,
+            f => panic!("CLIENT ID: {f:?}"),
+        };
+        let mut cmds = Vec::new();
+        for step in [
+            &["SENTINEL", "MASTERS"][..],
+            &["PING"],
+            &["CLIENT", "GETNAME"],
+        ] {
+            a.cmd(step);
+            let list = b.text(&["CLIENT", "LIST"]);
+            let line = list
+                .lines()
+                .find(|l| l.starts_with(&format!("id={id} ")))
+                .unwrap_or_else(|| panic!("no id={id} in {list}"))
+                .to_string();
+            let cmd = line
+                .split(' ')
+                .find_map(|f| f.strip_prefix("cmd="))
+                .unwrap()
+                .to_string();
+            cmds.push(cmd);
+        }
+        let keys = match a.cmd(&["HELLO", "3"]) {
+            Frame::Map(m) => m.iter().map(|(k, _)| format!("{k:?}")).collect::<Vec<_>>(),
+            f => panic!("HELLO 3: {f:?}"),
+        };
+        (cmds, keys)
+    };
+    let vigil = vigil_sentinel(dir.path(), "");
+    let redis = redis_sentinel(dir.path(), "");
+    let (v, r) = (seen(&vigil), seen(&redis));
+    assert_eq!(r.0, ["sentinel|masters", "ping", "client|getname"]);
+    assert_eq!(v, r);
+}
+
+/// INFO's sections and field names, in order, as redis-sentinel 7.0 prints them
+/// (default, `all`, and sections asked out of order); the traffic counters count.
+#[test]
+fn info_fields_like_redis_sentinel() {
+    let dir = temp_dir();
+    let names = |s: &Proc, args: &[&str]| {
+        let mut c = Client::connect(s.port);
+        c.cmd(&["PING"]);
+        c.cmd(&["SENTINEL", "NO-SUCH-SUBCOMMAND"]);
+        let text = c.text(args);
+        let fields: Vec<String> = text
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(|l| l.split(':').next().unwrap().to_string())
+            .collect();
+        (fields, text)
+    };
+    let vigil = vigil_sentinel(dir.path(), "");
+    let redis = redis_sentinel(dir.path(), "");
+    for args in [
+        &["INFO"][..],
+        &["INFO", "all"],
+        &["INFO", "cpu", "server", "stats"],
+    ] {
+        let (v, _) = names(&vigil, args);
+        let (r, _) = names(&redis, args);
+        assert_eq!(v, r, "{args:?}");
+    }
+    let (_, text) = names(&vigil, &["INFO", "stats"]);
+    let field = |k: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}:")))
+            .unwrap_or_else(|| panic!("no {k} in {text}"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    assert!(field("total_net_input_bytes") > 0);
+    assert!(field("total_net_output_bytes") > 0);
+    assert!(field("total_reads_processed") >= 3);
+    assert!(field("total_writes_processed") >= 2);
+    assert!(field("total_error_replies") >= 1);
+}

@@ -74,6 +74,14 @@ pub struct Registry {
     pub total_connections: u64,
     pub total_commands: u64,
     pub rejected_connections: u64,
+    /// Bytes read from and written to clients, reads and writes done, error replies.
+    pub net_input: u64,
+    pub net_output: u64,
+    pub reads: u64,
+    pub writes: u64,
+    pub error_replies: u64,
+    /// INFO's instantaneous rates.
+    pub rates: crate::util::rates::Rates,
     /// ACL users besides `default`: name → (enabled, password or None for nopass).
     pub users: HashMap<String, (bool, Option<String>)>,
     pub scripts: Vec<ScriptJob>,
@@ -88,6 +96,12 @@ impl Registry {
             total_connections: 0,
             total_commands: 0,
             rejected_connections: 0,
+            net_input: 0,
+            net_output: 0,
+            reads: 0,
+            writes: 0,
+            error_replies: 0,
+            rates: crate::util::rates::Rates::new(),
             users: HashMap::new(),
             scripts: Vec::new(),
             proc,
@@ -245,7 +259,7 @@ fn execute_command(cx: &mut Ctx, args: &[Bytes]) -> Outcome {
     cx.reg.total_commands += 1;
     let (authenticated, subscribed, proto) = match cx.reg.clients.get_mut(&cx.client) {
         Some(c) => {
-            c.last_cmd = name.clone();
+            c.last_cmd = full_name(&name, args);
             c.last_active = cx.now;
             (c.authenticated, c.subscribed(), c.proto)
         }
@@ -435,10 +449,21 @@ fn hello(cx: &mut Ctx, args: &[Bytes]) -> Outcome {
         (bulk("version"), bulk(REDIS_VERSION)),
         (bulk("proto"), Frame::Integer(c.proto.number())),
         (bulk("id"), Frame::Integer(c.id as i64)),
+        // Redis leaves `role` out in sentinel mode.
         (bulk("mode"), bulk("sentinel")),
-        (bulk("role"), bulk("master")),
         (bulk("modules"), Frame::Array(vec![])),
     ]))
+}
+
+/// A command's name as CLIENT LIST shows it: `container|subcommand` for the
+/// commands made of subcommands, else the name (both lowercase).
+fn full_name(name: &str, args: &[Bytes]) -> String {
+    match args.get(1) {
+        Some(sub) if matches!(name, "client" | "sentinel" | "acl" | "command") => {
+            format!("{name}|{}", s(sub).to_ascii_lowercase())
+        }
+        _ => name.to_string(),
+    }
 }
 
 fn valid_client_name(n: &str) -> bool {
@@ -448,7 +473,7 @@ fn valid_client_name(n: &str) -> bool {
 fn client_line(c: &ClientState, now: Instant) -> String {
     let flags = if c.subscribed() { "P" } else { "N" };
     format!(
-        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={flags} db=0 sub={} psub={} ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=client|{} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={flags} db=0 sub={} psub={} ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
         c.id,
         c.addr,
         c.laddr,
@@ -851,7 +876,8 @@ fn command(args: &[Bytes]) -> Outcome {
 
 /// `INFO [section ...]`: server, clients, cpu, stats, sentinel.
 fn info(cx: &mut Ctx, args: &[Bytes]) -> Outcome {
-    let all = ["server", "clients", "cpu", "stats", "sentinel"];
+    // Redis's order, whatever the order asked in.
+    let all = ["server", "clients", "stats", "cpu", "sentinel"];
     let mut wanted: Vec<&str> = Vec::new();
     if args.len() == 1 {
         wanted = all.to_vec();
@@ -862,16 +888,14 @@ fn info(cx: &mut Ctx, args: &[Bytes]) -> Outcome {
                 "all" | "everything" | "default" => wanted = all.to_vec(),
                 other => {
                     if let Some(x) = all.iter().find(|x| **x == other) {
-                        if !wanted.contains(x) {
-                            wanted.push(x);
-                        }
+                        wanted.push(x);
                     }
                 }
             }
         }
     }
     let mut out = String::new();
-    for sec in wanted {
+    for sec in all.iter().filter(|s| wanted.contains(s)) {
         if !out.is_empty() {
             out.push_str("\r\n");
         }
@@ -880,57 +904,53 @@ fn info(cx: &mut Ctx, args: &[Bytes]) -> Outcome {
     Outcome::one(Frame::Verbatim(Bytes::from(out)))
 }
 
-fn info_section(cx: &Ctx, sec: &str) -> String {
+fn info_section(cx: &mut Ctx, sec: &str) -> String {
+    use crate::server::info as si;
     let now = cx.now;
-    let p = &cx.reg.proc;
     match sec {
         "server" => {
-            let up = now.saturating_duration_since(p.started).as_secs();
-            format!(
-                "# Server\r\nredis_version:{REDIS_VERSION}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:sentinel\r\nos:{} {}\r\narch_bits:64\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:{}\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{up}\r\nuptime_in_days:{}\r\nhz:10\r\nconfigured_hz:10\r\nlru_clock:0\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\n",
-                std::env::consts::OS,
-                std::env::consts::ARCH,
-                p.pid,
-                p.supervision.name(),
-                p.run_id,
-                cx.m.g.port,
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_micros())
-                    .unwrap_or(0),
-                up / 86400,
-                p.executable,
-                p.config_file
-            )
+            let p = &cx.reg.proc;
+            si::server_section(&si::ServerFields {
+                mode: "sentinel",
+                supervised: p.supervision.name(),
+                run_id: &p.run_id,
+                port: cx.m.g.port,
+                uptime: now.saturating_duration_since(p.started).as_secs(),
+                hz: 10,
+                config_file: &p.config_file,
+            })
         }
-        "clients" => {
-            let pubsub = cx.reg.clients.values().filter(|c| c.subscribed()).count();
-            format!(
-                "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:10000\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\npubsub_clients:{pubsub}\r\n",
-                cx.reg.clients.len()
-            )
-        }
-        "cpu" => {
-            let (u, sy) = crate::util::proc_stats::cpu_seconds();
-            format!(
-                "# CPU\r\nused_cpu_sys:{sy:.6}\r\nused_cpu_user:{u:.6}\r\nused_cpu_sys_children:0.000000\r\nused_cpu_user_children:0.000000\r\nused_cpu_sys_main_thread:{sy:.6}\r\nused_cpu_user_main_thread:{u:.6}\r\n"
-            )
-        }
+        "clients" => format!(
+            "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:10000\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+            cx.reg.clients.len()
+        ),
+        "cpu" => si::cpu(),
         "stats" => {
-            let pubsub_channels: BTreeSet<&String> = cx
-                .reg
-                .clients
-                .values()
-                .flat_map(|c| c.channels.iter())
-                .collect();
-            let pubsub_patterns: usize = cx.reg.clients.values().map(|c| c.patterns.len()).sum();
-            format!(
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:0\r\ntotal_net_output_bytes:0\r\nrejected_connections:{}\r\nexpired_keys:0\r\nevicted_keys:0\r\nkeyspace_hits:0\r\nkeyspace_misses:0\r\npubsub_channels:{}\r\npubsub_patterns:{pubsub_patterns}\r\ntotal_forks:0\r\n",
-                cx.reg.total_connections,
-                cx.reg.total_commands,
-                cx.reg.rejected_connections,
-                pubsub_channels.len()
-            )
+            let reg = &mut *cx.reg;
+            let channels: BTreeSet<&String> =
+                reg.clients.values().flat_map(|c| c.channels.iter()).collect();
+            let patterns: usize = reg.clients.values().map(|c| c.patterns.len()).sum();
+            let pubsub = (channels.len(), patterns);
+            let counts = crate::util::rates::Counts {
+                commands: reg.total_commands,
+                input: reg.net_input,
+                output: reg.net_output,
+            };
+            si::stats_section(&si::StatsFields {
+                connections: reg.total_connections,
+                commands: reg.total_commands,
+                rates: reg.rates.sample(now, counts),
+                net_input: reg.net_input,
+                net_output: reg.net_output,
+                rejected: reg.rejected_connections,
+                sync: (0, 0, 0),
+                expired_keys: 0,
+                evicted_keys: 0,
+                keyspace: (0, 0),
+                pubsub,
+                error_replies: reg.error_replies,
+                reads_writes: (reg.reads, reg.writes),
+            })
         }
         _ => {
             let m = &cx.m;

@@ -563,6 +563,13 @@ pub fn main(args: Vec<String>) -> Result<(), String> {
     })
 }
 
+/// Count a write to a client (INFO's `total_net_output_bytes`, `total_writes_processed`).
+fn written(shared: &Shared, bytes: usize) {
+    let mut reg = shared.reg.lock();
+    reg.net_output += bytes as u64;
+    reg.writes += 1;
+}
+
 /// Serve one client connection on the sentinel port.
 async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: String) {
     let _ = stream.set_nodelay(true);
@@ -605,9 +612,14 @@ async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: String) {
     'conn: loop {
         tokio::select! {
             r = rd.read_buf(&mut buf) => {
-                match r {
+                let n = match r {
                     Ok(0) | Err(_) => break 'conn,
-                    Ok(_) => {}
+                    Ok(n) => n,
+                };
+                {
+                    let mut reg = shared.reg.lock();
+                    reg.net_input += n as u64;
+                    reg.reads += 1;
                 }
                 coalesce::note_client_io();
                 // Replies to everything parsed from this read go out in one write.
@@ -647,7 +659,11 @@ async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: String) {
                         shared.logger.line(&ll, Level::Warning, "Sentinel is now ready to exit, bye bye...");
                         std::process::exit(0);
                     }
-                    let proto = shared.reg.lock().clients.get(&id).map(|c| c.proto).unwrap_or_default();
+                    let proto = {
+                        let mut reg = shared.reg.lock();
+                        reg.error_replies += replies.iter().filter(|f| f.is_error()).count() as u64;
+                        reg.clients.get(&id).map(|c| c.proto).unwrap_or_default()
+                    };
                     for f in &replies {
                         f.encode(proto, &mut out);
                     }
@@ -656,8 +672,11 @@ async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: String) {
                         break;
                     }
                 }
-                if !out.is_empty() && wr.write_all(&out).await.is_err() {
-                    break 'conn;
+                if !out.is_empty() {
+                    written(&shared, out.len());
+                    if wr.write_all(&out).await.is_err() {
+                        break 'conn;
+                    }
                 }
                 if close {
                     break 'conn;
@@ -680,6 +699,7 @@ async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: String) {
                                 }
                             }
                         }
+                        written(&shared, out.len());
                         if wr.write_all(&out).await.is_err() || close {
                             break 'conn;
                         }

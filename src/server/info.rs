@@ -123,12 +123,6 @@ fn unix_micros() -> u128 {
 }
 
 fn server(st: &State) -> String {
-    let (sys, rel, mach) = uname();
-    let uptime = st.started.elapsed().as_secs();
-    let hz = st.config.get_i64("hz");
-    let exe = std::env::current_exe()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
     let config_file = st
         .config
         .file
@@ -140,25 +134,57 @@ fn server(st: &State) -> String {
                 .to_string()
         })
         .unwrap_or_default();
+    server_section(&ServerFields {
+        mode: "standalone",
+        supervised: crate::util::process::Supervision::resolve(st.config.get("supervised")).name(),
+        run_id: &st.run_id,
+        port: st.port,
+        uptime: st.started.elapsed().as_secs(),
+        hz: st.config.get_i64("hz"),
+        config_file: &config_file,
+    })
+}
+
+/// What the `# Server` section shows of a server or a sentinel.
+pub(crate) struct ServerFields<'a> {
+    /// `standalone` or `sentinel`.
+    pub mode: &'a str,
+    pub supervised: &'a str,
+    pub run_id: &'a str,
+    pub port: u16,
+    pub uptime: u64,
+    pub hz: i64,
+    pub config_file: &'a str,
+}
+
+/// The `# Server` section, fields in Redis 7.0's order.
+pub(crate) fn server_section(f: &ServerFields) -> String {
+    let (sys, rel, mach) = uname();
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     let mut s = String::from("# Server\r\n");
     let _ = write!(
         s,
         "redis_version:{ver}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\n\
-         redis_mode:standalone\r\nos:{sys} {rel} {mach}\r\narch_bits:{bits}\r\n\
+         redis_mode:{mode}\r\nos:{sys} {rel} {mach}\r\narch_bits:{bits}\r\n\
          monotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\n\
          gcc_version:0.0.0\r\nprocess_id:{pid}\r\nprocess_supervised:{supervised}\r\nrun_id:{run_id}\r\n\
          tcp_port:{port}\r\nserver_time_usec:{now}\r\nuptime_in_seconds:{uptime}\r\n\
          uptime_in_days:{days}\r\nhz:{hz}\r\nconfigured_hz:{hz}\r\nlru_clock:{lru}\r\n\
          executable:{exe}\r\nconfig_file:{config_file}\r\nio_threads_active:0\r\n",
         ver = super::REDIS_VERSION,
+        mode = f.mode,
         bits = usize::BITS,
         pid = std::process::id(),
-        supervised =
-            crate::util::process::Supervision::resolve(st.config.get("supervised")).name(),
-        run_id = st.run_id,
-        port = st.port,
+        supervised = f.supervised,
+        run_id = f.run_id,
+        port = f.port,
         now = unix_micros(),
-        days = uptime / 86400,
+        uptime = f.uptime,
+        days = f.uptime / 86400,
+        hz = f.hz,
+        config_file = f.config_file,
         lru = (unix_micros() / 1_000_000) as u64 & ((1 << 24) - 1),
     );
     s
@@ -275,52 +301,65 @@ fn persistence(st: &State) -> String {
     )
 }
 
-/// Rates since the previous INFO stats call (Redis samples every 100 ms; we sample
-/// at INFO time, which gives the average over the interval between two INFOs).
-struct Sample {
-    at: Option<Instant>,
-    commands: u64,
-    input: u64,
-    output: u64,
-    rates: (u64, f64, f64),
-}
+/// INFO's instantaneous rates (sampled at INFO time: `util::rates`).
+static RATES: parking_lot::Mutex<crate::util::rates::Rates> =
+    parking_lot::Mutex::new(crate::util::rates::Rates::new());
 
-static SAMPLE: parking_lot::Mutex<Sample> = parking_lot::Mutex::new(Sample {
-    at: None,
-    commands: 0,
-    input: 0,
-    output: 0,
-    rates: (0, 0.0, 0.0),
-});
-
-fn rates(st: &State) -> (u64, f64, f64) {
-    let now = Instant::now();
+fn rates(st: &State) -> crate::util::rates::Figures {
     let s = &st.stats;
-    let mut sample = SAMPLE.lock();
-    if let Some(at) = sample.at {
-        let dt = now.duration_since(at).as_secs_f64();
-        if dt < 0.1 {
-            return sample.rates;
-        }
-        let d = |a: u64, b: u64| a.saturating_sub(b) as f64 / dt;
-        sample.rates = (
-            d(s.total_commands_processed, sample.commands) as u64,
-            d(s.total_net_input_bytes, sample.input) / 1024.0,
-            d(s.total_net_output_bytes, sample.output) / 1024.0,
-        );
-    }
-    sample.at = Some(now);
-    sample.commands = s.total_commands_processed;
-    sample.input = s.total_net_input_bytes;
-    sample.output = s.total_net_output_bytes;
-    sample.rates
+    RATES.lock().sample(
+        Instant::now(),
+        crate::util::rates::Counts {
+            commands: s.total_commands_processed,
+            input: s.total_net_input_bytes,
+            output: s.total_net_output_bytes,
+        },
+    )
 }
 
 fn stats(st: &State) -> String {
     let s = &st.stats;
-    let (ops, in_kbps, out_kbps) = rates(st);
-    let pubsub_channels = st.pubsub.channels.len();
-    let pubsub_patterns = st.pubsub.patterns.len();
+    stats_section(&StatsFields {
+        connections: s.total_connections_received,
+        commands: s.total_commands_processed,
+        rates: rates(st),
+        net_input: s.total_net_input_bytes,
+        net_output: s.total_net_output_bytes,
+        rejected: s.rejected_connections,
+        sync: (s.sync_full, s.sync_partial_ok, s.sync_partial_err),
+        expired_keys: s.expired_keys,
+        evicted_keys: s.evicted_keys,
+        keyspace: (s.keyspace_hits, s.keyspace_misses),
+        pubsub: (st.pubsub.channels.len(), st.pubsub.patterns.len()),
+        error_replies: s.total_error_replies,
+        reads_writes: (0, 0),
+    })
+}
+
+/// What the `# Stats` section shows of a server or a sentinel.
+pub(crate) struct StatsFields {
+    pub connections: u64,
+    pub commands: u64,
+    pub rates: crate::util::rates::Figures,
+    pub net_input: u64,
+    pub net_output: u64,
+    pub rejected: u64,
+    /// Full syncs, partial syncs accepted and refused.
+    pub sync: (u64, u64, u64),
+    pub expired_keys: u64,
+    pub evicted_keys: u64,
+    /// Hits, misses.
+    pub keyspace: (u64, u64),
+    /// Channels, patterns.
+    pub pubsub: (usize, usize),
+    pub error_replies: u64,
+    /// Read and write events processed (`total_reads_processed`, `..._writes_...`).
+    pub reads_writes: (u64, u64),
+}
+
+/// The `# Stats` section, fields in Redis 7.0's order.
+pub(crate) fn stats_section(f: &StatsFields) -> String {
+    let (ops, in_kbps, out_kbps) = f.rates;
     format!(
         "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
          instantaneous_ops_per_sec:{ops}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\n\
@@ -331,32 +370,37 @@ fn stats(st: &State) -> String {
          expired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\n\
          expire_cycle_cpu_milliseconds:0\r\nevicted_keys:{}\r\nevicted_clients:0\r\n\
          total_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\n\
-         keyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{pubsub_channels}\r\n\
-         pubsub_patterns:{pubsub_patterns}\r\npubsubshard_channels:0\r\nlatest_fork_usec:0\r\n\
+         keyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\n\
+         pubsub_patterns:{}\r\npubsubshard_channels:0\r\nlatest_fork_usec:0\r\n\
          total_forks:0\r\nmigrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\n\
          active_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\n\
          active_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\n\
          tracking_total_keys:0\r\ntracking_total_items:0\r\ntracking_total_prefixes:0\r\n\
          unexpected_error_replies:0\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\n\
-         total_reads_processed:0\r\ntotal_writes_processed:0\r\nio_threaded_reads_processed:0\r\n\
+         total_reads_processed:{}\r\ntotal_writes_processed:{}\r\nio_threaded_reads_processed:0\r\n\
          io_threaded_writes_processed:0\r\nreply_buffer_shrinks:0\r\nreply_buffer_expands:0\r\n",
-        s.total_connections_received,
-        s.total_commands_processed,
-        s.total_net_input_bytes,
-        s.total_net_output_bytes,
-        s.rejected_connections,
-        s.sync_full,
-        s.sync_partial_ok,
-        s.sync_partial_err,
-        s.expired_keys,
-        s.evicted_keys,
-        s.keyspace_hits,
-        s.keyspace_misses,
-        s.total_error_replies,
+        f.connections,
+        f.commands,
+        f.net_input,
+        f.net_output,
+        f.rejected,
+        f.sync.0,
+        f.sync.1,
+        f.sync.2,
+        f.expired_keys,
+        f.evicted_keys,
+        f.keyspace.0,
+        f.keyspace.1,
+        f.pubsub.0,
+        f.pubsub.1,
+        f.error_replies,
+        f.reads_writes.0,
+        f.reads_writes.1,
     )
 }
 
-fn cpu() -> String {
+/// The `# CPU` section (a server's and a sentinel's).
+pub(crate) fn cpu() -> String {
     let (user, sys) = cpu_seconds();
     format!(
         "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\nused_cpu_sys_children:0.000000\r\n\

@@ -6,3 +6,4 @@ pub mod ids;
 pub mod proc_stats;
 pub mod process;
 pub mod quote;
+pub mod rates;
