@@ -558,3 +558,45 @@ fn info_fields_like_redis_sentinel() {
     assert!(field("total_writes_processed") >= 2);
     assert!(field("total_error_replies") >= 1);
 }
+
+/// Error replies for bad subcommands and arguments, next to redis-sentinel 7.0's
+/// (and SHUTDOWN with a bad argument is refused, not carried out).
+#[test]
+fn error_replies_like_redis_sentinel() {
+    let dir = temp_dir();
+    let master = redis_server(dir.path(), &[]);
+    let conf = format!("sentinel monitor {NAME} 127.0.0.1 {} 2\n", master.port);
+    let vigil = vigil_sentinel(dir.path(), &conf);
+    let redis = redis_sentinel(dir.path(), &conf);
+    let cases: &[&[&str]] = &[
+        &["SHUTDOWN", "foo"],
+        &["SHUTDOWN", "ABORT"],
+        &["SHUTDOWN", "SAVE", "NOSAVE"],
+        &["CLIENT", "no-such"],
+        &["CLIENT", "SETNAME"],
+        &["CLIENT", "GETNAME", "x"],
+        &["CLIENT", "ID", "x"],
+        &["CLIENT", "INFO", "x"],
+        &["CLIENT", "KILL"],
+        &["CLIENT", "LIST", "x"],
+        &["CLIENT", "LIST", "TYPE", "foo"],
+        &["CLIENT", "LIST", "ID", "x"],
+        &["CLIENT", "LIST", "ID"],
+        &["ACL", "foo"],
+        &["ACL", "SETUSER"],
+        &["ACL", "DELUSER"],
+        &["ACL", "WHOAMI", "x"],
+        &["SENTINEL", "DEBUG", "nosuch"],
+        &["SENTINEL", "DEBUG", "ping-period"],
+        &["SENTINEL", "DEBUG", "ping-period", "abc"],
+        &["SENTINEL", "SET", NAME, "notification-script", "/x"],
+    ];
+    let mut v = Client::connect(vigil.port);
+    let mut r = Client::connect(redis.port);
+    for args in cases {
+        let (fv, fr) = (v.cmd(args), r.cmd(args));
+        assert!(fr.is_error(), "{args:?}: redis {fr:?}");
+        assert_eq!(fv, fr, "{args:?}");
+    }
+    assert_eq!(v.cmd(&["PING"]), r.cmd(&["PING"]));
+}

@@ -315,11 +315,17 @@ fn execute_command(cx: &mut Ctx, args: &[Bytes]) -> Outcome {
         "sentinel" => sentinel(cx, args),
         "acl" => acl(cx, args),
         "command" => command(args),
-        "shutdown" => Outcome {
-            shutdown: true,
-            flush_before_reply: true,
-            ..Default::default()
-        },
+        "shutdown" => {
+            let words: Vec<&[u8]> = args[1..].iter().map(|a| &a[..]).collect();
+            match crate::server::commands::server::shutdown_args(&words) {
+                Ok(_) => Outcome {
+                    shutdown: true,
+                    flush_before_reply: true,
+                    ..Default::default()
+                },
+                Err(e) => Outcome::one(e),
+            }
+        }
         _ => Outcome::one(Frame::err("unknown command")),
     }
 }
@@ -455,6 +461,20 @@ fn hello(cx: &mut Ctx, args: &[Bytes]) -> Outcome {
     ]))
 }
 
+/// Redis 7.0's error for a subcommand of `container` that is unknown or has the
+/// wrong number of arguments.
+fn subcommand_error(container: &str, sub: &Bytes, known: &[&str]) -> Frame {
+    let name = s(sub);
+    if known.contains(&name.to_ascii_lowercase().as_str()) {
+        arity_err(&format!("{container}|{}", name.to_ascii_lowercase()))
+    } else {
+        Frame::err(format!(
+            "unknown subcommand '{name}'. Try {} HELP.",
+            container.to_ascii_uppercase()
+        ))
+    }
+}
+
 /// A command's name as CLIENT LIST shows it: `container|subcommand` for the
 /// commands made of subcommands, else the name (both lowercase).
 fn full_name(name: &str, args: &[Bytes]) -> String {
@@ -521,11 +541,49 @@ fn client(cx: &mut Ctx, args: &[Bytes]) -> Outcome {
             None => Outcome::default(),
         },
         ("list", _) => {
+            // [TYPE normal|master|replica|slave|pubsub] [ID id ...], as Redis 7.0.
+            let mut kind: Option<String> = None;
+            let mut only: Option<Vec<u64>> = None;
+            let mut i = 2;
+            while i < args.len() {
+                let word = s(&args[i]).to_ascii_lowercase();
+                if word == "type" && i + 1 < args.len() {
+                    let t = s(&args[i + 1]).to_ascii_lowercase();
+                    if !["normal", "master", "replica", "slave", "pubsub"].contains(&t.as_str()) {
+                        return Outcome::one(Frame::err(format!(
+                            "Unknown client type '{}'",
+                            s(&args[i + 1])
+                        )));
+                    }
+                    kind = Some(t);
+                    i += 2;
+                } else if word == "id" && i + 1 < args.len() {
+                    let mut ids = Vec::new();
+                    for a in &args[i + 1..] {
+                        match s(a).parse::<u64>() {
+                            Ok(id) => ids.push(id),
+                            _ => return Outcome::one(Frame::err("Invalid client ID")),
+                        }
+                    }
+                    only = Some(ids);
+                    i = args.len();
+                } else {
+                    return Outcome::one(Frame::err("syntax error"));
+                }
+            }
             let mut ids: Vec<&u64> = cx.reg.clients.keys().collect();
             ids.sort();
             let text: String = ids
                 .into_iter()
+                .filter(|id| only.as_ref().is_none_or(|o| o.contains(id)))
                 .filter_map(|id| cx.reg.clients.get(id))
+                .filter(|c| match kind.as_deref() {
+                    None => true,
+                    Some("pubsub") => c.subscribed(),
+                    Some("normal") => !c.subscribed(),
+                    // A sentinel's clients are never masters or replicas.
+                    Some(_) => false,
+                })
                 .map(|c| client_line(c, now) + "\n")
                 .collect();
             Outcome::one(Frame::Verbatim(Bytes::from(text)))
@@ -637,10 +695,13 @@ fn client(cx: &mut Ctx, args: &[Bytes]) -> Outcome {
             .map(|l| Frame::simple(*l))
             .collect(),
         )),
-        _ => Outcome::one(Frame::err(format!(
-            "unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
-            s(&args[1])
-        ))),
+        _ => Outcome::one(subcommand_error(
+            "client",
+            &args[1],
+            &[
+                "setname", "getname", "id", "info", "list", "setinfo", "kill", "help",
+            ],
+        )),
     }
 }
 
@@ -730,7 +791,7 @@ fn publish(cx: &mut Ctx, args: &[Bytes]) -> Outcome {
 fn acl(cx: &mut Ctx, args: &[Bytes]) -> Outcome {
     let sub = s(&args[1]).to_ascii_lowercase();
     match sub.as_str() {
-        "whoami" => {
+        "whoami" if args.len() == 2 => {
             let u = cx
                 .reg
                 .clients
@@ -739,7 +800,7 @@ fn acl(cx: &mut Ctx, args: &[Bytes]) -> Outcome {
                 .unwrap_or_default();
             Outcome::one(bulk(u))
         }
-        "users" => {
+        "users" if args.len() == 2 => {
             let mut names: Vec<String> = cx.reg.users.keys().cloned().collect();
             names.push("default".into());
             names.sort();
@@ -804,7 +865,21 @@ fn acl(cx: &mut Ctx, args: &[Bytes]) -> Outcome {
             }
             Outcome::one(Frame::Integer(n))
         }
-        "list" => {
+        "help" if args.len() == 2 => Outcome::one(Frame::Array(
+            [
+                "ACL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "DELUSER <username> [<username> ...]",
+                "LIST",
+                "SETUSER <username> <attribute> [<attribute> ...]",
+                "USERS",
+                "WHOAMI",
+                "HELP",
+            ]
+            .iter()
+            .map(|l| Frame::simple(*l))
+            .collect(),
+        )),
+        "list" if args.len() == 2 => {
             let mut v = vec![bulk(match &cx.m.g.requirepass {
                 Some(_) => "user default on #<hidden> ~* &* +@all",
                 None => "user default on nopass ~* &* +@all",
@@ -818,10 +893,11 @@ fn acl(cx: &mut Ctx, args: &[Bytes]) -> Outcome {
             }
             Outcome::one(Frame::Array(v))
         }
-        _ => Outcome::one(Frame::err(format!(
-            "unknown subcommand or wrong number of arguments for '{}'. Try ACL HELP.",
-            s(&args[1])
-        ))),
+        _ => Outcome::one(subcommand_error(
+            "acl",
+            &args[1],
+            &["whoami", "users", "setuser", "deluser", "list", "help"],
+        )),
     }
 }
 
@@ -1556,7 +1632,7 @@ fn set_options(cx: &mut Ctx, args: &[Bytes]) -> Outcome {
             },
             ("notification-script" | "client-reconfig-script", Some(v)) => {
                 if deny {
-                    result = Frame::err("Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your config file.");
+                    result = Frame::err("Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your Sentinel configuration");
                     break;
                 }
                 if !v.is_empty() && !super::config::is_executable(v) {
@@ -1768,20 +1844,18 @@ fn debug(cx: &mut Ctx, args: &[Bytes]) -> Outcome {
             .collect();
         return Outcome::one(Frame::Map(v));
     }
-    if !args.len().is_multiple_of(2) {
-        return Outcome::one(arity_err("sentinel|debug"));
-    }
     // Validate, then apply.
     let mut updates = Vec::new();
     for c in args[2..].chunks(2) {
         let name = s(&c[0]).to_ascii_lowercase();
-        let val = s(&c[1]);
-        if cx.m.t.get(&name).is_none() {
+        // An option without its value is reported like an unknown one.
+        if cx.m.t.get(&name).is_none() || c.len() < 2 {
             return Outcome::one(Frame::err(format!(
                 "Unknown option or number of arguments for SENTINEL DEBUG '{}'",
                 s(&c[0])
             )));
         }
+        let val = s(&c[1]);
         match val.parse::<i64>() {
             Ok(v) if v > 0 => updates.push((name, Duration::from_millis(v as u64))),
             _ => {

@@ -979,31 +979,14 @@ fn debug_help() -> Frame {
 /// caller gets no reply, just EOF, and the server exits. Vigil does not wait for
 /// lagging replicas (NOW is implied).
 fn shutdown(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
-    let (mut save, mut nosave, mut abort, mut other) = (false, false, false, false);
-    let mut force = false;
-    for a in &argv[1..] {
-        if is(a, "save") {
-            save = true;
-        } else if is(a, "nosave") {
-            nosave = true;
-        } else if is(a, "abort") {
-            abort = true;
-        } else if is(a, "now") {
-            other = true;
-        } else if is(a, "force") {
-            other = true;
-            force = true;
-        } else {
-            return syntax_error();
-        }
-    }
-    if (save && nosave) || (abort && (save || nosave || other)) {
-        return syntax_error();
-    }
-    if abort {
-        // Vigil's shutdown does not wait for replicas, so nothing can be in progress.
-        return Frame::err("No shutdown in progress.");
-    }
+    let ShutdownArgs {
+        save,
+        nosave,
+        force,
+    } = match shutdown_args(&argv[1..]) {
+        Ok(a) => a,
+        Err(e) => return e,
+    };
     let want_save =
         !nosave && !ctx.state.loading && (save || !ctx.state.config.save_points().is_empty());
     tracing::info!(save = want_save, force, "User requested shutdown...");
@@ -1021,6 +1004,49 @@ fn shutdown(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     ctx.client.skip_replies = ctx.client.skip_replies.max(1);
     ctx.client.close_after_reply = true;
     Frame::ok()
+}
+
+/// SHUTDOWN's flags.
+pub struct ShutdownArgs {
+    pub save: bool,
+    pub nosave: bool,
+    pub force: bool,
+}
+
+/// Parse SHUTDOWN's arguments as Redis 7.0 does (a server's and a sentinel's):
+/// `-ERR syntax error` for an unknown word or SAVE with NOSAVE or ABORT with
+/// anything; ABORT alone is `-ERR No shutdown in progress.` (a Vigil shutdown never
+/// waits, so none can be in progress).
+pub fn shutdown_args(args: &[&[u8]]) -> Result<ShutdownArgs, Frame> {
+    let (mut save, mut nosave, mut abort, mut other) = (false, false, false, false);
+    let mut force = false;
+    for a in args {
+        if is(a, "save") {
+            save = true;
+        } else if is(a, "nosave") {
+            nosave = true;
+        } else if is(a, "abort") {
+            abort = true;
+        } else if is(a, "now") {
+            other = true;
+        } else if is(a, "force") {
+            other = true;
+            force = true;
+        } else {
+            return Err(syntax_error());
+        }
+    }
+    if (save && nosave) || (abort && (save || nosave || other)) {
+        return Err(syntax_error());
+    }
+    if abort {
+        return Err(Frame::err("No shutdown in progress."));
+    }
+    Ok(ShutdownArgs {
+        save,
+        nosave,
+        force,
+    })
 }
 
 /// `LASTSAVE`: unix time of the last successful save (the start time until then).
