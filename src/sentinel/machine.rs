@@ -251,7 +251,12 @@ fn ping_answered(i: &Instance, ping_period: Duration) -> bool {
 /// After a valid PING reply (`last_pong_time` just set, no PING outstanding):
 /// the instance's current quiet mark moves to its next PING at once, instead of
 /// the tick visiting it only to find nothing due.
-fn quiet_after_pong(i: &mut Instance, gen: u64, ping_period: Duration, beat0: Option<Instant>) {
+fn quiet_after_pong(
+    i: &mut Instance,
+    gen: u64,
+    ping_period: Duration,
+    beat0: Option<Instant>,
+) -> Option<Instant> {
     let ping_period = ping_period.min(i.down_after);
     let mark = match (i.quiet_until, i.quiet_rest) {
         (Some((_, g)), Some(rest)) if g == gen && i.act_ping_time.is_none() => {
@@ -261,6 +266,19 @@ fn quiet_after_pong(i: &mut Instance, gen: u64, ping_period: Duration, beat0: Op
     };
     if mark.is_some() {
         i.quiet_until = mark;
+    }
+    mark.map(|(t, _)| t)
+}
+
+/// An instance of `m` got the new mark `t` (a PING answered: its next PING may
+/// fall due before the PING in flight would have been sent again): the master's
+/// mark, and the earliest one, come no later.
+fn lower_mark(m: &mut Master, t: Instant, next: &mut Option<(Instant, u64)>) {
+    if let Some((mt, g)) = m.quiet_until {
+        m.quiet_until = Some((mt.min(t), g));
+    }
+    if let Some((nt, g)) = *next {
+        *next = Some((nt.min(t), g));
     }
 }
 
@@ -496,6 +514,9 @@ pub struct Machine {
     /// Set when [`Machine::poll_timeout`] let the driver sleep past the regular
     /// tick on the strength of the marks: the generation they hold under.
     sleep_gen: Option<u64>,
+    /// The deadline [`Machine::poll_timeout`] or [`Machine::wake_request`] last set
+    /// when sleeping on marks.
+    sleep_until: Option<Instant>,
     /// Where the beats start: the periodic commands of steady instances go out on
     /// beats (see [`Machine::send_at`]).
     beat0: Option<Instant>,
@@ -531,6 +552,7 @@ impl Machine {
             skip_quiet: true,
             next_mark: None,
             sleep_gen: None,
+            sleep_until: None,
             beat0: None,
         }
     }
@@ -556,6 +578,7 @@ impl Machine {
     /// the marks meanwhile asks for the regular tick ([`Machine::wake_request`]).
     pub fn poll_timeout(&mut self, now: Instant) -> Instant {
         self.sleep_gen = None;
+        self.sleep_until = None;
         // While a failover runs, tick every 20-30 ms so polling the promoted replica
         // and the replicas being reconfigured is not held back by the tick.
         if self.masters.values().any(|m| m.in_failover()) {
@@ -568,6 +591,9 @@ impl Machine {
             }
             _ => now + Duration::from_millis(self.rng.gen_range(80..=120)),
         };
+        if self.sleep_gen.is_some() {
+            self.sleep_until = Some(next);
+        }
         // Fencing lease grants fall due on time, not at the next tick.
         if let Some(t) = super::fencing::next_wake(self).filter(|t| *t > now) {
             next = next.min(t);
@@ -585,14 +611,27 @@ impl Machine {
     /// tick, if sooner than [`Machine::poll_timeout`] said. Something voided the
     /// marks that let it sleep long (a link opened or lost, an event, a client's
     /// command): the tick runs as it would without them, [`TICK`] after the last.
-    /// Asked once per sleep.
+    /// A PING reply brought a mark forward: the tick runs at that mark.
     pub fn wake_request(&mut self, now: Instant) -> Option<Instant> {
-        let g = self.sleep_gen?;
-        if g == self.io.gen {
+        let until = self.sleep_until?;
+        let t = match self.next_mark {
+            Some((t, g)) if self.sleep_gen == Some(self.io.gen) && g == self.io.gen => t.max(now),
+            _ => {
+                self.sleep_gen = None;
+                self.regular_tick(now)
+            }
+        };
+        if t >= until {
             return None;
         }
-        self.sleep_gen = None;
-        Some(self.regular_tick(now))
+        self.sleep_until = Some(t);
+        Some(t)
+    }
+
+    /// The deadline set by the last [`Machine::wake_request`] (or
+    /// [`Machine::poll_timeout`]) while sleeping on marks.
+    pub fn sleep_until(&self) -> Option<Instant> {
+        self.sleep_until
     }
 
     /// When the regular tick after the last one runs (not before `now`).
@@ -855,7 +894,9 @@ impl Machine {
                     if valid {
                         i.last_avail_time = now;
                         i.act_ping_time = None;
-                        quiet_after_pong(i, gen, ping_period, beat0);
+                        if let Some(t) = quiet_after_pong(i, gen, ping_period, beat0) {
+                            lower_mark(m, t, &mut self.next_mark);
+                        }
                     }
                 }
             }
@@ -863,7 +904,10 @@ impl Machine {
         }
         let busy = matches!(reply, Frame::Error(e) if e.starts_with("BUSY"));
         let (gen, ping_period, beat0) = (self.io.gen, self.t.ping_period, self.beat0);
-        let Some(i) = self.inst_mut(id) else { return };
+        let Some(m) = self.masters.get_mut(id.master()) else {
+            return;
+        };
+        let Some(i) = inst_of(m, id) else { return };
         i.last_pong_time = Some(now);
         if valid_ping_reply(reply) {
             i.last_avail_time = now;
@@ -871,7 +915,9 @@ impl Machine {
             if matches!(reply, Frame::Simple(_)) {
                 i.master_reboot_since = None;
             }
-            quiet_after_pong(i, gen, ping_period, beat0);
+            if let Some(t) = quiet_after_pong(i, gen, ping_period, beat0) {
+                lower_mark(m, t, &mut self.next_mark);
+            }
         } else if busy && i.sdown_since.is_some() && !i.script_kill_sent {
             i.script_kill_sent = true;
             let cmd = self
@@ -2664,6 +2710,115 @@ mod tests {
             quiet * 2 > ticks,
             "only {quiet} of {ticks} ticks passed over"
         );
+    }
+
+    /// Steady instances whose links came up at different moments end up with their
+    /// PINGs, hellos and INFOs on the same beats, and the timer, sleeping until
+    /// something is due, wakes about once a second; no PING is ever more than a
+    /// regular tick early or late.
+    #[test]
+    fn periodic_commands_converge_on_shared_beats() {
+        enum Ev {
+            Up(LinkKey, u64),
+            Reply(LinkKey, u64, Tag, Frame),
+        }
+        let t0 = Instant::now();
+        let mut text = String::from("sentinel myid 0123456789abcdef0123456789abcdef01234567\n");
+        for k in 0..4 {
+            text += &format!("sentinel monitor m{k} 10.0.0.{k} 6379 1\n");
+            text += &format!("sentinel down-after-milliseconds m{k} 5000\n");
+        }
+        let l = config::parse("t.conf", &text, &[], &Timers::default(), t0).unwrap();
+        let mut m = Machine::new(l.global, l.masters, 7);
+        let info = "run_id:0123456789abcdef0123456789abcdef01234567\r\nrole:master\r\n";
+        let mut pending: Vec<(Instant, Ev)> = Vec::new();
+        let mut pings: Vec<(String, Instant)> = Vec::new();
+        let mut ticks = Vec::new();
+        let mut next_tick = t0;
+        let end = t0 + Duration::from_secs(40);
+        loop {
+            let first = pending.iter().map(|(t, _)| *t).min();
+            let t = first.map_or(next_tick, |p| p.min(next_tick));
+            if t > end {
+                break;
+            }
+            if t == next_tick {
+                m.handle_tick(t);
+                ticks.push(t);
+                next_tick = m.poll_timeout(t);
+                assert!(next_tick > t);
+            } else {
+                let k = pending.iter().position(|(at, _)| *at == t).unwrap();
+                match pending.swap_remove(k).1 {
+                    Ev::Up(key, conn) => {
+                        m.handle_link_up(&key, conn, Some("10.0.1.1".into()), None, t)
+                    }
+                    Ev::Reply(key, conn, tag, f) => m.handle_reply(&key, conn, tag, f, t),
+                }
+                if let Some(w) = m.wake_request(t) {
+                    next_tick = next_tick.min(w);
+                }
+            }
+            while let Some(a) = m.poll_action() {
+                match a {
+                    // Master k's links come up k * 230 ms late: out of step.
+                    Action::Connect { link, conn, .. } => {
+                        let (LinkKey::Cmd(id) | LinkKey::Pubsub(id)) = &link else {
+                            continue;
+                        };
+                        let k: u64 = id.master()[1..].parse().unwrap();
+                        let at = t + Duration::from_millis(1 + 230 * k);
+                        pending.push((at, Ev::Up(link, conn)));
+                    }
+                    Action::Send {
+                        link, conn, tag, ..
+                    } => {
+                        let reply = match &tag {
+                            Tag::Ping(id) => {
+                                pings.push((id.master().to_string(), t));
+                                Frame::simple("PONG")
+                            }
+                            Tag::Info(_) => Frame::bulk(info),
+                            Tag::Hello(id) => {
+                                // Our own hello comes back on the pub/sub link.
+                                let p = LinkKey::Pubsub(id.clone());
+                                let pconn = m.io.links[&p].conn;
+                                m.handle_pubsub_activity(&p, pconn, t);
+                                Frame::Integer(1)
+                            }
+                            _ => Frame::ok(),
+                        };
+                        pending.push((
+                            t + Duration::from_millis(1),
+                            Ev::Reply(link, conn, tag, reply),
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let from = t0 + Duration::from_secs(20);
+        let late: Vec<_> = pings.iter().filter(|(_, t)| *t >= from).collect();
+        assert!(late.len() >= 4 * 19, "{late:?}");
+        // Every PING of the last 20 s went out on a beat shared by all four.
+        for (_, t) in &late {
+            let n = late.iter().filter(|(_, u)| u == t).count();
+            assert_eq!(n, 4, "PINGs at {:?} not shared", *t - t0);
+        }
+        let woke = ticks.iter().filter(|t| **t >= from).count();
+        assert!(woke <= 25, "{woke} ticks in 20 s");
+        for k in 0..4 {
+            let times: Vec<Instant> = pings
+                .iter()
+                .filter(|(n, _)| *n == format!("m{k}"))
+                .map(|(_, t)| *t)
+                .collect();
+            for w in times.windows(2) {
+                let gap = w[1] - w[0];
+                assert!(gap >= Duration::from_millis(900), "m{k} early: {gap:?}");
+                assert!(gap <= Duration::from_millis(1102), "m{k} late: {gap:?}");
+            }
+        }
     }
 
     #[test]

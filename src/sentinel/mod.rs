@@ -549,9 +549,10 @@ pub fn main(args: Vec<String>) -> Result<(), String> {
                     tokio::select! {
                         _ = timer.sleep_until(next) => break,
                         _ = ticker.tick_wake.notified() => {
-                            // The marks it slept on were voided: the regular tick.
-                            let soon = ticker.machine.lock().regular_tick(Instant::now());
-                            next = next.min(soon);
+                            // The marks it slept on changed (`Machine::wake_request`).
+                            if let Some(soon) = ticker.machine.lock().sleep_until() {
+                                next = next.min(soon);
+                            }
                         }
                     }
                 }
