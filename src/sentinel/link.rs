@@ -3,10 +3,11 @@
 //! and feed every reply back to the machine with the tag it was sent with.
 //!
 //! A link's task ([`run_link`]) only connects and writes the setup commands; the
-//! connected socket then joins the [`Readers`]: an epoll set of its own, watched by
-//! the reactor as one descriptor, whose single task ([`read_links`]) reads every
-//! link that has data in one pass and feeds all of it to the machine under one
-//! lock, with one `pump` after it. (One tokio task per link cost a task wake-up,
+//! connected socket then joins the [`Readers`]: a command link joins an epoll set
+//! of its own, watched by the reactor as one descriptor, whose single task
+//! ([`read_links`]) reads every link that has data in one pass and feeds all of it
+//! to the machine under one lock, with one `pump` after it; a pub/sub link joins a
+//! second set that is read on the tick and after each such pass ([`Set::Lazy`]). (One tokio task per link cost a task wake-up,
 //! a poll and a `pump` for each reply; a sentinel watching hundreds of instances
 //! gets hundreds of replies a second.)
 //!
@@ -56,6 +57,8 @@ pub struct LinkOut {
     busy: bool,
     /// Queued since the last flush (the driver flushes once per batch).
     pub dirty: bool,
+    /// A batched write's outcome is unknown: the link is reported down.
+    failed: bool,
 }
 
 impl LinkOut {
@@ -70,7 +73,19 @@ impl LinkOut {
             fifo: VecDeque::new(),
             busy: false,
             dirty: false,
+            failed: false,
         }
+    }
+
+    /// Bytes queued and not written yet.
+    #[cfg(test)]
+    pub fn queued_len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The connection is up: writes go to `wr` from now on.
+    pub fn attach(&mut self, wr: Arc<std::net::TcpStream>) {
+        self.wr = Some(wr);
     }
 
     /// Queue a command whose reply will be reported with `tag`.
@@ -99,11 +114,48 @@ impl LinkOut {
         }
     }
 
+    /// The socket and the bytes a batched write should send now, when this link
+    /// can take one (connected, not finishing a write already, something queued).
+    pub fn pending(&self) -> Option<(RawFd, &[u8])> {
+        match &self.wr {
+            Some(wr) if !self.busy && !self.buf.is_empty() => Some((wr.as_raw_fd(), &self.buf)),
+            _ => None,
+        }
+    }
+
+    /// Account for a batched write of [`LinkOut::pending`]'s bytes: `Ok(n)` bytes
+    /// went out, or the write failed. What is left (a short write, a full socket,
+    /// an error to report) is [`finish_write`]'s: `Flush::Blocked`.
+    pub fn sent(&mut self, res: std::io::Result<usize>) -> Flush {
+        if let Ok(n) = res {
+            self.buf.advance(n.min(self.buf.len()));
+            if self.buf.is_empty() {
+                if self.buf.capacity() > KEEP_CAPACITY {
+                    self.buf = BytesMut::new();
+                }
+                return Flush::Done;
+            }
+        }
+        self.busy = true;
+        Flush::Blocked
+    }
+
+    /// A batched write whose outcome is unknown (the batch failed): nothing more
+    /// can be written in order, so [`finish_write`] reports the link down.
+    pub fn failed(&mut self) -> Flush {
+        self.failed = true;
+        self.busy = true;
+        Flush::Blocked
+    }
+
     /// Write as much as the socket takes; `Ok(true)` when everything went out.
     fn write_some(&mut self) -> std::io::Result<bool> {
         let Some(wr) = &self.wr else {
             return Ok(false);
         };
+        if self.failed {
+            return Err(std::io::Error::other("batched write failed"));
+        }
         while !self.buf.is_empty() {
             match (&**wr).write(&self.buf) {
                 Ok(n) if n == self.buf.len() => self.buf.clear(),
@@ -294,7 +346,7 @@ pub async fn run_link(
                 o.fifo.push_front(Tag::Discard);
             }
         }
-        o.wr = Some(stream);
+        o.attach(stream);
         // Commands queued before the link was up.
         if o.busy {
             o.busy = false;
@@ -317,48 +369,78 @@ pub struct LinkRead {
     buf: Vec<u8>,
 }
 
-/// Every connected link's read side, in one epoll set (edge-triggered: a link is
-/// read until the socket is drained) that the reactor watches as a single
-/// descriptor.
+/// Which of the [`Readers`]' two epoll sets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Set {
+    /// Command links (replies): watched by the reactor, read as soon as they come.
+    Eager,
+    /// Pub/sub links (hellos): not watched; read by [`drain_lazy`] on every tick
+    /// and after every eager pass. A hello is a 2-second heartbeat whose handling
+    /// can wait a tick, and peers publish theirs on their own schedule: read as
+    /// they came, each peer's hellos would wake the sentinel several times a
+    /// second for nothing urgent.
+    Lazy,
+}
+
+/// Every connected link's read side, in two epoll sets (edge-triggered: a link is
+/// read until the socket is drained): the eager one the reactor watches as a
+/// single descriptor, the lazy one read on the tick.
 pub struct Readers {
     epfd: Arc<OwnedFd>,
+    lazy: OwnedFd,
     next: u64,
     links: HashMap<u64, LinkRead, FxBuild>,
+    events: Vec<libc::epoll_event>,
+    scratch: Vec<u8>,
+}
+
+fn epoll_create() -> std::io::Result<OwnedFd> {
+    // SAFETY: plain syscall; the descriptor is owned below.
+    let raw = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    if raw < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `raw` is a fresh descriptor nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
 }
 
 impl Readers {
     /// A new, empty set.
     pub fn new() -> std::io::Result<Readers> {
-        // SAFETY: plain syscall; the descriptor is owned below.
-        let raw = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-        if raw < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
         Ok(Readers {
-            // SAFETY: `raw` is a fresh descriptor nobody else owns.
-            epfd: Arc::new(unsafe { OwnedFd::from_raw_fd(raw) }),
+            epfd: Arc::new(epoll_create()?),
+            lazy: epoll_create()?,
             next: 0,
             links: HashMap::default(),
+            events: vec![libc::epoll_event { events: 0, u64: 0 }; MAX_EVENTS],
+            scratch: vec![0u8; READ_SCRATCH],
         })
     }
 
-    fn ctl(&self, op: libc::c_int, fd: RawFd, token: u64) -> std::io::Result<()> {
+    fn set_fd(&self, set: Set) -> RawFd {
+        match set {
+            Set::Eager => self.epfd.as_raw_fd(),
+            Set::Lazy => self.lazy.as_raw_fd(),
+        }
+    }
+
+    fn ctl(&self, set: Set, op: libc::c_int, fd: RawFd, token: u64) -> std::io::Result<()> {
         let mut ev = libc::epoll_event {
             events: (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
             u64: token,
         };
         // SAFETY: valid descriptors and a pointer to an initialized event.
-        if unsafe { libc::epoll_ctl(self.epfd.as_raw_fd(), op, fd, &mut ev) } < 0 {
+        if unsafe { libc::epoll_ctl(self.set_fd(set), op, fd, &mut ev) } < 0 {
             return Err(std::io::Error::last_os_error());
         }
         Ok(())
     }
 
-    /// Watch a link; returns its token.
+    /// Watch a link (a pub/sub link in the lazy set); returns its token.
     pub fn add(&mut self, r: LinkRead) -> std::io::Result<u64> {
         self.next += 1;
         let token = self.next;
-        self.ctl(libc::EPOLL_CTL_ADD, r.stream.as_raw_fd(), token)?;
+        self.ctl(r.set(), libc::EPOLL_CTL_ADD, r.stream.as_raw_fd(), token)?;
         self.links.insert(token, r);
         Ok(token)
     }
@@ -366,19 +448,20 @@ impl Readers {
     /// Stop watching a link (closed by the machine, or failed).
     pub fn remove(&mut self, token: u64) {
         if let Some(r) = self.links.remove(&token) {
-            let _ = self.ctl(libc::EPOLL_CTL_DEL, r.stream.as_raw_fd(), token);
+            let _ = self.ctl(r.set(), libc::EPOLL_CTL_DEL, r.stream.as_raw_fd(), token);
         }
     }
 
-    /// The links with something to read (or a hang-up), without waiting.
-    fn ready(&self, events: &mut [libc::epoll_event]) -> usize {
+    /// How many links of `set` have something to read (or a hang-up), without
+    /// waiting; their events are in `self.events`.
+    fn ready(&mut self, set: Set) -> usize {
         loop {
             // SAFETY: `events` is a valid buffer of `events.len()` entries.
             let n = unsafe {
                 libc::epoll_wait(
-                    self.epfd.as_raw_fd(),
-                    events.as_mut_ptr(),
-                    events.len() as libc::c_int,
+                    self.set_fd(set),
+                    self.events.as_mut_ptr(),
+                    self.events.len() as libc::c_int,
                     0,
                 )
             };
@@ -388,6 +471,16 @@ impl Readers {
             if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
                 return 0;
             }
+        }
+    }
+}
+
+impl LinkRead {
+    fn set(&self) -> Set {
+        if self.pubsub {
+            Set::Lazy
+        } else {
+            Set::Eager
         }
     }
 }
@@ -450,9 +543,10 @@ fn read_link(r: &mut LinkRead, m: &mut Machine, scratch: &mut [u8]) -> Result<()
     Ok(())
 }
 
-/// The task that reads every connected link: woken when the readers' epoll set has
-/// something, it drains the set, feeding all replies and messages of the pass to
-/// the machine under one lock, then carries out what the machine asks once.
+/// The task that reads the command links: woken when the eager epoll set has
+/// something, it drains the set, feeding all replies of the pass to the machine
+/// under one lock, then carries out what the machine asks once; the lazy set's
+/// hellos are taken along.
 pub async fn read_links(shared: Arc<Shared>) {
     let fd = shared.readers.lock().epfd.clone();
     let afd = match register(&fd, Interest::READABLE) {
@@ -462,8 +556,6 @@ pub async fn read_links(shared: Arc<Shared>) {
             return;
         }
     };
-    let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; MAX_EVENTS];
-    let mut scratch = vec![0u8; READ_SCRATCH];
     loop {
         let mut guard = match afd.readable().await {
             Ok(g) => g,
@@ -472,42 +564,55 @@ pub async fn read_links(shared: Arc<Shared>) {
                 return;
             }
         };
-        loop {
-            let mut down = Vec::new();
-            let n = {
-                let mut rd = shared.readers.lock();
-                let n = rd.ready(&mut events);
-                if n == 0 {
-                    break;
-                }
-                super::coalesce::note_link_io();
-                let mut m = shared.machine.lock();
-                for ev in &events[..n] {
-                    let token = ev.u64;
-                    let Some(r) = rd.links.get_mut(&token) else {
-                        continue;
-                    };
-                    if let Err(err) = read_link(r, &mut m, &mut scratch) {
-                        down.push((token, r.key.clone(), r.conn, err));
-                    }
-                }
-                drop(m);
-                for (token, ..) in &down {
-                    rd.remove(*token);
-                }
-                n
-            };
-            for (_, key, conn, err) in down {
-                shared.link_down(&key, conn, &err);
-            }
-            shared.pump();
-            // Fewer events than room: the set's ready list was emptied, and a link
-            // that gets data later signals the reactor again (edge-triggered).
-            if n < MAX_EVENTS {
-                break;
-            }
-        }
+        drain(&shared, Set::Eager);
+        drain(&shared, Set::Lazy);
         guard.clear_ready();
+    }
+}
+
+/// Read the pub/sub links that have something (the tick calls this).
+pub fn drain_lazy(shared: &Arc<Shared>) {
+    drain(shared, Set::Lazy);
+}
+
+/// Read every link of `set` that has data until the set is empty, one lock and one
+/// `pump` per pass.
+fn drain(shared: &Arc<Shared>, set: Set) {
+    loop {
+        let mut down = Vec::new();
+        let n = {
+            let mut rd = shared.readers.lock();
+            let n = rd.ready(set);
+            if n == 0 {
+                return;
+            }
+            super::coalesce::note_link_io();
+            let mut m = shared.machine.lock();
+            let rd = &mut *rd;
+            for ev in &rd.events[..n] {
+                let token = ev.u64;
+                let Some(r) = rd.links.get_mut(&token) else {
+                    continue;
+                };
+                if let Err(err) = read_link(r, &mut m, &mut rd.scratch) {
+                    down.push((token, r.key.clone(), r.conn, err));
+                }
+            }
+            drop(m);
+            for (token, ..) in &down {
+                rd.remove(*token);
+            }
+            n
+        };
+        for (_, key, conn, err) in down {
+            shared.link_down(&key, conn, &err);
+        }
+        shared.pump();
+        // Fewer events than room: the set's ready list was emptied, and a link
+        // that gets data later signals it again (edge-triggered).
+        if n < MAX_EVENTS {
+            return;
+        }
     }
 }
 
@@ -545,5 +650,50 @@ mod tests {
             let _ = l.accept().await.unwrap();
         }
         assert!(connect("127.0.0.1", port).await.is_ok());
+    }
+
+    /// Replies on command links are in the set the reactor watches; hellos on
+    /// pub/sub links wait in the lazy set for the tick.
+    #[test]
+    fn pubsub_links_are_read_lazily_command_links_eagerly() {
+        use std::net::{TcpListener, TcpStream};
+        let mut rd = Readers::new().unwrap();
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let (mut peers, mut ours) = (Vec::new(), Vec::new());
+        for (n, pubsub) in [(1, true), (2, false)] {
+            let c = Arc::new(TcpStream::connect(l.local_addr().unwrap()).unwrap());
+            c.set_nonblocking(true).unwrap();
+            ours.push(c.clone());
+            peers.push(l.accept().unwrap().0);
+            let key = LinkKey::Peer(format!("p{n}").into());
+            let out = Arc::new(Mutex::new(LinkOut::new(key.clone(), n)));
+            let token = rd
+                .add(LinkRead {
+                    key,
+                    conn: n,
+                    pubsub,
+                    stream: c,
+                    out,
+                    buf: Vec::new(),
+                })
+                .unwrap();
+            assert_eq!(token, n);
+        }
+        assert_eq!((rd.ready(Set::Eager), rd.ready(Set::Lazy)), (0, 0));
+        peers[0].write_all(b"+hello\r\n").unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!((rd.ready(Set::Eager), rd.ready(Set::Lazy)), (0, 1));
+        assert_eq!({ rd.events[0].u64 }, 1);
+        peers[1].write_all(b"+PONG\r\n").unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(rd.ready(Set::Eager), 1);
+        assert_eq!({ rd.events[0].u64 }, 2);
+        // Removed links leave their set (the sockets stay open here).
+        rd.remove(1);
+        rd.remove(2);
+        peers[0].write_all(b"+again\r\n").unwrap();
+        peers[1].write_all(b"+again\r\n").unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!((rd.ready(Set::Eager), rd.ready(Set::Lazy)), (0, 0));
     }
 }

@@ -16,6 +16,7 @@ pub mod hello;
 pub mod info;
 pub mod link;
 pub mod machine;
+pub mod sendbatch;
 #[cfg(test)]
 mod sim;
 pub mod state;
@@ -77,6 +78,8 @@ pub struct Shared {
     links: Mutex<HashMap<LinkKey, LinkHandle, state::FxBuild>>,
     /// The read sides of the connected links ([`link::read_links`]).
     readers: Mutex<link::Readers>,
+    /// Writes everything queued for the links in one batch ([`sendbatch`]).
+    sends: Mutex<sendbatch::SendBatch>,
     config_path: PathBuf,
     flush_lock: tokio::sync::Mutex<()>,
     flush_scheduled: AtomicBool,
@@ -141,15 +144,9 @@ impl Shared {
             if !flush.is_empty() {
                 coalesce::note_link_io();
             }
-            for out in flush {
-                let blocked = {
-                    let mut o = out.lock();
-                    o.dirty = false;
-                    o.try_flush() == link::Flush::Blocked
-                };
-                if blocked {
-                    tokio::spawn(link::finish_write(self.clone(), Arc::downgrade(&out)));
-                }
+            let blocked = self.sends.lock().flush(&flush);
+            for out in blocked {
+                tokio::spawn(link::finish_write(self.clone(), Arc::downgrade(&out)));
             }
             // Hand the (empty) queue back so its capacity is reused.
             {
@@ -477,6 +474,7 @@ pub fn main(args: Vec<String>) -> Result<(), String> {
         reg: Mutex::new(Registry::new(proc)),
         links: Mutex::new(HashMap::default()),
         readers: Mutex::new(link::Readers::new().map_err(|e| format!("epoll: {e}"))?),
+        sends: Mutex::new(sendbatch::SendBatch::new()),
         config_path,
         flush_lock: tokio::sync::Mutex::new(()),
         flush_scheduled: AtomicBool::new(false),
@@ -538,6 +536,7 @@ pub fn main(args: Vec<String>) -> Result<(), String> {
         tokio::spawn(async move {
             let mut timer = ticker::Ticker::start();
             loop {
+                link::drain_lazy(&ticker);
                 let mut next = {
                     let mut m = ticker.machine.lock();
                     let now = Instant::now();
