@@ -205,18 +205,80 @@ fn next_ping(i: &Instance, ping_period: Duration) -> Option<Instant> {
     Some((i.last_ping_time? + ping_period / 2).max(i.last_pong_time? + ping_period))
 }
 
+/// When a periodic command that falls due at `due` (Redis's rule) goes out to
+/// an instance of a steady master: on the first beat from `slack` before `due`
+/// on. Beats come every `ping_period` from the first tick on, so instances whose
+/// PINGs went out together stay together, and the timer has one wake-up per
+/// period with work to do. A PING (`late_ok`) is sent at most `slack` early or
+/// late (one regular tick, as late as the regular tick may find it due): one
+/// that falls between beats goes out `slack` late, moving a little closer to the
+/// next beat each period until it is on one. Anything else waits for the beat
+/// (at most one ping period): hellos and INFOs ride along with the PINGs from
+/// then on.
+fn send_at(beat0: Option<Instant>, due: Instant, ping_period: Duration, late_ok: bool) -> Instant {
+    let Some(b0) = beat0 else {
+        return due;
+    };
+    let slack = TICK.min(ping_period / 4);
+    let from = due.checked_sub(slack).unwrap_or(due);
+    let beat = if from <= b0 {
+        b0
+    } else {
+        let p = ping_period.as_nanos().max(1);
+        let n = (from - b0).as_nanos().div_ceil(p) * p;
+        let d = Duration::from_nanos(u64::try_from(n).unwrap_or(u64::MAX));
+        b0.checked_add(d).unwrap_or(due)
+    };
+    if late_ok {
+        beat.min(due + slack)
+    } else {
+        beat
+    }
+}
+
+/// Whether `i`'s next PING is due because its last reply is a period old (it
+/// may then go out a little late to reach a beat, [`send_at`]), not because the
+/// PING in flight is half a period old with no reply: that one is only sent
+/// again on a beat (the SDOWN clock runs from the first unanswered PING, so
+/// sending it again later changes nothing but the wake-ups).
+fn ping_answered(i: &Instance, ping_period: Duration) -> bool {
+    match (i.last_ping_time, i.last_pong_time) {
+        (Some(p), Some(q)) => q + ping_period >= p + ping_period / 2,
+        _ => true,
+    }
+}
+
 /// After a valid PING reply (`last_pong_time` just set, no PING outstanding):
 /// the instance's current quiet mark moves to its next PING at once, instead of
 /// the tick visiting it only to find nothing due.
-fn quiet_after_pong(i: &mut Instance, gen: u64, ping_period: Duration) {
+fn quiet_after_pong(
+    i: &mut Instance,
+    gen: u64,
+    ping_period: Duration,
+    beat0: Option<Instant>,
+) -> Option<Instant> {
+    let ping_period = ping_period.min(i.down_after);
     let mark = match (i.quiet_until, i.quiet_rest) {
         (Some((_, g)), Some(rest)) if g == gen && i.act_ping_time.is_none() => {
-            next_ping(i, ping_period.min(i.down_after)).map(|p| (rest.min(p), g))
+            next_ping(i, ping_period).map(|p| (rest.min(send_at(beat0, p, ping_period, true)), g))
         }
         _ => None,
     };
     if mark.is_some() {
         i.quiet_until = mark;
+    }
+    mark.map(|(t, _)| t)
+}
+
+/// An instance of `m` got the new mark `t` (a PING answered: its next PING may
+/// fall due before the PING in flight would have been sent again): the master's
+/// mark, and the earliest one, come no later.
+fn lower_mark(m: &mut Master, t: Instant, next: &mut Option<(Instant, u64)>) {
+    if let Some((mt, g)) = m.quiet_until {
+        m.quiet_until = Some((mt.min(t), g));
+    }
+    if let Some((nt, g)) = *next {
+        *next = Some((nt.min(t), g));
     }
 }
 
@@ -243,6 +305,25 @@ pub struct LinkState {
 
 /// Most commands allowed in flight on a link before periodic ones are skipped.
 const MAX_PENDING: u32 = 100;
+
+/// [`MAX_PENDING`] for the command link of the instance in `slot`: a peer's link
+/// is shared by every master it watches, and one beat puts a hello per master
+/// on it (plus a PING), so it may hold that many more.
+fn max_pending(slot: Slot, masters: usize) -> u32 {
+    match slot {
+        Slot::Sentinel(_) => MAX_PENDING.saturating_add(u32::try_from(masters).unwrap_or(u32::MAX)),
+        _ => MAX_PENDING,
+    }
+}
+
+/// The regular tick period (the timer runs every 80-120 ms when not sleeping on
+/// marks).
+const TICK: Duration = Duration::from_millis(100);
+
+/// The longest sleep on marks: half of the default TILT trigger, so the timer
+/// still runs at least once a second and a stalled process or a clock jump is
+/// still seen.
+const MAX_SLEEP: Duration = Duration::from_secs(1);
 
 /// How early a PING, a hello or an INFO may be sent so that it shares a write with
 /// another one that is due (a little more than one tick, so they stay in step).
@@ -424,8 +505,21 @@ pub struct Machine {
     /// Write-fencing lease state per master name (`fencing.rs`).
     pub fencing: HashMap<String, super::fencing::MasterFencing>,
     /// Let the timer skip instances with nothing due ([`Instance::quiet_until`]);
-    /// off only to check that skipping changes nothing.
+    /// off only to check that skipping changes nothing (the marks, and so the
+    /// wake-ups, are the same either way).
     pub skip_quiet: bool,
+    /// The earliest master mark left by the last tick, with the link generation it
+    /// holds under; `None` when some master must be visited on every tick.
+    next_mark: Option<(Instant, u64)>,
+    /// Set when [`Machine::poll_timeout`] let the driver sleep past the regular
+    /// tick on the strength of the marks: the generation they hold under.
+    sleep_gen: Option<u64>,
+    /// The deadline [`Machine::poll_timeout`] or [`Machine::wake_request`] last set
+    /// when sleeping on marks.
+    sleep_until: Option<Instant>,
+    /// Where the beats start: the periodic commands of steady instances go out on
+    /// beats (see [`Machine::send_at`]).
+    beat0: Option<Instant>,
 }
 
 /// Whether a PING reply proves the instance alive (reference §3.5).
@@ -456,6 +550,10 @@ impl Machine {
             simfail_after_promotion: false,
             fencing: HashMap::new(),
             skip_quiet: true,
+            next_mark: None,
+            sleep_gen: None,
+            sleep_until: None,
+            beat0: None,
         }
     }
 
@@ -469,17 +567,33 @@ impl Machine {
         std::mem::take(&mut self.io.dirty)
     }
 
-    /// When the driver should call [`Machine::handle_tick`] next: about 10 times a
-    /// second, randomized (80-120 ms) so sentinels do not run in lock-step. Everything
-    /// urgent (ODOWN, votes, promotion, reconfiguration) is driven by replies, not
-    /// by the tick.
+    /// When the driver should call [`Machine::handle_tick`] next. While every
+    /// master is steady and its mark current, at the earliest mark (when the next
+    /// PING, hello, INFO or SDOWN check falls due: a PING is due once a second and
+    /// the periodic commands go out on shared beats, so this is about one wake-up
+    /// per second), at most [`MAX_SLEEP`] away so TILT still sees the clock.
+    /// Otherwise about 10 times a second, randomized (80-120 ms) so sentinels do
+    /// not run in lock-step. Everything urgent (ODOWN, votes, promotion,
+    /// reconfiguration) is driven by replies, not by the tick; anything that voids
+    /// the marks meanwhile asks for the regular tick ([`Machine::wake_request`]).
     pub fn poll_timeout(&mut self, now: Instant) -> Instant {
+        self.sleep_gen = None;
+        self.sleep_until = None;
         // While a failover runs, tick every 20-30 ms so polling the promoted replica
         // and the replicas being reconfigured is not held back by the tick.
         if self.masters.values().any(|m| m.in_failover()) {
             return now + Duration::from_millis(self.rng.gen_range(20..=30));
         }
-        let mut next = now + Duration::from_millis(self.rng.gen_range(80..=120));
+        let mut next = match self.next_mark {
+            Some((t, g)) if g == self.io.gen && t > now => {
+                self.sleep_gen = Some(g);
+                t.min(now + MAX_SLEEP.min(self.t.tilt_trigger / 2))
+            }
+            _ => now + Duration::from_millis(self.rng.gen_range(80..=120)),
+        };
+        if self.sleep_gen.is_some() {
+            self.sleep_until = Some(next);
+        }
         // Fencing lease grants fall due on time, not at the next tick.
         if let Some(t) = super::fencing::next_wake(self).filter(|t| *t > now) {
             next = next.min(t);
@@ -491,6 +605,38 @@ impl Machine {
             .filter_map(|m| m.next_election)
             .filter(|t| *t > now)
             .fold(next, |a, t| a.min(t))
+    }
+
+    /// After something was handled between ticks: when the driver must run the
+    /// tick, if sooner than [`Machine::poll_timeout`] said. Something voided the
+    /// marks that let it sleep long (a link opened or lost, an event, a client's
+    /// command): the tick runs as it would without them, [`TICK`] after the last.
+    /// A PING reply brought a mark forward: the tick runs at that mark.
+    pub fn wake_request(&mut self, now: Instant) -> Option<Instant> {
+        let until = self.sleep_until?;
+        let t = match self.next_mark {
+            Some((t, g)) if self.sleep_gen == Some(self.io.gen) && g == self.io.gen => t.max(now),
+            _ => {
+                self.sleep_gen = None;
+                self.regular_tick(now)
+            }
+        };
+        if t >= until {
+            return None;
+        }
+        self.sleep_until = Some(t);
+        Some(t)
+    }
+
+    /// The deadline set by the last [`Machine::wake_request`] (or
+    /// [`Machine::poll_timeout`]) while sleeping on marks.
+    pub fn sleep_until(&self) -> Option<Instant> {
+        self.sleep_until
+    }
+
+    /// When the regular tick after the last one runs (not before `now`).
+    pub fn regular_tick(&self, now: Instant) -> Instant {
+        self.last_tick.map_or(now, |t| t + TICK).max(now)
     }
 
     /// Emit the start-up `+monitor` events.
@@ -741,22 +887,27 @@ impl Machine {
         if let Inst::Sentinel(_, r) = id {
             // One PING per peer link answers for every master that peer watches.
             let valid = valid_ping_reply(reply);
-            let (gen, ping_period) = (self.io.gen, self.t.ping_period);
+            let (gen, ping_period, beat0) = (self.io.gen, self.t.ping_period, self.beat0);
             for m in self.masters.values_mut() {
                 if let Some(i) = m.sentinels.get_mut(&**r) {
                     i.last_pong_time = Some(now);
                     if valid {
                         i.last_avail_time = now;
                         i.act_ping_time = None;
-                        quiet_after_pong(i, gen, ping_period);
+                        if let Some(t) = quiet_after_pong(i, gen, ping_period, beat0) {
+                            lower_mark(m, t, &mut self.next_mark);
+                        }
                     }
                 }
             }
             return;
         }
         let busy = matches!(reply, Frame::Error(e) if e.starts_with("BUSY"));
-        let (gen, ping_period) = (self.io.gen, self.t.ping_period);
-        let Some(i) = self.inst_mut(id) else { return };
+        let (gen, ping_period, beat0) = (self.io.gen, self.t.ping_period, self.beat0);
+        let Some(m) = self.masters.get_mut(id.master()) else {
+            return;
+        };
+        let Some(i) = inst_of(m, id) else { return };
         i.last_pong_time = Some(now);
         if valid_ping_reply(reply) {
             i.last_avail_time = now;
@@ -764,7 +915,9 @@ impl Machine {
             if matches!(reply, Frame::Simple(_)) {
                 i.master_reboot_since = None;
             }
-            quiet_after_pong(i, gen, ping_period);
+            if let Some(t) = quiet_after_pong(i, gen, ping_period, beat0) {
+                lower_mark(m, t, &mut self.next_mark);
+            }
         } else if busy && i.sdown_since.is_some() && !i.script_kill_sent {
             i.script_kill_sent = true;
             let cmd = self
@@ -1274,12 +1427,21 @@ impl Machine {
     /// a second, the tick runs ten times a second).
     pub fn handle_tick(&mut self, now: Instant) {
         self.check_tilt(now);
+        self.beat0.get_or_insert(now);
         // Write fencing runs its own per-master step: no master is passed over whole
         // while any is fenced.
         let fencing = self.fencing.values().any(|f| f.enabled == Some(true));
+        let gen0 = self.io.gen;
+        // The earliest master mark (`None`: some master has none).
+        let mut next_mark = (!fencing && !self.tilt).then_some(now + Duration::from_secs(3600));
         let mut mi = 0;
         while let Some((_, m)) = self.masters.get_index(mi) {
-            if !fencing && self.is_quiet_master(m, now) {
+            // A quiet master keeps its mark; without `skip_quiet` it is visited all
+            // the same (and must do nothing), its marks left as they are.
+            let quiet_master = !fencing && self.is_quiet_master(m, now);
+            let kept = m.quiet_until.map(|(t, _)| t);
+            if quiet_master && self.skip_quiet {
+                next_mark = next_mark.zip(kept).map(|(a, t)| a.min(t));
                 mi += 1;
                 continue;
             }
@@ -1293,7 +1455,8 @@ impl Machine {
                     master: mi,
                     slot: sl,
                 };
-                let q = if self.is_quiet(at, now) {
+                let quiet = quiet_master || self.is_quiet(at, now);
+                let q = if quiet && self.skip_quiet {
                     self.at_inst(at).and_then(|(_, i)| i.quiet_until)
                 } else {
                     let links = self.reconnect(at, now);
@@ -1301,13 +1464,17 @@ impl Machine {
                     if !self.tilt {
                         self.check_sdown(at, links.all_up, now);
                     }
-                    let q = self.quiet_mark(at, now);
-                    let gen = self.io.gen;
-                    if let Some(i) = self.at_inst_mut(at) {
-                        i.quiet_until = q.map(|(t, _)| (t, gen));
-                        i.quiet_rest = q.map(|(_, rest)| rest);
+                    if quiet {
+                        self.at_inst(at).and_then(|(_, i)| i.quiet_until)
+                    } else {
+                        let q = self.quiet_mark(at, now);
+                        let gen = self.io.gen;
+                        if let Some(i) = self.at_inst_mut(at) {
+                            i.quiet_until = q.map(|(t, _)| (t, gen));
+                            i.quiet_rest = q.map(|(_, rest)| rest);
+                        }
+                        q.map(|(t, _)| (t, gen))
                     }
-                    q.map(|(t, _)| (t, gen))
                 };
                 mark = match (mark, q) {
                     (Some(a), Some((t, g))) if g == gen => Some(a.min(t)),
@@ -1324,13 +1491,17 @@ impl Machine {
             }
             // A steady master with no election pending or forced has no ODOWN to
             // change and no failover to start or advance.
-            let idle = self.masters.get_index(mi - 1).is_some_and(|(_, m)| idle(m));
-            if !idle {
+            let was_idle = self.masters.get_index(mi - 1).is_some_and(|(_, m)| idle(m));
+            if !was_idle {
                 self.check_odown(&name, now);
                 super::failover::tick(self, &name, now);
             }
             super::fencing::tick(self, &name, now);
             self.ask_peers(&name, false, now);
+            if quiet_master {
+                next_mark = next_mark.zip(kept).map(|(a, t)| a.min(t));
+                continue;
+            }
             let gen_now = self.io.gen;
             let ask_stale = self.t.ask_period * 5;
             if let Some((_, m)) = self.masters.get_index_mut(mi - 1) {
@@ -1343,11 +1514,15 @@ impl Machine {
                         };
                     }
                 }
-                m.quiet_until = mark
-                    .filter(|_| gen_now == gen && self.skip_quiet && !self.tilt)
-                    .map(|t| (t, gen));
+                m.quiet_until = mark.filter(|_| gen_now == gen).map(|t| (t, gen));
+                // Only a master the next tick may pass over holds the sleep.
+                next_mark = match m.quiet_until {
+                    Some((t, _)) if idle(m) => next_mark.map(|a| a.min(t)),
+                    _ => None,
+                };
             }
         }
+        self.next_mark = next_mark.filter(|_| self.io.gen == gen0).map(|t| (t, gen0));
         super::failover::switch_finished(self, now);
     }
 
@@ -1355,8 +1530,7 @@ impl Machine {
     /// of them is quiet until a later time, under the current link generation,
     /// and the master is steady with no election pending.
     fn is_quiet_master(&self, m: &Master, now: Instant) -> bool {
-        self.skip_quiet
-            && !self.tilt
+        !self.tilt
             && matches!(m.quiet_until, Some((t, g)) if g == self.io.gen && now < t)
             && idle(m)
     }
@@ -1384,7 +1558,7 @@ impl Machine {
     /// Whether the tick may pass over the instance at `at`: its quiet mark is
     /// current (same link generation, not yet reached) and its master is steady.
     fn is_quiet(&self, at: At, now: Instant) -> bool {
-        if !self.skip_quiet || self.tilt {
+        if self.tilt {
             return false;
         }
         let Some((m, i)) = self.at_inst(at) else {
@@ -1402,7 +1576,7 @@ impl Machine {
     /// (they bump [`Io::gen`] or clear the instance's mark). Returns the mark and
     /// its part that does not depend on the PING in flight ([`Instance::quiet_rest`]).
     fn quiet_mark(&self, at: At, now: Instant) -> Option<(Instant, Instant)> {
-        if !self.skip_quiet || self.tilt {
+        if self.tilt {
             return None;
         }
         let (m, i) = self.at_inst(at)?;
@@ -1426,7 +1600,7 @@ impl Machine {
             other => LinkKeyRef::Cmd(other),
         };
         let l = self.io.links.get(&cmd)?;
-        if !l.connected || l.pending >= MAX_PENDING {
+        if !l.connected || l.pending >= max_pending(at.slot, self.masters.len()) {
             return None;
         }
         let ping_period = self.t.ping_period.min(i.down_after);
@@ -1450,19 +1624,38 @@ impl Machine {
             if let Some(sent) = i.info_sent {
                 info = info.max(sent + self.t.info_period);
             }
-            due = due.min(info);
+            due = due.min(self.send_at(info, ping_period, false));
         }
         // Hello.
-        due = due.min(i.last_pub_time? + self.t.publish_period);
+        let hello = i.last_pub_time? + self.t.publish_period;
+        due = due.min(self.send_at(hello, ping_period, false));
         let rest = due;
         // PING: none sent in the last half period and no reply for a period.
-        due = due.min(next_ping(i, ping_period)?);
+        let ping = next_ping(i, ping_period)?;
+        due = due.min(self.send_at(ping, ping_period, ping_answered(i, ping_period)));
         // An unanswered PING: the command link may look stuck after down-after/2,
         // SDOWN after down-after.
         if let Some(a) = i.act_ping_time {
             due = due.min(a + half);
         }
         Some((due, rest))
+    }
+
+    /// [`send_at`] with this machine's beats.
+    fn send_at(&self, due: Instant, ping_period: Duration, late_ok: bool) -> Instant {
+        send_at(self.beat0, due, ping_period, late_ok)
+    }
+
+    /// Whether a command due at `due` (`None`: never sent) goes out at `now`
+    /// ([`Machine::send_at`]).
+    fn on_beat(
+        &self,
+        due: Option<Instant>,
+        ping_period: Duration,
+        late_ok: bool,
+        now: Instant,
+    ) -> bool {
+        due.is_none_or(|d| now >= self.send_at(d, ping_period, late_ok))
     }
 
     /// The identity of the instance at `at` (shares the names' allocations).
@@ -1622,7 +1815,7 @@ impl Machine {
             }
             after.all_up &= up;
             if !pubsub {
-                after.cmd_ready = up && pending < MAX_PENDING;
+                after.cmd_ready = up && pending < max_pending(at.slot, self.masters.len());
             }
         }
         if todo.iter().all(Option::is_none) {
@@ -1666,6 +1859,8 @@ impl Machine {
         let ping_period = self.t.ping_period.min(i.down_after);
         let publish_period = self.t.publish_period;
         let align = ALIGN.min(ping_period / 4).min(publish_period / 4);
+        // A steady master's instances get their commands on beats.
+        let aligned = steady(m);
         // INFO to masters and replicas: (due now, due within `align`).
         let (info_due, info_soon) = if i.kind == Kind::Sentinel {
             (false, false)
@@ -1692,8 +1887,20 @@ impl Machine {
             } else {
                 self.t.info_period
             };
-            let stale = since(i.info_refresh).map(|d| d > period).unwrap_or(true);
-            let in_flight = since(i.info_sent).map(|d| d < period).unwrap_or(false);
+            let (stale, in_flight) = if aligned {
+                // Due: stale and none in flight, from the same moment on.
+                let due = i.info_refresh.map(|t| t + period);
+                let due = match (due, i.info_sent) {
+                    (Some(d), Some(sent)) => Some(d.max(sent + period)),
+                    (d, _) => d,
+                };
+                (self.on_beat(due, ping_period, false, now), false)
+            } else {
+                (
+                    since(i.info_refresh).map(|d| d > period).unwrap_or(true),
+                    since(i.info_sent).map(|d| d < period).unwrap_or(false),
+                )
+            };
             let align = align.min(period / 4);
             let stale_soon = since(i.info_refresh)
                 .map(|d| d + align > period)
@@ -1707,11 +1914,26 @@ impl Machine {
         let ping_not_recent = since(i.last_ping_time)
             .map(|d| d > ping_period / 2)
             .unwrap_or(true);
-        let ping_due = ping_not_recent && pong_age.map(|d| d > ping_period).unwrap_or(true);
+        let ping_due = if aligned {
+            let due = [
+                i.last_ping_time.map(|t| t + ping_period / 2),
+                i.last_pong_time.map(|t| t + ping_period),
+            ];
+            let late_ok = ping_answered(i, ping_period);
+            self.on_beat(due.into_iter().flatten().max(), ping_period, late_ok, now)
+        } else {
+            ping_not_recent && pong_age.map(|d| d > ping_period).unwrap_or(true)
+        };
         let pub_age = since(i.last_pub_time);
         // A master whose writes we paused would block our link on PUBLISH.
         let paused = matches!(at.slot, Slot::Master) && m.coordinated && m.pause_sent.is_some();
-        let pub_due = !paused && pub_age.map(|d| d > publish_period).unwrap_or(true);
+        let pub_due = !paused
+            && if aligned {
+                let due = i.last_pub_time.map(|t| t + publish_period);
+                self.on_beat(due, ping_period, false, now)
+            } else {
+                pub_age.map(|d| d > publish_period).unwrap_or(true)
+            };
         if !info_due && !ping_due && !pub_due {
             return;
         }
@@ -2488,6 +2710,115 @@ mod tests {
             quiet * 2 > ticks,
             "only {quiet} of {ticks} ticks passed over"
         );
+    }
+
+    /// Steady instances whose links came up at different moments end up with their
+    /// PINGs, hellos and INFOs on the same beats, and the timer, sleeping until
+    /// something is due, wakes about once a second; no PING is ever more than a
+    /// regular tick early or late.
+    #[test]
+    fn periodic_commands_converge_on_shared_beats() {
+        enum Ev {
+            Up(LinkKey, u64),
+            Reply(LinkKey, u64, Tag, Frame),
+        }
+        let t0 = Instant::now();
+        let mut text = String::from("sentinel myid 0123456789abcdef0123456789abcdef01234567\n");
+        for k in 0..4 {
+            text += &format!("sentinel monitor m{k} 10.0.0.{k} 6379 1\n");
+            text += &format!("sentinel down-after-milliseconds m{k} 5000\n");
+        }
+        let l = config::parse("t.conf", &text, &[], &Timers::default(), t0).unwrap();
+        let mut m = Machine::new(l.global, l.masters, 7);
+        let info = "run_id:0123456789abcdef0123456789abcdef01234567\r\nrole:master\r\n";
+        let mut pending: Vec<(Instant, Ev)> = Vec::new();
+        let mut pings: Vec<(String, Instant)> = Vec::new();
+        let mut ticks = Vec::new();
+        let mut next_tick = t0;
+        let end = t0 + Duration::from_secs(40);
+        loop {
+            let first = pending.iter().map(|(t, _)| *t).min();
+            let t = first.map_or(next_tick, |p| p.min(next_tick));
+            if t > end {
+                break;
+            }
+            if t == next_tick {
+                m.handle_tick(t);
+                ticks.push(t);
+                next_tick = m.poll_timeout(t);
+                assert!(next_tick > t);
+            } else {
+                let k = pending.iter().position(|(at, _)| *at == t).unwrap();
+                match pending.swap_remove(k).1 {
+                    Ev::Up(key, conn) => {
+                        m.handle_link_up(&key, conn, Some("10.0.1.1".into()), None, t)
+                    }
+                    Ev::Reply(key, conn, tag, f) => m.handle_reply(&key, conn, tag, f, t),
+                }
+                if let Some(w) = m.wake_request(t) {
+                    next_tick = next_tick.min(w);
+                }
+            }
+            while let Some(a) = m.poll_action() {
+                match a {
+                    // Master k's links come up k * 230 ms late: out of step.
+                    Action::Connect { link, conn, .. } => {
+                        let (LinkKey::Cmd(id) | LinkKey::Pubsub(id)) = &link else {
+                            continue;
+                        };
+                        let k: u64 = id.master()[1..].parse().unwrap();
+                        let at = t + Duration::from_millis(1 + 230 * k);
+                        pending.push((at, Ev::Up(link, conn)));
+                    }
+                    Action::Send {
+                        link, conn, tag, ..
+                    } => {
+                        let reply = match &tag {
+                            Tag::Ping(id) => {
+                                pings.push((id.master().to_string(), t));
+                                Frame::simple("PONG")
+                            }
+                            Tag::Info(_) => Frame::bulk(info),
+                            Tag::Hello(id) => {
+                                // Our own hello comes back on the pub/sub link.
+                                let p = LinkKey::Pubsub(id.clone());
+                                let pconn = m.io.links[&p].conn;
+                                m.handle_pubsub_activity(&p, pconn, t);
+                                Frame::Integer(1)
+                            }
+                            _ => Frame::ok(),
+                        };
+                        pending.push((
+                            t + Duration::from_millis(1),
+                            Ev::Reply(link, conn, tag, reply),
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let from = t0 + Duration::from_secs(20);
+        let late: Vec<_> = pings.iter().filter(|(_, t)| *t >= from).collect();
+        assert!(late.len() >= 4 * 19, "{late:?}");
+        // Every PING of the last 20 s went out on a beat shared by all four.
+        for (_, t) in &late {
+            let n = late.iter().filter(|(_, u)| u == t).count();
+            assert_eq!(n, 4, "PINGs at {:?} not shared", *t - t0);
+        }
+        let woke = ticks.iter().filter(|t| **t >= from).count();
+        assert!(woke <= 25, "{woke} ticks in 20 s");
+        for k in 0..4 {
+            let times: Vec<Instant> = pings
+                .iter()
+                .filter(|(n, _)| *n == format!("m{k}"))
+                .map(|(_, t)| *t)
+                .collect();
+            for w in times.windows(2) {
+                let gap = w[1] - w[0];
+                assert!(gap >= Duration::from_millis(900), "m{k} early: {gap:?}");
+                assert!(gap <= Duration::from_millis(1102), "m{k} late: {gap:?}");
+            }
+        }
     }
 
     #[test]

@@ -84,6 +84,8 @@ pub struct Shared {
     flush_lock: tokio::sync::Mutex<()>,
     flush_scheduled: AtomicBool,
     logger: Logger,
+    /// Re-arms the timer sooner ([`Machine::wake_request`]).
+    tick_wake: tokio::sync::Notify,
 }
 
 impl Shared {
@@ -115,6 +117,9 @@ impl Shared {
         loop {
             let (mut actions, dirty, loglevel) = {
                 let mut m = self.machine.lock();
+                if m.wake_request(Instant::now()).is_some() {
+                    self.tick_wake.notify_one();
+                }
                 let dirty = m.take_dirty();
                 if m.io.actions.is_empty() && !dirty {
                     return;
@@ -473,6 +478,7 @@ pub fn main(args: Vec<String>) -> Result<(), String> {
         config_path,
         flush_lock: tokio::sync::Mutex::new(()),
         flush_scheduled: AtomicBool::new(false),
+        tick_wake: tokio::sync::Notify::new(),
         logger: Logger {
             out: Mutex::new(out),
             pid,
@@ -531,14 +537,24 @@ pub fn main(args: Vec<String>) -> Result<(), String> {
             let mut timer = ticker::Ticker::start();
             loop {
                 link::drain_lazy(&ticker);
-                let next = {
+                let mut next = {
                     let mut m = ticker.machine.lock();
                     let now = Instant::now();
                     m.handle_tick(now);
                     m.poll_timeout(now)
                 };
                 ticker.pump();
-                timer.sleep_until(next).await;
+                loop {
+                    tokio::select! {
+                        _ = timer.sleep_until(next) => break,
+                        _ = ticker.tick_wake.notified() => {
+                            // The marks it slept on changed (`Machine::wake_request`).
+                            if let Some(soon) = ticker.machine.lock().sleep_until() {
+                                next = next.min(soon);
+                            }
+                        }
+                    }
+                }
             }
         });
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

@@ -43,6 +43,9 @@ struct Sen {
     links: HashMap<LinkKey, (u64, Node)>,
     last_config_epoch: u64,
     failover_since: Option<Duration>,
+    /// When its timer fires next (a tick event for another time is stale: the
+    /// timer was re-armed sooner, or the sentinel restarted).
+    next_tick: Duration,
 }
 
 #[derive(Debug)]
@@ -186,11 +189,18 @@ impl World {
                 links: HashMap::new(),
                 last_config_epoch: 0,
                 failover_since: None,
+                next_tick: Duration::ZERO,
             });
             w.boot(i);
         }
         w.at(Duration::from_millis(100), Ev::Repl);
         w
+    }
+
+    /// Arm sentinel `i`'s timer `delay` from now.
+    fn tick_in(&mut self, i: usize, delay: Duration) {
+        self.sens[i].next_tick = self.now + delay;
+        self.at(delay, Ev::Tick(i));
     }
 
     fn at(&mut self, delay: Duration, ev: Ev) {
@@ -256,7 +266,7 @@ impl World {
         self.sens[i].links.clear();
         self.sens[i].failover_since = None;
         let d = Duration::from_millis(self.rng.gen_range(1..100));
-        self.at(d, Ev::Tick(i));
+        self.tick_in(i, d);
     }
 
     /// The server or sentinel at `host:port` (`host` an IP, or a server's name in a
@@ -308,6 +318,17 @@ impl World {
         }
         if m.take_dirty() {
             sen.persisted = config::render_state(&m.g, &m.masters);
+        }
+        // Something voided the marks its timer sleeps on: re-armed sooner, as the
+        // driver does.
+        let now = self.base + self.now;
+        if let Some(t) = m.wake_request(now) {
+            let at = t - self.base;
+            if at < sen.next_tick {
+                sen.next_tick = at;
+                self.seq += 1;
+                self.queue.insert((at, self.seq), Ev::Tick(i));
+            }
         }
         let mm = &m.masters[MASTER];
         if mm.config_epoch < sen.last_config_epoch {
@@ -543,11 +564,12 @@ impl World {
         self.now = t;
         let now = self.instant();
         match ev {
+            Ev::Tick(i) if self.sens[i].next_tick != t => {}
             Ev::Tick(i) => {
                 if let Some(m) = self.sens[i].m.as_mut() {
                     m.handle_tick(now);
                     let next = m.poll_timeout(now) - now;
-                    self.at(next, Ev::Tick(i));
+                    self.tick_in(i, next);
                     self.after_step(i)?;
                 }
             }
