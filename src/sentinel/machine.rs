@@ -498,6 +498,8 @@ pub struct Machine {
     pub tilt: bool,
     pub tilt_start: Option<Instant>,
     pub last_tick: Option<Instant>,
+    /// When the driver was last told to run the tick ([`Machine::poll_timeout`]).
+    planned_tick: Option<Instant>,
     pub rng: StdRng,
     /// `SENTINEL SIMULATE-FAILURE` flags.
     pub simfail_after_election: bool,
@@ -545,6 +547,7 @@ impl Machine {
             tilt: false,
             tilt_start: None,
             last_tick: None,
+            planned_tick: None,
             rng: StdRng::seed_from_u64(seed),
             simfail_after_election: false,
             simfail_after_promotion: false,
@@ -599,12 +602,15 @@ impl Machine {
             next = next.min(t);
         }
         // An election waiting for its small random delay starts on time.
-        self.masters
+        let next = self
+            .masters
             .values()
             .filter(|m| m.inst.odown_since.is_some())
             .filter_map(|m| m.next_election)
             .filter(|t| *t > now)
-            .fold(next, |a, t| a.min(t))
+            .fold(next, |a, t| a.min(t));
+        self.planned_tick = Some(next);
+        next
     }
 
     /// After something was handled between ticks: when the driver must run the
@@ -1671,8 +1677,17 @@ impl Machine {
 
     fn check_tilt(&mut self, now: Instant) {
         if let Some(last) = self.last_tick {
-            let gap = now.saturating_duration_since(last);
-            if gap > self.t.tilt_trigger {
+            // Redis enters TILT when two timer calls 100 ms apart are more than
+            // tilt-trigger apart: a stall of tilt-trigger minus one tick. The tick
+            // here may sleep longer when nothing is due, so the stall is measured
+            // past the planned wake-up, with the same tolerance.
+            let planned = self
+                .planned_tick
+                .map_or(Duration::ZERO, |p| p.saturating_duration_since(last));
+            let stall = now
+                .saturating_duration_since(last)
+                .saturating_sub(planned.max(TICK));
+            if stall + TICK > self.t.tilt_trigger {
                 self.tilt_start = Some(now);
                 if !self.tilt {
                     self.io.gen += 1;
@@ -2819,6 +2834,31 @@ mod tests {
                 assert!(gap <= Duration::from_millis(1102), "m{k} late: {gap:?}");
             }
         }
+    }
+
+    /// A tick planned a second ahead (nothing due) tolerates the same stall as
+    /// Redis's 100 ms tick: TILT only when the wake-up comes more than
+    /// tilt-trigger minus one tick after it was planned.
+    #[test]
+    fn tilt_measures_the_stall_past_the_planned_tick() {
+        let t0 = Instant::now();
+        let mut m = machine(t0);
+        m.handle_tick(t0);
+        m.planned_tick = Some(t0 + Duration::from_secs(1));
+        // Woken 1.8 s after the planned time (2.8 s after the last tick): no TILT.
+        let t1 = t0 + Duration::from_millis(2800);
+        m.handle_tick(t1);
+        assert!(!m.tilt);
+        // Planned 100 ms ahead, woken 2.1 s later: TILT, as in Redis.
+        m.planned_tick = Some(t1 + Duration::from_millis(100));
+        m.handle_tick(t1 + Duration::from_millis(2100));
+        assert!(m.tilt);
+        // Planned 1 s ahead, woken 2 s late: TILT.
+        let mut m = machine(t0);
+        m.handle_tick(t0);
+        m.planned_tick = Some(t0 + Duration::from_secs(1));
+        m.handle_tick(t0 + Duration::from_millis(3000));
+        assert!(m.tilt);
     }
 
     #[test]
