@@ -600,3 +600,26 @@ fn error_replies_like_redis_sentinel() {
     }
     assert_eq!(v.cmd(&["PING"]), r.cmd(&["PING"]));
 }
+
+/// COMMAND INFO entries (name, arity, flags, key positions, ACL categories) next to
+/// redis-sentinel 7.0's.
+#[test]
+fn command_info_like_redis_sentinel() {
+    let dir = temp_dir();
+    let vigil = vigil_sentinel(dir.path(), "");
+    let redis = redis_sentinel(dir.path(), "");
+    let entries = |port: u16| {
+        let mut c = Client::connect(port);
+        ["sentinel", "ping", "publish", "subscribe"]
+            .iter()
+            .map(|name| match c.cmd(&["COMMAND", "INFO", name]) {
+                Frame::Array(v) => match &v[0] {
+                    Frame::Array(e) => e[..7].iter().map(show).collect::<Vec<_>>().join(" "),
+                    f => format!("{f:?}"),
+                },
+                f => format!("{f:?}"),
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(entries(vigil.port), entries(redis.port));
+}

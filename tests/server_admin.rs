@@ -1031,3 +1031,36 @@ fn monitor_redacts_passwords_like_redis() {
         "vigil (left) and redis-server (right) differ"
     );
 }
+
+/// COMMAND INFO's flags and ACL categories (`@read`, not `+@read`) as redis-server
+/// prints them, and COMMAND LIST FILTERBY ACLCAT finds by them.
+#[test]
+fn command_info_categories_like_redis() {
+    same_on_both(&[], |port| {
+        let mut c = Client::connect(port);
+        let mut out = Vec::new();
+        for name in ["get", "set", "lpush", "ping"] {
+            match c.cmd(&["COMMAND", "INFO", name]) {
+                Frame::Array(v) => match &v[0] {
+                    Frame::Array(e) => {
+                        out.push(format!("{name} flags {}", show(&e[2])));
+                        out.push(format!("{name} categories {}", show(&e[6])));
+                    }
+                    f => out.push(format!("{name}: {f:?}")),
+                },
+                f => out.push(format!("{name}: {f:?}")),
+            }
+        }
+        let listed = match c.cmd(&["COMMAND", "LIST", "FILTERBY", "ACLCAT", "string"]) {
+            Frame::Array(v) => v.iter().map(show).collect::<Vec<_>>(),
+            f => vec![format!("{f:?}")],
+        };
+        for name in ["get", "set", "lpush"] {
+            out.push(format!(
+                "{name} in @string: {}",
+                listed.iter().any(|l| l == name)
+            ));
+        }
+        out
+    });
+}

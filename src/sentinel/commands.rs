@@ -903,19 +903,26 @@ fn acl(cx: &mut Ctx, args: &[Bytes]) -> Outcome {
 
 /// `COMMAND [COUNT|LIST|INFO|DOCS]` over the sentinel's command table.
 fn command(args: &[Bytes]) -> Outcome {
+    // The server's entries for the commands both have (flags, ACL categories,
+    // subcommands); SENTINEL's own as Redis lists it (admin; @admin @slow
+    // @dangerous), without its subcommands' entries.
     let entry = |name: &str, arity: i64| {
-        Frame::Array(vec![
-            bulk(name),
-            Frame::Integer(arity),
-            Frame::Set(vec![Frame::simple("sentinel")]),
-            Frame::Integer(0),
-            Frame::Integer(0),
-            Frame::Integer(0),
-            Frame::Set(vec![]),
-            Frame::Set(vec![]),
-            Frame::Array(vec![]),
-            Frame::Array(vec![]),
-        ])
+        crate::server::commands::server::command_entry_of(name).unwrap_or_else(|| {
+            let set =
+                |v: &[&'static str]| Frame::Set(v.iter().map(|f| Frame::simple(*f)).collect());
+            Frame::Array(vec![
+                bulk(name),
+                Frame::Integer(arity),
+                set(&["admin"]),
+                Frame::Integer(0),
+                Frame::Integer(0),
+                Frame::Integer(0),
+                set(&["@admin", "@slow", "@dangerous"]),
+                Frame::Set(vec![]),
+                Frame::Set(vec![]),
+                Frame::Array(vec![]),
+            ])
+        })
     };
     if args.len() == 1 {
         return Outcome::one(Frame::Array(

@@ -366,7 +366,7 @@ fn group_of(name: &str) -> &'static str {
 
 fn acl_categories(c: &Command, group: &str) -> Vec<Frame> {
     let mut cats = Vec::new();
-    let mut add = |s: &str| cats.push(Frame::simple(format!("+@{s}")));
+    let mut add = |s: &str| cats.push(Frame::simple(format!("@{s}")));
     if c.has(WRITE) {
         add("write");
     }
@@ -395,6 +395,34 @@ fn acl_categories(c: &Command, group: &str) -> Vec<Frame> {
         add("blocking");
     }
     add(if c.has(FAST) { "fast" } else { "slow" });
+    // Redis lists them in its category table's order.
+    const ORDER: [&str; 21] = [
+        "@keyspace",
+        "@read",
+        "@write",
+        "@set",
+        "@sortedset",
+        "@list",
+        "@hash",
+        "@string",
+        "@bitmap",
+        "@hyperloglog",
+        "@geo",
+        "@stream",
+        "@pubsub",
+        "@admin",
+        "@fast",
+        "@slow",
+        "@blocking",
+        "@dangerous",
+        "@connection",
+        "@transaction",
+        "@scripting",
+    ];
+    cats.sort_by_key(|f| {
+        let name = f.as_text().unwrap_or_default();
+        ORDER.iter().position(|o| *o == name).unwrap_or(ORDER.len())
+    });
     cats
 }
 
@@ -475,6 +503,13 @@ fn command_entry(c: &Command, fullname: &str, group: &str) -> Frame {
         Frame::Set(key_specs(c)),
         Frame::Array(subs),
     ])
+}
+
+/// COMMAND's entry for the top-level command `name` as this server's table has it
+/// (a sentinel answers with these for the commands both have).
+pub fn command_entry_of(name: &str) -> Option<Frame> {
+    let c = command::lookup(name.as_bytes())?;
+    Some(command_entry(c, c.name, group_of(c.name)))
 }
 
 /// Every top-level command, sorted by name.
@@ -587,7 +622,7 @@ fn command_list(_ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
             if is(argv[3], "module") {
                 Box::new(|_, _, _| false)
             } else if is(argv[3], "aclcat") {
-                let want = format!("+@{}", value.to_ascii_lowercase());
+                let want = format!("@{}", value.to_ascii_lowercase());
                 Box::new(move |_, c, top| {
                     acl_categories(c, group_of(top))
                         .iter()
