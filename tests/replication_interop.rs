@@ -520,6 +520,27 @@ fn save_points_and_save_on_shutdown() {
     assert_eq!(r.client().text(&["GET", "k2"]), "v2");
 }
 
+/// SHUTDOWN while a BGSAVE is still writing: like Redis, the background save is
+/// stopped and the dataset saved in the foreground (it used to fail with "Errors
+/// trying to SHUTDOWN" and keep running).
+#[test]
+fn shutdown_during_a_background_save_saves_and_exits() {
+    let dir = temp_dir();
+    let s = vigil_server(dir.path(), &["--enable-debug-command", "yes"]);
+    let mut c = s.client();
+    assert_eq!(c.text(&["DEBUG", "POPULATE", "400000", "key", "64"]), "OK");
+    assert_eq!(c.text(&["BGSAVE"]), "Background saving started");
+    c.cmd(&["SET", "marker", "after-bgsave"]);
+    c.send(&["SHUTDOWN", "SAVE"]);
+    let _ = c.try_read();
+    let mut p = s;
+    wait_for("server exited", Duration::from_secs(20), || p.try_exit());
+    let r = vigil_server(dir.path(), &[]);
+    let mut c = r.client();
+    assert_eq!(c.text(&["GET", "marker"]), "after-bgsave");
+    assert_eq!(c.cmd(&["DBSIZE"]), Frame::Integer(400001));
+}
+
 #[test]
 fn auth_and_announced_address_both_directions() {
     let dir = temp_dir();

@@ -1027,7 +1027,7 @@ fn shutdown(ctx: &mut Ctx, argv: &[&[u8]]) -> Frame {
     tracing::info!(save = want_save, force, "User requested shutdown...");
     if want_save {
         tracing::info!("Saving the final RDB snapshot before exiting.");
-        if let Err(e) = crate::server::replication::persist::save_now(ctx.state) {
+        if let Err(e) = crate::server::replication::persist::save_stopping_bgsave(ctx.state) {
             tracing::warn!("Error trying to save the DB, can't exit: {e}");
             if !force {
                 return Frame::err("Errors trying to SHUTDOWN. Check logs.");

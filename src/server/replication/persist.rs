@@ -14,6 +14,8 @@ pub struct PersistState {
     pub last_save: i64,
     pub last_save_ok: bool,
     pub bgsave_in_progress: bool,
+    /// The forked child writing the running BGSAVE, if it was forked.
+    pub bgsave_child: Option<i32>,
     pub bgsave_started: Option<Instant>,
     pub last_bgsave_secs: i64,
     /// `State::dirty()` at the last successful save.
@@ -31,6 +33,7 @@ impl PersistState {
     /// its duration recorded for INFO `rdb_last_bgsave_time_sec`.
     pub fn bgsave_finished(&mut self) {
         self.bgsave_in_progress = false;
+        self.bgsave_child = None;
         self.last_bgsave_secs = self
             .bgsave_started
             .take()
@@ -45,6 +48,7 @@ impl Default for PersistState {
             last_save: unix_ms() / 1000,
             last_save_ok: true,
             bgsave_in_progress: false,
+            bgsave_child: None,
             bgsave_started: None,
             last_bgsave_secs: -1,
             dirty_at_save: 0,
@@ -133,9 +137,13 @@ pub fn bgsave(st: &mut State) -> Result<(), String> {
     let path = rdb_path(st);
     let opts = save_options(st, repl.clone());
     // A forked child serializes a copy-on-write image; a clone is the fallback.
+    let mut forked = None;
     let job: Box<dyn FnOnce() -> bool + Send> =
         match super::fork::fork_rdb(st, &opts, super::fork::Target::File(path.clone())) {
-            Ok(child) => Box::new(move || super::fork::wait(child.pid)),
+            Ok(child) => {
+                forked = Some(child.pid);
+                Box::new(move || super::fork::wait(child.pid))
+            }
             Err(e) => {
                 tracing::warn!("Can't fork for BGSAVE ({e}); saving from a copy");
                 let (dbs, opts) = capture(st, repl);
@@ -148,6 +156,7 @@ pub fn bgsave(st: &mut State) -> Result<(), String> {
     let took = started.elapsed();
     st.repl.persist.bgsaves += 1;
     st.repl.persist.bgsave_in_progress = true;
+    st.repl.persist.bgsave_child = forked;
     st.repl.persist.bgsave_started = Some(Instant::now());
     st.repl.persist.dirty_at_bgsave = st.dirty();
     st.repl.persist.last_save_attempt = unix_ms() / 1000;
@@ -298,6 +307,27 @@ pub fn install(st: &mut State, loaded: rdb::Loaded, drop_expired_at: Option<i64>
 pub fn save_on_shutdown(shared: &Arc<Shared>) -> Result<(), String> {
     let mut st = shared.state.lock();
     tracing::info!("Saving the final RDB snapshot before exiting.");
-    st.repl.persist.bgsave_in_progress = false;
-    save_now(&mut st)
+    save_stopping_bgsave(&mut st)
+}
+
+/// The final save of a shutdown: a running BGSAVE is stopped first, as Redis
+/// kills its RDB child (its older snapshot must not land after this one), then the
+/// dataset is saved in the foreground. (A BGSAVE that could not fork writes from a
+/// copy in a thread, which cannot be stopped; it only runs when fork failed.)
+pub fn save_stopping_bgsave(st: &mut State) -> Result<(), String> {
+    if st.repl.persist.bgsave_in_progress {
+        if let Some(pid) = st.repl.persist.bgsave_child.take() {
+            tracing::warn!("There is a child saving an .rdb. Killing it!");
+            // SAFETY: kill(2) on our own child, which has not been reaped yet (the
+            // waiting thread reaps it, so the pid cannot have been reused).
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let path = rdb_path(st);
+            if let (Some(dir), Some(name)) = (path.parent(), path.file_name()) {
+                let tmp = dir.join(format!(".{}.tmp-{pid}", name.to_string_lossy()));
+                let _ = std::fs::remove_file(tmp);
+            }
+        }
+        st.repl.persist.bgsave_in_progress = false;
+    }
+    save_now(st)
 }
