@@ -486,6 +486,26 @@ fn full_name(name: &str, args: &[Bytes]) -> String {
     }
 }
 
+/// A CLIENT LIST / CLIENT KILL `TYPE` argument, lowercased, or Redis's error.
+fn client_type(word: &str) -> Result<String, Frame> {
+    let t = word.to_ascii_lowercase();
+    if ["normal", "master", "replica", "slave", "pubsub"].contains(&t.as_str()) {
+        Ok(t)
+    } else {
+        Err(Frame::err(format!("Unknown client type '{word}'")))
+    }
+}
+
+/// Whether client `c` is of `TYPE` `t` (a sentinel's clients are never masters or
+/// replicas).
+fn of_type(c: &ClientState, t: &str) -> bool {
+    match t {
+        "pubsub" => c.subscribed(),
+        "normal" => !c.subscribed(),
+        _ => false,
+    }
+}
+
 fn valid_client_name(n: &str) -> bool {
     n.bytes().all(|c| (b'!'..=b'~').contains(&c))
 }
@@ -548,14 +568,10 @@ fn client(cx: &mut Ctx, args: &[Bytes]) -> Outcome {
             while i < args.len() {
                 let word = s(&args[i]).to_ascii_lowercase();
                 if word == "type" && i + 1 < args.len() {
-                    let t = s(&args[i + 1]).to_ascii_lowercase();
-                    if !["normal", "master", "replica", "slave", "pubsub"].contains(&t.as_str()) {
-                        return Outcome::one(Frame::err(format!(
-                            "Unknown client type '{}'",
-                            s(&args[i + 1])
-                        )));
+                    match client_type(&s(&args[i + 1])) {
+                        Ok(t) => kind = Some(t),
+                        Err(e) => return Outcome::one(e),
                     }
-                    kind = Some(t);
                     i += 2;
                 } else if word == "id" && i + 1 < args.len() {
                     let mut ids = Vec::new();
@@ -577,13 +593,7 @@ fn client(cx: &mut Ctx, args: &[Bytes]) -> Outcome {
                 .into_iter()
                 .filter(|id| only.as_ref().is_none_or(|o| o.contains(id)))
                 .filter_map(|id| cx.reg.clients.get(id))
-                .filter(|c| match kind.as_deref() {
-                    None => true,
-                    Some("pubsub") => c.subscribed(),
-                    Some("normal") => !c.subscribed(),
-                    // A sentinel's clients are never masters or replicas.
-                    Some(_) => false,
-                })
+                .filter(|c| kind.as_deref().is_none_or(|t| of_type(c, t)))
                 .map(|c| client_line(c, now) + "\n")
                 .collect();
             Outcome::one(Frame::Verbatim(Bytes::from(text)))
@@ -643,14 +653,10 @@ fn client(cx: &mut Ctx, args: &[Bytes]) -> Outcome {
                         }
                         filters.push((k, v));
                     }
-                    "type" => {
-                        let t = v.to_ascii_lowercase();
-                        if !["normal", "pubsub", "master", "replica", "slave"].contains(&t.as_str())
-                        {
-                            return Outcome::one(Frame::err(format!("Unknown client type '{v}'")));
-                        }
-                        filters.push((k, t));
-                    }
+                    "type" => match client_type(&v) {
+                        Ok(t) => filters.push((k, t)),
+                        Err(e) => return Outcome::one(e),
+                    },
                     "addr" | "laddr" | "user" => filters.push((k, v)),
                     _ => return Outcome::one(Frame::err("syntax error")),
                 }
@@ -665,11 +671,7 @@ fn client(cx: &mut Ctx, args: &[Bytes]) -> Outcome {
                     "addr" => c.addr == *v,
                     "laddr" => c.laddr == *v,
                     "user" => c.user == *v,
-                    "type" => match v.as_str() {
-                        "pubsub" => c.subscribed(),
-                        "normal" => !c.subscribed(),
-                        _ => false,
-                    },
+                    "type" => of_type(c, v),
                     _ => false,
                 });
                 if ok {
